@@ -1,0 +1,110 @@
+"""The local AWS endpoint: moto's server app behind a thin WSGI layer.
+
+The layer answers injected faults before moto sees a request, and serves the local stack's
+admin calls under ``/_linkflow/`` (never a path an AWS SDK uses).
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import faults as _faults
+
+AdminHandler = Callable[[str, dict[str, Any]], tuple[int, Any]]
+
+
+class PortInUseError(OSError):
+    pass
+
+
+class QuietRequestHandler(MotoRequestHandler):
+    """One line per request on the console is noise at hundreds of requests per second."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
+def bind(host: str, port: int, app: Any, request_handler: Any = None) -> BaseWSGIServer:
+    try:
+        return make_server(host, port, app, threaded=True, request_handler=request_handler)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE or "in use" in str(exc).lower():
+            raise PortInUseError(
+                errno.EADDRINUSE, f"port {port} on {host} is already in use (is another local stack running?)"
+            ) from exc
+        raise
+
+
+class AwsApp:
+    def __init__(self, registry: _faults.FaultRegistry, admin: dict[str, AdminHandler]):
+        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.registry = registry
+        self.admin = admin
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_linkflow/"):
+            return self._admin(path[len("/_linkflow/") :], environ, start_response)
+        if self.registry.active():
+            body = _read_body(environ)
+            kind = _faults.classify(environ, body)
+            if kind is not None:
+                fault = self.registry.take(*kind)
+                if fault is not None:
+                    status, headers, payload = _faults.error_response(kind[0], fault)
+                    start_response(status, headers + [("Content-Length", str(len(payload)))])
+                    return [payload]
+        return self.moto(environ, start_response)
+
+    def _admin(self, name: str, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        handler = self.admin.get(f"{method} {name.rstrip('/')}")
+        if handler is None:
+            status, result = 404, {"error": f"no admin call {method} /_linkflow/{name}"}
+        else:
+            raw = _read_body(environ)
+            try:
+                params = json.loads(raw) if raw else {}
+                status, result = handler(name, params)
+            except (ValueError, KeyError, TypeError) as exc:
+                status, result = 400, {"error": str(exc)}
+            except Exception as exc:  # an admin call failing must answer, not kill the server thread
+                status, result = 500, {"error": f"{type(exc).__name__}: {exc}"}
+        payload = json.dumps(result, default=str).encode()
+        start_response(f"{status} {'OK' if status < 400 else 'Error'}",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+        return [payload]
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+class AwsServer:
+    def __init__(self, host: str, port: int, app: AwsApp):
+        self.host, self.port, self.app = host, port, app
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._server = bind(self.host, self.port, self.app, QuietRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="linkflow-aws", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

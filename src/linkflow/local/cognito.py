@@ -1,0 +1,237 @@
+"""Cognito behaviour moto lacks, added at the API level.
+
+- Lambda triggers: ``SignUp`` runs PreSignUp (a raised error rejects the sign-up with
+  ``UserLambdaValidationException`` carrying the trigger's message, as Cognito does);
+  ``ConfirmSignUp`` / ``AdminConfirmSignUp`` run PostConfirmation with Cognito's event shape.
+- Native sign-up uniqueness as Cognito has it: only a confirmed native user holding the email
+  blocks a new sign-up; users of external providers do not (moto blocks on any email match).
+- ``AdminLinkProviderForUser``, with the linked identity in the user's ``identities`` attribute.
+- ``federated_signin``: a first sign-in through Google/Apple/..., firing
+  ``PreSignUp_ExternalProvider`` and PostConfirmation.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from moto.cognitoidp import models as cmodels
+from moto.cognitoidp import responses as cresponses
+from moto.cognitoidp.exceptions import (
+    InvalidParameterException,
+    ResourceNotFoundError,
+    UsernameExistsException,
+    UserNotFoundError,
+)
+from moto.cognitoidp.utils import expand_attrs, flatten_attrs
+from moto.core.exceptions import JsonRESTError
+from moto.core.responses import EmptyResult
+
+Invoker = Callable[[str, dict[str, Any]], tuple[Any, bool]]
+_invoke: Invoker | None = None
+_installed = False
+
+
+class UserLambdaValidationException(JsonRESTError):
+    def __init__(self, message: str) -> None:
+        super().__init__("UserLambdaValidationException", message)
+
+
+def _trigger_event(pool: Any, user: Any, source: str, client_id: str | None) -> dict[str, Any]:
+    attrs = flatten_attrs(user.attributes)
+    attrs.setdefault("sub", user.id)
+    attrs.setdefault("cognito:user_status", str(getattr(user.status, "value", user.status)))
+    return {
+        "version": "1",
+        "region": pool.region,
+        "userPoolId": pool.id,
+        "userName": user.username,
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": client_id or "CLIENT_ID_NOT_APPLICABLE"},
+        "triggerSource": source,
+        "request": {"userAttributes": attrs, "validationData": None, "clientMetadata": {}},
+        "response": {},
+    }
+
+
+def run_trigger(pool: Any, user: Any, kind: str, source: str, client_id: str | None = None) -> dict[str, Any]:
+    """Invoke the pool's ``kind`` trigger (PreSignUp, PostConfirmation) if one is configured."""
+    arn = (pool.extended_config.get("LambdaConfig") or {}).get(kind)
+    event = _trigger_event(pool, user, source, client_id)
+    if not arn:
+        return event
+    assert _invoke is not None, "cognito triggers need a Lambda invoker: call install() first"
+    result, errored = _invoke(arn, event)
+    if errored:
+        message = result.get("errorMessage", "") if isinstance(result, dict) else str(result)
+        raise UserLambdaValidationException(f"{kind} failed with error {message}.")
+    return result if isinstance(result, dict) else event
+
+
+def _is_native(user: Any) -> bool:
+    return str(getattr(user.status, "value", user.status)) != "EXTERNAL_PROVIDER"
+
+
+def _pool_for_client(backend: Any, client_id: str) -> Any:
+    for pool in backend.user_pools.values():
+        if client_id in pool.clients:
+            return pool
+    raise ResourceNotFoundError(client_id)
+
+
+def sign_up(self: Any, client_id: str, username: str, password: str, attributes: list[dict[str, str]]) -> Any:
+    pool = _pool_for_client(self, client_id)
+    flat = flatten_attrs(attributes or [])
+    username_attrs = pool.extended_config.get("UsernameAttributes") or []
+    if username_attrs:
+        if "email" in username_attrs and "@" in username:
+            flat["email"] = username
+        elif "phone_number" in username_attrs and username.startswith("+"):
+            flat["phone_number"] = username
+        else:
+            raise InvalidParameterException("Username should be either an email or a phone number.")
+        for other in pool.users.values():
+            other_flat = flatten_attrs(other.attributes)
+            if (
+                _is_native(other)
+                and other.status == cmodels.UserStatus.CONFIRMED
+                and any(flat.get(a) and other_flat.get(a) == flat.get(a) for a in username_attrs)
+            ):
+                raise UsernameExistsException("An account with the given email already exists.")
+    elif username in pool.users:
+        raise UsernameExistsException(username)
+    self._validate_password(pool.id, password)
+    user = cmodels.CognitoIdpUser(
+        user_pool_id=pool.id,
+        username=None if username_attrs else username,
+        password=password,
+        attributes=expand_attrs(flat),
+        status=cmodels.UserStatus.UNCONFIRMED,
+    )
+    pool.users[user.username] = user
+    try:
+        response = run_trigger(pool, user, "PreSignUp", "PreSignUp_SignUp", client_id).get("response") or {}
+    except UserLambdaValidationException:
+        del pool.users[user.username]
+        raise
+    if response.get("autoVerifyEmail"):
+        user.update_attributes([{"Name": "email_verified", "Value": "true"}])
+    if response.get("autoConfirmUser"):
+        user.status = cmodels.UserStatus.CONFIRMED
+    details = None
+    if flat.get("email"):
+        details = {"Destination": _mask(flat["email"]), "DeliveryMedium": "EMAIL", "AttributeName": "email"}
+    return user, details
+
+
+def _mask(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain[:1]}***"
+
+
+def _confirm(backend: Any, pool: Any, user: Any, client_id: str | None) -> None:
+    if user.status == cmodels.UserStatus.CONFIRMED:
+        raise JsonRESTError("NotAuthorizedException", "User cannot be confirmed. Current status is CONFIRMED")
+    user.status = cmodels.UserStatus.CONFIRMED
+    if "email" in (pool.extended_config.get("AutoVerifiedAttributes") or []) and "email" in user.attribute_lookup:
+        user.update_attributes([{"Name": "email_verified", "Value": "true"}])
+    run_trigger(pool, user, "PostConfirmation", "PostConfirmation_ConfirmSignUp", client_id)
+
+
+def confirm_sign_up(self: Any, client_id: str, username: str) -> str:
+    pool = _pool_for_client(self, client_id)
+    _confirm(self, pool, self.admin_get_user(pool.id, username), client_id)
+    return ""
+
+
+def admin_confirm_sign_up(self: Any, user_pool_id: str, username: str) -> str:
+    pool = self.describe_user_pool(user_pool_id)
+    _confirm(self, pool, self.admin_get_user(user_pool_id, username), None)
+    return ""
+
+
+def _identities(user: Any) -> list[dict[str, Any]]:
+    raw = flatten_attrs(user.attributes).get("identities")
+    return json.loads(raw) if raw else []
+
+
+def admin_link_provider_for_user(self: Any, user_pool_id: str, destination: dict[str, Any], source: dict[str, Any]) -> None:
+    pool = self.describe_user_pool(user_pool_id)
+    if destination.get("ProviderName") != "Cognito":
+        raise InvalidParameterException("DestinationUser ProviderName must be Cognito.")
+    target = pool._get_user(destination.get("ProviderAttributeValue", ""))
+    if target is None:
+        raise UserNotFoundError("User does not exist.")
+    provider = source.get("ProviderName", "")
+    provider_user_id = source.get("ProviderAttributeValue", "")
+    if not provider or not provider_user_id or provider == "Cognito":
+        raise InvalidParameterException("SourceUser must name an external provider and its user id.")
+    if f"{provider}_{provider_user_id}" in pool.users:
+        raise InvalidParameterException(
+            "Merging is not currently supported, provide a SourceUser that has not been linked to an existing user."
+        )
+    for user in pool.users.values():
+        for identity in _identities(user):
+            if identity["providerName"] == provider and identity["userId"] == provider_user_id:
+                raise JsonRESTError("AliasExistsException", "Source user is already linked to a user.")
+    identities = _identities(target) + [
+        {"userId": provider_user_id, "providerName": provider, "providerType": provider,
+         "issuer": None, "primary": False, "dateCreated": int(time.time() * 1000)}
+    ]
+    target.update_attributes([{"Name": "identities", "Value": json.dumps(identities)}])
+
+
+def _link_response(self: Any) -> Any:
+    params = self.parameters
+    self.backend.admin_link_provider_for_user(params["UserPoolId"], params["DestinationUser"], params["SourceUser"])
+    return EmptyResult()
+
+
+def federated_signin(
+    backend: Any, user_pool_id: str, provider: str, email: str, email_verified: bool, provider_user_id: str | None = None
+) -> dict[str, Any]:
+    """A first sign-in through an external provider, as Cognito's hosted UI would do it."""
+    pool = backend.describe_user_pool(user_pool_id)
+    provider_user_id = provider_user_id or str(uuid.uuid4().int)[:21]
+    for user in pool.users.values():
+        for identity in _identities(user):
+            if identity["providerName"] == provider and identity["userId"] == provider_user_id:
+                return {"username": user.username, "sub": user.id, "linked": True, "new_user": False}
+    username = f"{provider}_{provider_user_id}"
+    if username in pool.users:
+        existing = pool.users[username]
+        return {"username": username, "sub": existing.id, "linked": False, "new_user": False}
+    attributes = [
+        {"Name": "email", "Value": email},
+        {"Name": "email_verified", "Value": "true" if email_verified else "false"},
+        {"Name": "identities", "Value": json.dumps([{"userId": provider_user_id, "providerName": provider,
+            "providerType": provider, "issuer": None, "primary": True, "dateCreated": int(time.time() * 1000)}])},
+    ]
+    user = cmodels.CognitoIdpUser(user_pool_id=pool.id, username=username, password=None,
+                                  attributes=attributes, status="EXTERNAL_PROVIDER")
+    run_trigger(pool, user, "PreSignUp", "PreSignUp_ExternalProvider")
+    for other in pool.users.values():
+        if any(i["providerName"] == provider and i["userId"] == provider_user_id for i in _identities(other)):
+            # Linked by the trigger: Cognito fails this first attempt ("Already found an entry for
+            # username"), and the retry signs in as the existing user.
+            return {"username": other.username, "sub": other.id, "linked": True, "new_user": False,
+                    "first_attempt_error": f"Already found an entry for username {username}"}
+    pool.users[username] = user
+    run_trigger(pool, user, "PostConfirmation", "PostConfirmation_ConfirmSignUp")
+    return {"username": username, "sub": user.id, "linked": False, "new_user": True}
+
+
+def install(invoke: Invoker) -> None:
+    global _invoke, _installed
+    _invoke = invoke
+    if _installed:
+        return
+    _installed = True
+    backend_cls = cmodels.CognitoIdpBackend
+    backend_cls.sign_up = sign_up  # type: ignore[method-assign]
+    backend_cls.confirm_sign_up = confirm_sign_up  # type: ignore[method-assign]
+    backend_cls.admin_confirm_sign_up = admin_confirm_sign_up  # type: ignore[method-assign]
+    backend_cls.admin_link_provider_for_user = admin_link_provider_for_user  # type: ignore[attr-defined]
+    cresponses.CognitoIdpResponse.admin_link_provider_for_user = _link_response  # type: ignore[attr-defined]

@@ -1,0 +1,324 @@
+"""Provision the local AWS endpoint from template.yaml: no second, hand-kept list of resources."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .api_gateway import HttpRoute
+from .lambda_runtime import FunctionSpec, LambdaRuntime
+from .template import Resolver, Template, TemplateError
+
+ACCOUNT = "123456789012"
+ROLE_NAME = "linkflow-local-execution-role"
+
+TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
+FUNCTION_TYPE = "AWS::Serverless::Function"
+LAYER_TYPE = "AWS::Serverless::LayerVersion"
+STATE_MACHINE_TYPE = "AWS::Serverless::StateMachine"
+POOL_TYPE = "AWS::Cognito::UserPool"
+CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
+HTTP_API_TYPE = "AWS::Serverless::HttpApi"
+# Types with no local behaviour: permissions, roles and log groups exist on AWS only.
+IGNORED_TYPES = {
+    "AWS::Lambda::Permission",
+    "AWS::IAM::Role",
+    "AWS::IAM::Policy",
+    "AWS::Logs::LogGroup",
+    "AWS::CloudWatch::Alarm",
+    "AWS::SNS::Topic",
+    "AWS::SQS::Queue",
+}
+SUPPORTED = set(TABLE_TYPES) | {FUNCTION_TYPE, LAYER_TYPE, STATE_MACHINE_TYPE, POOL_TYPE, CLIENT_TYPE,
+                                HTTP_API_TYPE} | IGNORED_TYPES
+
+
+@dataclass
+class Provisioned:
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> type, name, arn
+    outputs: dict[str, str] = field(default_factory=dict)
+    routes: list[HttpRoute] = field(default_factory=list)
+    user_pool_id: str | None = None
+    client_id: str | None = None
+
+
+class Provisioner:
+    """Creates the template's resources through boto3 against the local endpoint."""
+
+    def __init__(self, template: Template, clients: Any, region: str, runtime: LambdaRuntime,
+                 stack_name: str, extra_env: dict[str, str]):
+        self.t = template
+        self.clients = clients  # callable: service name -> boto3 client
+        self.region = region
+        self.runtime = runtime
+        self.stack_name = stack_name
+        self.extra_env = extra_env
+        self.out = Provisioned()
+        self._physical: dict[str, str] = {}
+        self._arns: dict[str, str] = {}
+        self.resolver = Resolver(
+            template,
+            pseudo={"AWS::Region": region, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
+                    "AWS::StackName": stack_name, "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": ""},
+            ref=self._ref,
+            get_att=self._get_att,
+        )
+
+    # -- naming -------------------------------------------------------------------------------
+    def _check_types(self) -> None:
+        for logical_id, res in self.t.resources.items():
+            kind = res.get("Type")
+            if kind not in SUPPORTED:
+                raise TemplateError(f"resource {logical_id}: type {kind} is not supported by the local stack")
+            if "Condition" in res:
+                raise TemplateError(f"resource {logical_id}: Conditions are not supported by the local stack")
+
+    def _name(self, logical_id: str) -> str:
+        if logical_id in self._physical:
+            return self._physical[logical_id]
+        res = self.t.resources.get(logical_id)
+        if res is None:
+            raise TemplateError(f"reference to unknown resource or parameter {logical_id}")
+        props = res.get("Properties", {}) or {}
+        key = {"AWS::DynamoDB::Table": "TableName", FUNCTION_TYPE: "FunctionName",
+               STATE_MACHINE_TYPE: "Name", POOL_TYPE: "UserPoolName", LAYER_TYPE: "LayerName"}.get(res["Type"])
+        explicit = props.get(key) if key else None
+        name = self.resolver.resolve(explicit, logical_id) if explicit else f"{self.stack_name}-{logical_id}"
+        self._physical[logical_id] = name
+        return name
+
+    def _arn(self, logical_id: str) -> str:
+        if logical_id in self._arns:
+            return self._arns[logical_id]
+        kind = self.t.resources[logical_id]["Type"]
+        name = self._name(logical_id)
+        arn = {
+            FUNCTION_TYPE: f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{name}",
+            STATE_MACHINE_TYPE: f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{name}",
+            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{name}",
+            "AWS::Serverless::SimpleTable": f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{name}",
+            LAYER_TYPE: f"arn:aws:lambda:{self.region}:{ACCOUNT}:layer:{name}:1",
+        }.get(kind)
+        if arn is None:
+            raise TemplateError(f"{logical_id}: its ARN is only known once it is created")
+        return arn
+
+    def _ref(self, logical_id: str) -> str:
+        res = self.t.resources.get(logical_id)
+        if res is None:
+            raise TemplateError(f"reference to unknown resource or parameter {logical_id}")
+        kind = res["Type"]
+        if kind in (STATE_MACHINE_TYPE, LAYER_TYPE):
+            return self._arn(logical_id)
+        if kind in (POOL_TYPE, CLIENT_TYPE, HTTP_API_TYPE):
+            if logical_id not in self._physical:
+                raise TemplateError(f"{logical_id} is referenced before the local stack created it")
+            return self._physical[logical_id]
+        return self._name(logical_id)
+
+    def _get_att(self, logical_id: str, attr: str) -> str:
+        if logical_id not in self.t.resources:
+            raise TemplateError(f"GetAtt of unknown resource {logical_id}")
+        if attr == "Arn":
+            if self.t.resources[logical_id]["Type"] == POOL_TYPE:
+                return f"arn:aws:cognito-idp:{self.region}:{ACCOUNT}:userpool/{self._ref(logical_id)}"
+            return self._arn(logical_id)
+        if attr in ("Name", "TableName"):
+            return self._name(logical_id)
+        if attr == "ProviderName":
+            return f"cognito-idp.{self.region}.amazonaws.com/{self._ref(logical_id)}"
+        raise TemplateError(f"GetAtt {logical_id}.{attr} is not supported by the local stack")
+
+    def _record(self, logical_id: str, name: str, arn: str = "") -> None:
+        self.out.resources[logical_id] = {"type": self.t.resources[logical_id]["Type"], "name": name, "arn": arn}
+
+    # -- resources ----------------------------------------------------------------------------
+    def provision(self) -> Provisioned:
+        self._check_types()
+        self._check_functions()
+        iam = self.clients("iam")
+        try:
+            iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass  # a second provision into the same endpoint reuses the role
+        for logical_id, res in self.t.of_type(*TABLE_TYPES).items():
+            self._table(logical_id, res)
+        for logical_id, res in self.t.of_type(POOL_TYPE).items():
+            self._user_pool(logical_id, res)
+        for logical_id, res in self.t.of_type(CLIENT_TYPE).items():
+            self._client(logical_id, res)
+        for logical_id, res in self.t.of_type(HTTP_API_TYPE).items():
+            self._physical[logical_id] = "local"
+            self._record(logical_id, "local")
+        if "ServerlessHttpApi" not in self.t.resources:
+            self._physical["ServerlessHttpApi"] = "local"
+        for logical_id, res in self.t.of_type(LAYER_TYPE).items():
+            self._record(logical_id, self._name(logical_id), self._arn(logical_id))
+        for logical_id, res in self.t.of_type(FUNCTION_TYPE).items():
+            self._function(logical_id, res)
+        for logical_id, res in self.t.of_type(STATE_MACHINE_TYPE).items():
+            self._state_machine(logical_id, res)
+        for logical_id, res in self.t.resources.items():
+            if res["Type"] in IGNORED_TYPES:
+                self._record(logical_id, logical_id)
+        self.out.outputs = {k: str(self.resolver.resolve(v["Value"], f"Outputs.{k}"))
+                            for k, v in (self.t.body.get("Outputs") or {}).items()}
+        return self.out
+
+    def _check_functions(self) -> None:
+        for logical_id, res in self.t.of_type(FUNCTION_TYPE).items():
+            spec = self._function_props(logical_id, res)
+            code_dir = self.t.root / spec.get("CodeUri", ".")
+            handler = spec.get("Handler")
+            if not handler or "." not in handler:
+                raise TemplateError(f"resource {logical_id}: Handler must be module.function, got {handler!r}")
+            path = code_dir / f"{handler.rsplit('.', 1)[0]}.py"
+            if not path.is_file():
+                raise TemplateError(f"resource {logical_id}: handler file {path} does not exist")
+
+    def _table(self, logical_id: str, res: dict[str, Any]) -> None:
+        props = self.resolver.resolve(res.get("Properties", {}), logical_id)
+        name = self._name(logical_id)
+        if res["Type"] == "AWS::Serverless::SimpleTable":
+            pk = props.get("PrimaryKey", {"Name": "id", "Type": "String"})
+            short = {"String": "S", "Number": "N", "Binary": "B"}[pk["Type"]]
+            props = {"AttributeDefinitions": [{"AttributeName": pk["Name"], "AttributeType": short}],
+                     "KeySchema": [{"AttributeName": pk["Name"], "KeyType": "HASH"}]}
+        args: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if args["BillingMode"] == "PROVISIONED":
+            args["ProvisionedThroughput"] = props["ProvisionedThroughput"]
+        gsis = props.get("GlobalSecondaryIndexes")
+        if gsis:
+            args["GlobalSecondaryIndexes"] = gsis
+        if props.get("StreamSpecification"):
+            args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        self.clients("dynamodb").create_table(**args)
+        self._record(logical_id, name, self._arn(logical_id))
+
+    def _user_pool(self, logical_id: str, res: dict[str, Any]) -> None:
+        props = self.resolver.resolve(res.get("Properties", {}), logical_id)
+        name = props.pop("UserPoolName", f"{self.stack_name}-{logical_id}")
+        allowed = {"Policies", "LambdaConfig", "AutoVerifiedAttributes", "UsernameAttributes", "AliasAttributes",
+                   "Schema", "AccountRecoverySetting", "AdminCreateUserConfig", "MfaConfiguration",
+                   "UsernameConfiguration", "VerificationMessageTemplate", "DeletionProtection"}
+        args = {k: v for k, v in props.items() if k in allowed}
+        for attr in args.get("Schema", []):
+            for constraint in ("StringAttributeConstraints", "NumberAttributeConstraints"):
+                if constraint in attr:
+                    attr[constraint] = {k: str(v) for k, v in attr[constraint].items()}
+        pool = self.clients("cognito-idp").create_user_pool(PoolName=name, **args)["UserPool"]
+        self._physical[logical_id] = pool["Id"]
+        self.out.user_pool_id = self.out.user_pool_id or pool["Id"]
+        self._record(logical_id, pool["Id"], pool["Arn"])
+
+    def _client(self, logical_id: str, res: dict[str, Any]) -> None:
+        props = self.resolver.resolve(res.get("Properties", {}), logical_id)
+        args = {k: v for k, v in props.items() if k in {"ClientName", "ExplicitAuthFlows", "GenerateSecret",
+                                                         "SupportedIdentityProviders", "CallbackURLs"}}
+        args.setdefault("ClientName", f"{self.stack_name}-{logical_id}")
+        client = self.clients("cognito-idp").create_user_pool_client(UserPoolId=props["UserPoolId"], **args)
+        client_id = client["UserPoolClient"]["ClientId"]
+        self._physical[logical_id] = client_id
+        self.out.client_id = self.out.client_id or client_id
+        self._record(logical_id, client_id)
+
+    def _function_props(self, logical_id: str, res: dict[str, Any]) -> dict[str, Any]:
+        merged = {k: v for k, v in self.t.globals_function.items()}
+        props = res.get("Properties", {}) or {}
+        for key, value in props.items():
+            if key == "Environment" and "Environment" in merged:
+                variables = {**merged["Environment"].get("Variables", {}), **value.get("Variables", {})}
+                merged["Environment"] = {"Variables": variables}
+            else:
+                merged[key] = value
+        return merged
+
+    def _function(self, logical_id: str, res: dict[str, Any]) -> None:
+        raw = self._function_props(logical_id, res)
+        props = self.resolver.resolve({k: v for k, v in raw.items() if k != "Events"}, logical_id)
+        name = self._name(logical_id)
+        arn = self._arn(logical_id)
+        layer_dirs = []
+        for layer in props.get("Layers", []):
+            layer_id = next((lid for lid in self.t.of_type(LAYER_TYPE) if self._arn(lid) == layer), None)
+            if layer_id is None:
+                raise TemplateError(f"resource {logical_id}: layer {layer} is not a layer of this template")
+            content = self.t.resources[layer_id]["Properties"]["ContentUri"]
+            layer_dirs.append((self.t.root / content).resolve())
+        env = {k: str(v) for k, v in (props.get("Environment", {}).get("Variables", {}) or {}).items()}
+        template_env = dict(env)
+        memory = int(props.get("MemorySize", 128))
+        timeout = int(props.get("Timeout", 3))
+        env.update({
+            "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "POWERTOOLS_TRACE_DISABLED": "true",
+            **self.extra_env,
+        })
+        spec = FunctionSpec(logical_id=logical_id, name=name, arn=arn,
+                            code_dir=(self.t.root / props.get("CodeUri", ".")).resolve(),
+                            handler=props["Handler"], environment=env, layer_dirs=layer_dirs,
+                            timeout=timeout, memory_size=memory)
+        self.runtime.register(spec)
+        self.clients("lambda").create_function(
+            FunctionName=name, Runtime=props.get("Runtime", "python3.12"), Handler=props["Handler"],
+            Role=f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}", Code={"ZipFile": _empty_zip()},
+            Timeout=timeout, MemorySize=memory, Environment={"Variables": template_env},
+        )
+        self._record(logical_id, name, arn)
+        for event_name, event in (raw.get("Events") or {}).items():
+            if event.get("Type") != "HttpApi":
+                raise TemplateError(f"resource {logical_id}: event {event_name} of type {event.get('Type')} "
+                                    "is not supported by the local stack")
+            ev = event.get("Properties", {})
+            self.out.routes.append(HttpRoute(method=ev.get("Method", "ANY").upper(), path=ev["Path"], function=name))
+
+    def _state_machine(self, logical_id: str, res: dict[str, Any]) -> None:
+        props = res.get("Properties", {}) or {}
+        name = self._name(logical_id)
+        if "DefinitionUri" in props:
+            path = self.t.root / props["DefinitionUri"]
+            if not path.is_file():
+                raise TemplateError(f"resource {logical_id}: DefinitionUri {path} does not exist")
+            text = path.read_text()
+        elif "Definition" in props:
+            text = json.dumps(props["Definition"])
+        else:
+            raise TemplateError(f"resource {logical_id}: needs DefinitionUri or Definition")
+        subs = self.resolver.resolve(props.get("DefinitionSubstitutions", {}), logical_id)
+        for key, value in subs.items():
+            text = text.replace("${" + key + "}", str(value))
+        leftover = [p for p in _placeholders(text) if not p.startswith("$")]
+        if leftover:
+            raise TemplateError(f"resource {logical_id}: no DefinitionSubstitutions for {', '.join(leftover)}")
+        sfn = self.clients("stepfunctions")
+        arn = sfn.create_state_machine(name=name, definition=text, type=props.get("Type", "STANDARD"),
+                                       roleArn=f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}")["stateMachineArn"]
+        self._arns[logical_id] = arn
+        self._record(logical_id, name, arn)
+
+
+def _placeholders(text: str) -> list[str]:
+    import re
+
+    return sorted(set(re.findall(r"\$\{([A-Za-z0-9_.:-]+)\}", text)))
+
+
+def _empty_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("README", "code runs in-process from the function's CodeUri")
+    return buf.getvalue()
+
+
+def code_path(template: Template, logical_id: str) -> Path:
+    return template.root / template.resources[logical_id]["Properties"]["CodeUri"]

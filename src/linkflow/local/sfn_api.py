@@ -1,0 +1,123 @@
+"""Step Functions API additions for moto: RedriveExecution, redrive fields, paginated history."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.stepfunctions import responses as sfn_responses
+
+from . import redrive as _redrive
+
+_installed = False
+
+
+def _execution(response: Any, arn: str) -> Any:
+    return response.stepfunction_backend.describe_execution(arn)
+
+
+def redrive_execution(self: Any) -> ActionResult:
+    execution = _execution(self, self._get_param("executionArn"))
+    when = _redrive.redrive(execution)
+    return ActionResult({"redriveDate": when})
+
+
+def _with_redrive_fields(original: Any) -> Any:
+    def describe_execution(self: Any) -> ActionResult:
+        result = original(self)
+        execution = _execution(self, self._get_param("executionArn"))
+        status, reason = _redrive.redrive_status(execution)
+        extra: dict[str, Any] = {"redriveCount": getattr(execution, "redrive_count", 0), "redriveStatus": status}
+        if reason:
+            extra["redriveStatusReason"] = reason
+        if getattr(execution, "redrive_date", None):
+            extra["redriveDate"] = execution.redrive_date
+        result.result.update(extra)  # type: ignore[attr-defined]
+        return result
+
+    return describe_execution
+
+
+def _list_with_redrive_fields(original: Any) -> Any:
+    def list_executions(self: Any) -> ActionResult:
+        result = original(self)
+        backend = self.stepfunction_backend
+        redrive_filter = self._get_param("redriveFilter")
+        items = []
+        for item in result.result["executions"]:  # type: ignore[attr-defined]
+            execution = backend.describe_execution(item["executionArn"])
+            count = getattr(execution, "redrive_count", 0)
+            if count:
+                item["redriveCount"] = count
+                item["redriveDate"] = execution.redrive_date
+            if redrive_filter == "REDRIVEN" and not count:
+                continue
+            if redrive_filter == "NOT_REDRIVEN" and count:
+                continue
+            if item.get("status") != "RUNNING" and execution.stop_date:
+                item["stopDate"] = execution.stop_date
+            items.append(item)
+        result.result["executions"] = items  # type: ignore[attr-defined]
+        return result
+
+    return list_executions
+
+
+def get_execution_history(self: Any) -> ActionResult:
+    """AWS pages history (maxResults up to 1000, default 100, nextToken, reverseOrder)."""
+    arn = self._get_param("executionArn")
+    events = list(self.stepfunction_backend.get_execution_history(arn)["events"])
+    if self._get_param("reverseOrder"):
+        events.reverse()
+    max_results = int(self._get_param("maxResults") or 100)
+    max_results = max(1, min(max_results, 1000))
+    token = self._get_param("nextToken")
+    start = int(json.loads(base64.b64decode(token))["offset"]) if token else 0
+    page = events[start : start + max_results]
+    out: dict[str, Any] = {"events": page}
+    if start + max_results < len(events):
+        out["nextToken"] = base64.b64encode(json.dumps({"offset": start + max_results}).encode()).decode()
+    return ActionResult(out)
+
+
+_client_cache: dict[tuple[str, str], Any] = {}
+_client_lock = threading.Lock()
+
+
+def install() -> None:
+    """Patch moto's Step Functions responses (process-wide, idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    cls = sfn_responses.StepFunctionResponse
+    cls.redrive_execution = redrive_execution  # type: ignore[attr-defined]
+    cls.describe_execution = _with_redrive_fields(cls.describe_execution)  # type: ignore[method-assign]
+    cls.list_executions = _list_with_redrive_fields(cls.list_executions)  # type: ignore[method-assign]
+    cls.get_execution_history = get_execution_history  # type: ignore[method-assign]
+    _cache_engine_clients()
+
+
+def _cache_engine_clients() -> None:
+    """The engine builds a new boto3 client for every task; building one costs more than the call."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service)
+        with _client_lock:
+            client = _client_cache.get(key)
+            if client is None:
+                client = _client_cache[key] = original(region, service, state_credentials)
+        return client
+
+    boto_client.boto_client_for = boto_client_for
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and getattr(module, "boto_client_for", None) is original:
+            module.boto_client_for = boto_client_for  # type: ignore[attr-defined]

@@ -1,0 +1,279 @@
+"""``linkflow local up``: the whole product offline, on one machine.
+
+Starts the AWS endpoint (moto executing the real ASL, Lambda running the real handlers
+in-process), the Stripe emulator and the template's HTTP API; provisions them from
+template.yaml; registers the CloudFormation stack ``linkflow-local``; writes ``local.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from . import cognito, environ, lambda_runtime, sfn_api, wait_scale
+from .api_gateway import ApiServer, build_app
+from .aws_server import AwsApp, AwsServer
+from .faults import FaultRegistry, FaultSpecError
+from .lambda_runtime import HandlerFault, LambdaRuntime
+from .provision import Provisioned, Provisioner
+from .template import Template, TemplateError, load_template
+
+STACK_NAME = "linkflow-local"
+REGION = "us-east-1"
+HOST = "127.0.0.1"
+API_KEY = "sk_test_linkflow_local"
+WEBHOOK_PATH = "/stripe/webhook"
+
+
+def default_template() -> Path:
+    """template.yaml of the checkout this package runs from (or of the working directory)."""
+    here = Path(__file__).resolve()
+    for parent in [Path.cwd(), *here.parents]:
+        if (parent / "template.yaml").is_file():
+            return parent / "template.yaml"
+    return Path.cwd() / "template.yaml"
+
+
+@dataclass
+class LocalStackConfig:
+    template: Path = field(default_factory=default_template)
+    state_dir: Path = Path(".linkflow")
+    aws_port: int = 4566
+    stripe_port: int = 12111
+    api_port: int = 3000
+    wait_time_scale: float = 1.0
+    stack_name: str = STACK_NAME
+    stage: str = "local"
+
+    def __post_init__(self) -> None:
+        self.template = Path(self.template)
+        self.state_dir = Path(self.state_dir)
+
+
+class LocalStack:
+    def __init__(self, config: LocalStackConfig | None = None):
+        self.config = config or LocalStackConfig()
+        self.runtime = LambdaRuntime()
+        self.faults = FaultRegistry()
+        self.provisioned: Provisioned | None = None
+        self.info: dict[str, Any] = {}
+        self._aws: AwsServer | None = None
+        self._api: ApiServer | None = None
+        self._stripe: Any = None
+        self._started = False
+        self._lock = threading.Lock()
+
+    # -- endpoints ------------------------------------------------------------------------------
+    @property
+    def aws_url(self) -> str:
+        return f"http://{HOST}:{self.config.aws_port}"
+
+    @property
+    def stripe_url(self) -> str:
+        return f"http://{HOST}:{self.config.stripe_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.config.api_port}"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.aws_url, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing",
+                            config=Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> LocalStack:
+        template = load_template(self.config.template, {"Stage": self.config.stage}
+                                 if "Stage" in (load_template(self.config.template).parameters) else None)
+        self._preflight(template)
+        self._install_patches()
+        try:
+            self._start_stripe()
+            self._aws = AwsServer(HOST, self.config.aws_port, AwsApp(self.faults, self._admin_calls()))
+            self._aws.start()
+            self._reset_moto()
+            webhook_secret = self._register_webhook(template)
+            self.provisioned = Provisioner(template, self.client, REGION, self.runtime, self.config.stack_name,
+                                           self._function_env()).provision()
+            self._create_stripe_secret(template, webhook_secret)
+            self._api = ApiServer(HOST, self.config.api_port, build_app(self.provisioned.routes, self.runtime.invoke))
+            self._api.start()
+            self._register_stack()
+            self.info = self._write_state(webhook_secret)
+        except BaseException:
+            self.stop()
+            raise
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        for server in (self._api, self._aws, self._stripe):
+            if server is not None:
+                server.stop()
+        self._api = self._aws = self._stripe = None
+        state = self.config.state_dir / "local.json"
+        if self._started and state.is_file():
+            state.unlink()
+        self._started = False
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- steps ----------------------------------------------------------------------------------
+    def _preflight(self, template: Template) -> None:
+        """Fail before anything starts when the template cannot be provisioned."""
+        probe = Provisioner(template, self.client, REGION, LambdaRuntime(), self.config.stack_name, {})
+        probe._check_types()
+        probe._check_functions()
+
+    def _install_patches(self) -> None:
+        from moto.core.config import default_user_config
+
+        environ.install()
+        os.environ["MOTO_PORT"] = str(self.config.aws_port)
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        lambda_runtime.install(self.runtime)
+        cognito.install(self.runtime.invoke)
+        sfn_api.install()
+        wait_scale.install(self.config.wait_time_scale)
+
+    def _reset_moto(self) -> None:
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.aws_url}/moto-api/reset", method="POST"), timeout=10)
+        from moto.core.config import default_user_config
+
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+
+    def _start_stripe(self) -> None:
+        from linkflow.stripe_emulator import EmulatorServer
+
+        self._stripe = EmulatorServer(HOST, self.config.stripe_port)
+        self._stripe.start()
+
+    def _function_env(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.aws_url, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "STRIPE_API_BASE": self.stripe_url}
+
+    def _register_webhook(self, template: Template) -> str:
+        """Point the emulator's webhooks at the template's ingress route, if it has one."""
+        import stripe
+
+        has_route = any(
+            ev.get("Type") == "HttpApi" and ev.get("Properties", {}).get("Path") == WEBHOOK_PATH
+            for res in template.of_type("AWS::Serverless::Function").values()
+            for ev in (res.get("Properties", {}).get("Events") or {}).values()
+        )
+        if not has_route:
+            return "whsec_" + secrets.token_hex(16)
+        client = stripe.StripeClient(API_KEY, base_addresses={"api": self.stripe_url})
+        endpoint = client.webhook_endpoints.create(params={"url": f"{self.api_url}{WEBHOOK_PATH}",
+                                                           "enabled_events": ["*"]})
+        return endpoint.secret
+
+    def _create_stripe_secret(self, template: Template, webhook_secret: str) -> None:
+        name = template.parameters.get("StripeSecretName")
+        if not name:
+            return
+        value = {"api_key": API_KEY, "webhook_secret": webhook_secret, "webhook_secret_previous": ""}
+        self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))
+
+    def _register_stack(self) -> None:
+        assert self.provisioned is not None
+        outputs = self.provisioned.outputs
+        body = {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": "linkflow local stack: resources are provisioned by linkflow local up",
+            "Resources": {"LocalStackMarker": {"Type": "AWS::SSM::Parameter", "Properties": {
+                "Name": f"/{self.config.stack_name}/provisioned-by", "Type": "String", "Value": "linkflow local up"}}},
+            "Outputs": {k: {"Value": v} for k, v in outputs.items()},
+        }
+        self.client("cloudformation").create_stack(StackName=self.config.stack_name, TemplateBody=json.dumps(body))
+
+    def _write_state(self, webhook_secret: str) -> dict[str, Any]:
+        assert self.provisioned is not None
+        info = {
+            "region": REGION,
+            "stack": self.config.stack_name,
+            "endpoints": {"aws": self.aws_url, "stripe": self.stripe_url, "api": self.api_url},
+            "stripe": {"api_key": API_KEY, "webhook_secret": webhook_secret},
+            "cognito": {"user_pool_id": self.provisioned.user_pool_id, "client_id": self.provisioned.client_id},
+            "wait_time_scale": self.config.wait_time_scale,
+            "pid": os.getpid(),
+            "outputs": self.provisioned.outputs,
+            "resources": self.provisioned.resources,
+        }
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.config.state_dir / "local.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info, indent=2))
+        os.chmod(tmp, 0o600)  # it holds the emulator's test key and webhook secret
+        tmp.replace(path)
+        return info
+
+    def export_lines(self) -> list[str]:
+        return [
+            f"export AWS_ENDPOINT_URL={self.aws_url}",
+            f"export AWS_REGION={REGION}",
+            "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+            f"export LINKFLOW_STACK={self.config.stack_name}",
+            f"export STRIPE_API_BASE={self.stripe_url}",
+            f"export STRIPE_API_KEY={API_KEY}",
+        ]
+
+    # -- admin calls (POST /_linkflow/...) ------------------------------------------------------
+    def _admin_calls(self) -> dict[str, Any]:
+        return {
+            "GET health": lambda _n, _p: (200, {"status": "ok"}),
+            "POST faults": self._add_fault,
+            "DELETE faults": self._clear_faults,
+            "GET faults": lambda _n, _p: (200, {"data": [f.to_json() for f in self.faults.faults],
+                                                "handlers": {k: v.__dict__ for k, v in self.runtime.faults.items()}}),
+            "GET invocations": lambda _n, _p: (200, {"data": dict(self.runtime.invocations)}),
+            "POST federated-signin": self._federated_signin,
+        }
+
+    def _add_fault(self, _name: str, params: dict[str, Any]) -> tuple[int, Any]:
+        try:
+            if params.get("service") == "lambda" and params.get("function"):
+                fault = HandlerFault(count=int(params.get("count", 1)), error=params.get("error", "InjectedFault"),
+                                     message=params.get("message", "fault injected by the local stack"))
+                self.runtime.inject(params["function"], fault)
+                return 200, {"id": f"handler:{params['function']}"}
+            return 200, {"id": self.faults.add(params).id}
+        except (FaultSpecError, KeyError) as exc:
+            return 400, {"error": str(exc)}
+
+    def _clear_faults(self, _name: str, _params: dict[str, Any]) -> tuple[int, Any]:
+        self.faults.clear()
+        self.runtime.clear_faults()
+        return 200, {"cleared": True}
+
+    def _federated_signin(self, _name: str, params: dict[str, Any]) -> tuple[int, Any]:
+        from moto.cognitoidp.models import cognitoidp_backends
+
+        from .provision import ACCOUNT
+
+        assert self.provisioned is not None
+        backend = cognitoidp_backends[ACCOUNT][REGION]
+        pool_id = params.get("user_pool_id") or self.provisioned.user_pool_id
+        try:
+            result = cognito.federated_signin(backend, pool_id, params["provider"], params["email"],
+                                              bool(params.get("email_verified", True)), params.get("provider_user_id"))
+        except cognito.UserLambdaValidationException as exc:
+            return 400, {"error": "UserLambdaValidationException", "message": exc.message}
+        return 200, result
+
+
+__all__ = ["LocalStack", "LocalStackConfig", "TemplateError"]
