@@ -1,0 +1,75 @@
+"""The one factory for boto3 clients and DynamoDB tables.
+
+Honours ``AWS_ENDPOINT_URL`` (the local stack, moto) and ``AWS_REGION``; explicit arguments beat
+both. Clients are cached per (service, profile, endpoint, region) and shared across threads
+(boto3 clients are thread-safe); resources are not thread-safe, so tables are cached per thread.
+
+Two timeout profiles: ``task`` for state machine steps (their Retry backs off further) and
+``trigger`` for Cognito triggers, which must answer within 5 s.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+PROFILES: dict[str, Config] = {
+    "task": Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}),
+    "trigger": Config(connect_timeout=1, read_timeout=1.5, retries={"mode": "standard", "max_attempts": 2}),
+}
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str, str | None, str | None], Any] = {}
+_thread = threading.local()
+
+
+def _where(endpoint_url: str | None, region_name: str | None) -> tuple[str | None, str | None]:
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    region = region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    return endpoint, region
+
+
+def client(
+    service: str, *, profile: str = "task", endpoint_url: str | None = None, region_name: str | None = None
+) -> Any:
+    """A cached boto3 client for ``service``."""
+    endpoint, region = _where(endpoint_url, region_name)
+    key = (service, profile, endpoint, region)
+    with _lock:
+        cached = _clients.get(key)
+        if cached is None:
+            session = boto3.session.Session()
+            cached = session.client(
+                service, endpoint_url=endpoint, region_name=region, config=PROFILES[profile]
+            )
+            _clients[key] = cached
+    return cached
+
+
+def dynamodb_table(
+    name: str, *, profile: str = "task", endpoint_url: str | None = None, region_name: str | None = None
+) -> Any:
+    """A DynamoDB ``Table`` resource, cached for the calling thread."""
+    endpoint, region = _where(endpoint_url, region_name)
+    cache: dict[tuple[str, str | None, str | None], Any] = getattr(_thread, "resources", None) or {}
+    _thread.resources = cache
+    key = (profile, endpoint, region)
+    resource = cache.get(key)
+    if resource is None:
+        session = boto3.session.Session()
+        resource = session.resource(
+            "dynamodb", endpoint_url=endpoint, region_name=region, config=PROFILES[profile]
+        )
+        cache[key] = resource
+    return resource.Table(name)
+
+
+def clear_cache() -> None:
+    """Forget every cached client (tests that switch endpoints or credentials)."""
+    with _lock:
+        _clients.clear()
+    _thread.resources = {}

@@ -1,0 +1,45 @@
+"""Settings from the environment template.yaml gives every function.
+
+Each handler module reads them once, at its import (``SETTINGS = Settings.from_env()``); domain
+functions take what they need as explicit arguments, so an explicit value always beats the
+environment and tests need no patching. Importing this module reads nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_PLATFORM = "linkflow"
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str = "dev"
+    user_profiles_table: str = "UserProfiles"
+    entitlements_table: str = "Entitlements"
+    email_claims_table: str = "EmailClaims"
+    stripe_secret_name: str = "linkflow/stripe"
+    stripe_livemode: bool = False
+    stripe_api_base: str | None = None
+    onboarding_state_machine_arn: str | None = None
+    platform: str = DEFAULT_PLATFORM
+    metrics_namespace: str = "linkflow"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            stage=env.get("STAGE", defaults.stage),
+            user_profiles_table=env.get("USER_PROFILES_TABLE", defaults.user_profiles_table),
+            entitlements_table=env.get("ENTITLEMENTS_TABLE", defaults.entitlements_table),
+            email_claims_table=env.get("EMAIL_CLAIMS_TABLE", defaults.email_claims_table),
+            stripe_secret_name=env.get("STRIPE_SECRET_NAME", defaults.stripe_secret_name),
+            stripe_livemode=env.get("STRIPE_LIVEMODE", "false").strip().lower() == "true",
+            stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            onboarding_state_machine_arn=env.get("ONBOARDING_STATE_MACHINE_ARN") or None,
+            platform=env.get("PLATFORM", defaults.platform),
+            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", defaults.metrics_namespace),
+        )

@@ -1,0 +1,178 @@
+"""Errors raised by linkflow's Lambda code.
+
+A Lambda task that raises fails with the exception's class name as its error, so these class names
+ARE the ``ErrorEquals`` names in ``statemachines/*.asl.json``: the split below maps one-to-one onto
+``Retry`` (retryable) and ``Catch``/fail-the-execution (terminal)::
+
+    LinkflowError
+    ├── RetryableError               transient: every Task's Retry lists these by name
+    │   ├── DynamoDBThrottled        ProvisionedThroughputExceeded, ThrottlingException, RequestLimitExceeded
+    │   ├── DynamoDBUnavailable      5xx, TransactionConflict, connection failures
+    │   ├── CognitoUnavailable       TooManyRequests, InternalError, connection failures
+    │   ├── StripeUnavailable        429, 409 (idempotency key in flight), 5xx, connection failures
+    │   ├── WriteConflict            a conditional write lost to a change that has since gone
+    │   └── OnboardingStartFailed    StartExecution failed (PostConfirmation trigger only)
+    └── TerminalError                retrying cannot help
+        ├── InvalidOnboardingInput   an event or step input does not parse; nothing was written
+        ├── EmailAlreadyRegistered   PreSignUp rejects a native sign-up; the message reaches the user
+        ├── CognitoUserNotFound      the user was deleted from Cognito mid-run (Catch → rollback)
+        ├── CognitoRequestRejected   any other Cognito client error
+        ├── DynamoDBRequestRejected  validation, missing table, access denied
+        ├── ProfileMissing           the profile vanished before the customer id could be stored
+        └── StripeRequestRejected    auth, invalid request, idempotency-key reuse with other params
+
+Retryable errors that outlast their Retry fail the execution at the failing task, so a redrive
+resumes there; they are never routed into a ``Fail`` state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+
+class LinkflowError(Exception):
+    """Base class; never raised itself."""
+
+
+class RetryableError(LinkflowError):
+    """A transient failure: the same call may succeed later."""
+
+
+class TerminalError(LinkflowError):
+    """A failure that retrying cannot fix."""
+
+
+class DynamoDBThrottled(RetryableError):
+    pass
+
+
+class DynamoDBUnavailable(RetryableError):
+    pass
+
+
+class CognitoUnavailable(RetryableError):
+    pass
+
+
+class StripeUnavailable(RetryableError):
+    pass
+
+
+class WriteConflict(RetryableError):
+    pass
+
+
+class OnboardingStartFailed(RetryableError):
+    pass
+
+
+class InvalidOnboardingInput(TerminalError):
+    pass
+
+
+class EmailAlreadyRegistered(TerminalError):
+    def __init__(self, email: str) -> None:
+        super().__init__(f"An account with email {email} already exists. Please sign in instead.")
+
+
+class CognitoUserNotFound(TerminalError):
+    pass
+
+
+class CognitoRequestRejected(TerminalError):
+    pass
+
+
+class DynamoDBRequestRejected(TerminalError):
+    pass
+
+
+class ProfileMissing(TerminalError):
+    pass
+
+
+class StripeRequestRejected(TerminalError):
+    pass
+
+
+RETRYABLE_ERRORS: tuple[type[RetryableError], ...] = (
+    DynamoDBThrottled,
+    DynamoDBUnavailable,
+    CognitoUnavailable,
+    StripeUnavailable,
+    WriteConflict,
+    OnboardingStartFailed,
+)
+
+_DYNAMODB_THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "Throttling",
+}
+_DYNAMODB_TRANSIENT = {
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+}
+_COGNITO_TRANSIENT = {
+    "TooManyRequestsException",
+    "InternalErrorException",
+    "ThrottlingException",
+    "ServiceUnavailable",
+    "LimitExceededException",
+}
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _is_server_error(exc: ClientError) -> bool:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0) >= 500
+
+
+@contextmanager
+def dynamodb_errors() -> Iterator[None]:
+    """Translate DynamoDB failures into the hierarchy above.
+
+    ``ConditionalCheckFailedException`` passes through untouched: callers decide what a failed
+    condition means.
+    """
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "ConditionalCheckFailedException":
+            raise
+        if code in _DYNAMODB_THROTTLING:
+            raise DynamoDBThrottled(f"DynamoDB throttled the request ({code})") from exc
+        if code in _DYNAMODB_TRANSIENT or _is_server_error(exc):
+            raise DynamoDBUnavailable(f"DynamoDB is unavailable ({code})") from exc
+        raise DynamoDBRequestRejected(f"DynamoDB rejected the request ({code}): {exc}") from exc
+    except (ConnectionError, HTTPClientError) as exc:
+        raise DynamoDBUnavailable(f"DynamoDB could not be reached: {exc}") from exc
+
+
+@contextmanager
+def cognito_errors() -> Iterator[None]:
+    """Translate Cognito failures; ``UserNotFoundException`` becomes :class:`CognitoUserNotFound`."""
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "UserNotFoundException":
+            raise CognitoUserNotFound("the user no longer exists in Cognito") from exc
+        if code in _COGNITO_TRANSIENT or _is_server_error(exc):
+            raise CognitoUnavailable(f"Cognito is unavailable ({code})") from exc
+        raise CognitoRequestRejected(f"Cognito rejected the request ({code}): {exc}") from exc
+    except (ConnectionError, HTTPClientError) as exc:
+        raise CognitoUnavailable(f"Cognito could not be reached: {exc}") from exc
+
+
+def is_condition_failure(exc: ClientError) -> bool:
+    return error_code(exc) == "ConditionalCheckFailedException"
