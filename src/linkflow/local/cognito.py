@@ -49,7 +49,8 @@ def _trigger_event(pool: Any, user: Any, source: str, client_id: str | None) -> 
         "region": pool.region,
         "userPoolId": pool.id,
         "userName": user.username,
-        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": client_id or "CLIENT_ID_NOT_APPLICABLE"},
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown",
+                          "clientId": client_id or "CLIENT_ID_NOT_APPLICABLE"},
         "triggerSource": source,
         "request": {"userAttributes": attrs, "validationData": None, "clientMetadata": {}},
         "response": {},
@@ -157,7 +158,9 @@ def _identities(user: Any) -> list[dict[str, Any]]:
     return json.loads(raw) if raw else []
 
 
-def admin_link_provider_for_user(self: Any, user_pool_id: str, destination: dict[str, Any], source: dict[str, Any]) -> None:
+def admin_link_provider_for_user(
+    self: Any, user_pool_id: str, destination: dict[str, Any], source: dict[str, Any]
+) -> None:
     pool = self.describe_user_pool(user_pool_id)
     if destination.get("ProviderName") != "Cognito":
         raise InvalidParameterException("DestinationUser ProviderName must be Cognito.")
@@ -190,7 +193,8 @@ def _link_response(self: Any) -> Any:
 
 
 def federated_signin(
-    backend: Any, user_pool_id: str, provider: str, email: str, email_verified: bool, provider_user_id: str | None = None
+    backend: Any, user_pool_id: str, provider: str, email: str, email_verified: bool,
+    provider_user_id: str | None = None,
 ) -> dict[str, Any]:
     """A first sign-in through an external provider, as Cognito's hosted UI would do it."""
     pool = backend.describe_user_pool(user_pool_id)

@@ -47,7 +47,7 @@ def install() -> None:
     if isinstance(os.environ, OverlayEnviron):
         return
     env = os.environ
-    os.environ = OverlayEnviron(  # type: ignore[misc]
+    os.environ = OverlayEnviron(  # type: ignore[misc]  # noqa: B003 (same data, new view)
         env._data, env.encodekey, env.decodekey, env.encodevalue, env.decodevalue  # type: ignore[attr-defined]
     )
 

@@ -142,7 +142,8 @@ class Provisioner:
         self._check_functions()
         iam = self.clients("iam")
         try:
-            iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+            policy = json.dumps({"Version": "2012-10-17", "Statement": []})
+            iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=policy)
         except iam.exceptions.EntityAlreadyExistsException:
             pass  # a second provision into the same endpoint reuses the role
         for logical_id, res in self.t.of_type(*TABLE_TYPES).items():
@@ -151,12 +152,12 @@ class Provisioner:
             self._user_pool(logical_id, res)
         for logical_id, res in self.t.of_type(CLIENT_TYPE).items():
             self._client(logical_id, res)
-        for logical_id, res in self.t.of_type(HTTP_API_TYPE).items():
+        for logical_id in self.t.of_type(HTTP_API_TYPE):
             self._physical[logical_id] = "local"
             self._record(logical_id, "local")
         if "ServerlessHttpApi" not in self.t.resources:
             self._physical["ServerlessHttpApi"] = "local"
-        for logical_id, res in self.t.of_type(LAYER_TYPE).items():
+        for logical_id in self.t.of_type(LAYER_TYPE):
             self._record(logical_id, self._name(logical_id), self._arn(logical_id))
         for logical_id, res in self.t.of_type(FUNCTION_TYPE).items():
             self._function(logical_id, res)

@@ -123,7 +123,7 @@ def redrive(execution: Execution) -> datetime.datetime:
         events = worker.env.event_manager.get_event_history() if worker and worker.env else []
         state_name, state_input = failed_state(events)
         count = getattr(execution, "redrive_count", 0) + 1
-        now = datetime.datetime.now(tz=datetime.timezone.utc)
+        now = datetime.datetime.now(tz=datetime.UTC)
         execution.redrive_count = count  # type: ignore[attr-defined]
         execution.redrive_date = now  # type: ignore[attr-defined]
         execution.exec_status = ExecutionStatus.RUNNING

@@ -1,0 +1,39 @@
+# make demo / make test work as the first command on a fresh clone: each (re)creates the
+# virtualenv when pyproject.toml changed, then runs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast bench bench-quick lint up clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "linkflow needs Python >= 3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/linkflow demo
+
+test: setup
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check src functions tests bench
+	$(BIN)/cfn-lint template.yaml
+
+up: setup
+	$(BIN)/linkflow local up --wait-time-scale 0.01
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+bench-quick: setup
+	$(BIN)/python -m bench.run --quick
+
+clean:
+	rm -rf $(VENV) .linkflow .pytest_cache .hypothesis

@@ -1,0 +1,168 @@
+"""The ``linkflow`` command line: the local stack, the Stripe emulator, the demo, operator commands."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keep Cognito, DynamoDB and Stripe linked.")
+local_app = typer.Typer(no_args_is_help=True, help="The local stack: AWS (moto), the Stripe emulator, the HTTP API.")
+app.add_typer(local_app, name="local")
+
+StateDir = Annotated[Path, typer.Option("--state-dir", help="Where the running stack keeps local.json.")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@local_app.command("up")
+def local_up(
+    aws_port: Annotated[int, typer.Option(help="Port of the AWS endpoint.")] = 4566,
+    stripe_port: Annotated[int, typer.Option(help="Port of the Stripe emulator.")] = 12111,
+    api_port: Annotated[int, typer.Option(help="Port of the template's HTTP API.")] = 3000,
+    state_dir: StateDir = Path(".linkflow"),
+    wait_time_scale: Annotated[float, typer.Option(help="Multiply Retry intervals and Wait states by this.")] = 1.0,
+    template: Annotated[Path | None, typer.Option(help="SAM template (default: template.yaml).")] = None,
+) -> None:
+    """Start the local stack in the foreground, provisioned from template.yaml; Ctrl-C stops it."""
+    from linkflow.local import LocalStack, LocalStackConfig, TemplateError
+    from linkflow.local.stack import default_template
+
+    if wait_time_scale <= 0:
+        _fail("--wait-time-scale must be > 0")
+    config = LocalStackConfig(template=template or default_template(), state_dir=state_dir, aws_port=aws_port,
+                              stripe_port=stripe_port, api_port=api_port, wait_time_scale=wait_time_scale)
+    stack = LocalStack(config)
+    try:
+        stack.start()
+    except TemplateError as exc:
+        _fail(f"cannot provision {config.template}: {exc}", 1)
+    except OSError as exc:
+        _fail(str(exc.strerror or exc), 1)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    for line in stack.export_lines():
+        typer.echo(line)
+    typer.echo(f"# AWS {stack.aws_url}  Stripe {stack.stripe_url}  API {stack.api_url}")
+    typer.echo(f"# state: {config.state_dir}/local.json")
+    typer.echo("linkflow local stack ready", err=False)
+    sys.stdout.flush()
+    stopping.wait()
+    typer.echo("stopping the local stack", err=True)
+    stack.stop()
+
+
+def _local_state(state_dir: Path) -> dict[str, Any]:
+    path = state_dir / "local.json"
+    if not path.is_file():
+        _fail(f"no running local stack: {path} not found (start one with `linkflow local up`)", 3)
+    return json.loads(path.read_text())
+
+
+def _admin(state: dict[str, Any], method: str, name: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    url = f"{state['endpoints']['aws']}/_linkflow/{name}"
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+    except OSError as exc:
+        _fail(f"cannot reach the local stack at {url}: {exc}", 3)
+        raise  # unreachable
+
+
+@local_app.command("federated-signin")
+def federated_signin(
+    provider: Annotated[str, typer.Option(help="Google, SignInWithApple, Facebook, ...")],
+    email: Annotated[str, typer.Option(help="The email the provider reports.")],
+    unverified: Annotated[bool, typer.Option("--unverified", help="The provider says email_verified=false.")] = False,
+    provider_user_id: Annotated[str | None, typer.Option(help="The provider's user id (random if omitted).")] = None,
+    state_dir: StateDir = Path(".linkflow"),
+) -> None:
+    """Simulate a first sign-in through an external provider (PreSignUp_ExternalProvider, PostConfirmation)."""
+    state = _local_state(state_dir)
+    status, body = _admin(state, "POST", "federated-signin", {
+        "provider": provider, "email": email, "email_verified": not unverified, "provider_user_id": provider_user_id})
+    if status != 200:
+        _fail(body.get("message") or body.get("error") or f"HTTP {status}", 1)
+    typer.echo(json.dumps(body, indent=2))
+
+
+@local_app.command("fault")
+def local_fault(
+    service: Annotated[str, typer.Option(help="dynamodb, lambda, stepfunctions, cognito-idp, secretsmanager")],
+    operation: Annotated[str | None, typer.Option(help="API operation, e.g. PutItem")] = None,
+    resource: Annotated[str | None, typer.Option(help="Table, function or resource name")] = None,
+    function: Annotated[str | None, typer.Option(help="Make this Lambda function's handler raise")] = None,
+    error: Annotated[str | None, typer.Option(help="Error code / exception class name")] = None,
+    count: Annotated[int, typer.Option(help="How many calls fail")] = 1,
+    state_dir: StateDir = Path(".linkflow"),
+) -> None:
+    """Inject a fault into the next COUNT matching AWS calls of the running local stack."""
+    state = _local_state(state_dir)
+    spec = {k: v for k, v in {"service": service, "operation": operation, "resource": resource,
+                              "function": function, "error": error, "count": count}.items() if v is not None}
+    status, body = _admin(state, "POST", "faults", spec)
+    if status != 200:
+        _fail(body.get("error", f"HTTP {status}"))
+    typer.echo(json.dumps(body))
+
+
+@local_app.command("clear-faults")
+def local_clear_faults(state_dir: StateDir = Path(".linkflow")) -> None:
+    """Remove every injected AWS fault."""
+    _admin(_local_state(state_dir), "DELETE", "faults")
+    typer.echo("faults cleared")
+
+
+@app.command("stripe-emulator")
+def stripe_emulator(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 12111,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Run the Stripe emulator alone (the official stripe SDK works against it unchanged)."""
+    from linkflow.stripe_emulator import run
+
+    run(host, port)
+
+
+@app.command("demo")
+def demo(
+    wait_time_scale: Annotated[float, typer.Option(help="Retry/Wait scale for the demo's stack.")] = 0.01,
+) -> None:
+    """End-to-end demo on an in-process local stack: sign-up, onboarding, outage and redrive."""
+    from linkflow.demo import run_demo
+
+    raise typer.Exit(run_demo(wait_time_scale=wait_time_scale))
+
+
+def _register_operator_commands() -> None:
+    try:
+        from linkflow.ops.cli import register
+    except ImportError:
+        return  # the operator commands are an optional part while they are being built
+    register(app)
+
+
+_register_operator_commands()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Operator tooling: execution timelines, redrive, cross-system user lookup."""

@@ -1,0 +1,34 @@
+"""Session fixtures: one local stack (provisioned from template.yaml) shared by the workflow tests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import free_port, stripe_admin
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from linkflow.local import LocalStack, LocalStackConfig
+
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    config = LocalStackConfig(template=ROOT / "template.yaml", state_dir=tmp_path_factory.mktemp("state"),
+                              aws_port=free_port(), stripe_port=free_port(), api_port=free_port(),
+                              wait_time_scale=0.01)
+    with LocalStack(config) as running:
+        yield running
+
+
+@pytest.fixture
+def clean_faults(stack: object) -> Iterator[None]:
+    """Every fault a test injects (AWS or Stripe) is gone when it ends."""
+    from support import admin
+
+    yield
+    admin(stack, "DELETE", "faults")
+    stripe_admin(stack, "DELETE", "faults")

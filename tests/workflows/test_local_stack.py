@@ -1,0 +1,155 @@
+"""The local stack itself: provisioned from template.yaml, triggers wired, redrive, faults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import botocore.exceptions
+import pytest
+from support import (
+    admin,
+    confirm,
+    entered_states,
+    execution_arn_for,
+    history,
+    onboarding_arn,
+    sign_up,
+    unique_email,
+    wait_for_execution,
+    wait_until,
+)
+
+from linkflow.local.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _declared(kind: str) -> set[str]:
+    template = load_template(ROOT / "template.yaml", {"Stage": "local"})
+    names = set()
+    for logical_id, res in template.resources.items():
+        if res["Type"] == kind:
+            names.add(logical_id)
+    return names
+
+
+def test_state_machines_and_tables_are_exactly_what_the_template_declares(stack):
+    declared_tables = {stack.info["resources"][lid]["name"] for lid in _declared("AWS::DynamoDB::Table")}
+    declared_machines = {stack.info["resources"][lid]["name"] for lid in _declared("AWS::Serverless::StateMachine")}
+    assert declared_tables, "template declares no table"
+    tables = set(stack.client("dynamodb").list_tables()["TableNames"])
+    machines = {m["name"] for m in stack.client("stepfunctions").list_state_machines()["stateMachines"]}
+    assert tables == declared_tables
+    assert machines == declared_machines
+    assert any("onboarding" in name for name in machines)
+
+
+def test_tables_have_the_template_gsis(stack):
+    template = load_template(ROOT / "template.yaml", {"Stage": "local"})
+    ddb = stack.client("dynamodb")
+    for logical_id in _declared("AWS::DynamoDB::Table"):
+        props = template.resources[logical_id]["Properties"]
+        wanted = {g["IndexName"] for g in props.get("GlobalSecondaryIndexes", [])}
+        table = ddb.describe_table(TableName=stack.info["resources"][logical_id]["name"])["Table"]
+        assert {g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])} == wanted
+
+
+def test_cloudformation_stack_outputs_name_the_resources(stack):
+    described = stack.client("cloudformation").describe_stacks(StackName="linkflow-local")["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert outputs["OnboardingStateMachineArn"] == onboarding_arn(stack)
+    assert outputs["UserPoolId"] == stack.info["cognito"]["user_pool_id"]
+    assert outputs == stack.info["outputs"]
+
+
+def test_local_json_describes_the_running_stack(stack):
+    info = json.loads((stack.config.state_dir / "local.json").read_text())
+    assert info["endpoints"] == {"aws": stack.aws_url, "stripe": stack.stripe_url, "api": stack.api_url}
+    assert info["stripe"]["api_key"].startswith("sk_test_")
+    assert info["stripe"]["webhook_secret"].startswith("whsec_")
+    assert info["cognito"]["user_pool_id"] and info["cognito"]["client_id"]
+    machine = next(r for r in info["resources"].values() if r["type"] == "AWS::Serverless::StateMachine")
+    assert machine["arn"].startswith("arn:aws:states:")
+
+
+def test_signup_and_confirmation_start_an_onboarding_execution_that_writes_the_profile(stack):
+    email = unique_email("slice")
+    sub = sign_up(stack, email)
+    confirm(stack, sub)
+    arn = execution_arn_for(stack, sub)
+    sfn = stack.client("stepfunctions")
+    desc = wait_until(lambda: _describe(sfn, arn), what="the onboarding execution to appear")
+    desc = wait_for_execution(sfn, arn)
+    assert desc["status"] == "SUCCEEDED", desc
+    assert desc["name"] == sub
+    profiles = stack.info["outputs"]["UserProfilesTableName"]
+    item = stack.client("dynamodb").get_item(TableName=profiles, Key={"userId": {"S": sub}}, ConsistentRead=True)
+    assert item["Item"]["email"]["S"] == email.lower()
+
+
+def _describe(sfn, arn):
+    try:
+        return sfn.describe_execution(executionArn=arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return None
+
+
+def test_redrive_resumes_at_the_failed_task_on_the_same_arn(stack, clean_faults):
+    sfn = stack.client("stepfunctions")
+    # The write fails with an error no retrier matches: the execution fails at WriteProfile.
+    status, _ = admin(stack, "POST", "faults", {"service": "lambda", "function": "WriteProfileFunction",
+                                                "error": "InjectedFault", "count": 1})
+    assert status == 200
+    sub = sign_up(stack, unique_email("redrive"))
+    confirm(stack, sub)
+    arn = execution_arn_for(stack, sub)
+    wait_until(lambda: _describe(sfn, arn), what="the execution")
+    first = wait_for_execution(sfn, arn)
+    assert first["status"] == "FAILED"
+    assert first["redriveStatus"] == "REDRIVABLE"
+    before = entered_states(history(sfn, arn))
+    assert before[-1] == "WriteProfile"
+
+    sfn.redrive_execution(executionArn=arn)
+    done = wait_for_execution(sfn, arn)
+    assert done["status"] == "SUCCEEDED"
+    assert done["executionArn"] == arn
+    assert done["redriveCount"] == 1
+    events = history(sfn, arn)
+    assert [e["type"] for e in events].count("ExecutionRedriven") == 1
+    after = entered_states(events)
+    # Every state that succeeded before the failure ran exactly once.
+    for state in before[:-1]:
+        assert after.count(state) == 1, (state, after)
+    assert after.count("WriteProfile") == 2
+    ids = [e["id"] for e in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+    with pytest.raises(botocore.exceptions.ClientError) as exc:
+        sfn.redrive_execution(executionArn=arn)
+    assert exc.value.response["Error"]["Code"] == "ExecutionNotRedrivable"
+    assert sfn.describe_execution(executionArn=arn)["redriveStatus"] == "NOT_REDRIVABLE"
+
+
+def test_dynamodb_fault_answers_the_aws_error(stack, clean_faults):
+    table = stack.info["outputs"]["UserProfilesTableName"]
+    status, body = admin(stack, "POST", "faults", {"service": "dynamodb", "operation": "PutItem",
+                                                   "resource": table, "count": 1})
+    assert status == 200 and body["id"]
+    import boto3
+    from botocore.config import Config
+
+    ddb = boto3.client("dynamodb", endpoint_url=stack.aws_url, region_name="us-east-1",
+                       aws_access_key_id="t", aws_secret_access_key="t",
+                       config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    item = {"userId": {"S": "fault-probe"}, "email": {"S": "probe@example.com"}}
+    with pytest.raises(ddb.exceptions.ProvisionedThroughputExceededException):
+        ddb.put_item(TableName=table, Item=item)
+    ddb.put_item(TableName=table, Item=item)  # the fault was for one call only
+    ddb.delete_item(TableName=table, Key={"userId": {"S": "fault-probe"}})
+
+
+def test_bad_fault_spec_is_rejected(stack):
+    status, body = admin(stack, "POST", "faults", {"service": "nosuch", "count": 1})
+    assert status == 400 and "service" in body["error"]
