@@ -41,7 +41,8 @@ def local_up(
     if wait_time_scale <= 0:
         _fail("--wait-time-scale must be > 0")
     config = LocalStackConfig(template=template or default_template(), state_dir=state_dir, aws_port=aws_port,
-                              stripe_port=stripe_port, api_port=api_port, wait_time_scale=wait_time_scale)
+                              stripe_port=stripe_port, api_port=api_port, wait_time_scale=wait_time_scale,
+                              lambda_log=state_dir / "lambda.log")
     stack = LocalStack(config)
     try:
         stack.start()
@@ -55,7 +56,7 @@ def local_up(
     for line in stack.export_lines():
         typer.echo(line)
     typer.echo(f"# AWS {stack.aws_url}  Stripe {stack.stripe_url}  API {stack.api_url}")
-    typer.echo(f"# state: {config.state_dir}/local.json")
+    typer.echo(f"# state: {config.state_dir}/local.json  Lambda logs: {config.lambda_log}")
     typer.echo("linkflow local stack ready", err=False)
     sys.stdout.flush()
     stopping.wait()

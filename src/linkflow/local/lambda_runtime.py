@@ -16,6 +16,8 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -67,6 +69,19 @@ class InjectedFault(Exception):
     pass
 
 
+_in_handler = threading.local()
+
+
+@contextmanager
+def _handler_output() -> Iterator[None]:
+    previous = getattr(_in_handler, "active", False)
+    _in_handler.active = True
+    try:
+        yield
+    finally:
+        _in_handler.active = previous
+
+
 @dataclass
 class LambdaRuntime:
     functions: dict[str, FunctionSpec] = field(default_factory=dict)  # by function name
@@ -112,7 +127,7 @@ class LambdaRuntime:
                 module_spec = importlib.util.spec_from_file_location(module_name, path)
                 assert module_spec and module_spec.loader
                 module = importlib.util.module_from_spec(module_spec)
-                with environ.overlay(spec.environment):
+                with environ.overlay(spec.environment), _handler_output():
                     module_spec.loader.exec_module(module)
                 sys.modules[module_name] = module
                 self._modules[spec.name] = module
@@ -138,7 +153,7 @@ class LambdaRuntime:
         handler = self.load(spec)
         context = LambdaContext(spec, time.monotonic() + spec.timeout)
         try:
-            with environ.overlay(spec.environment):
+            with environ.overlay(spec.environment), _handler_output():
                 return handler(event, context), False
         except Exception as exc:  # the handler's failure is the invocation's result, as on AWS
             return {
@@ -146,6 +161,42 @@ class LambdaRuntime:
                 "errorMessage": str(exc),
                 "stackTrace": traceback.format_exception(exc)[-5:],
             }, True
+
+
+class RoutedStream(io.TextIOBase):
+    """``sys.stdout`` stand-in: what a handler prints goes to the Lambda log file, the rest passes.
+
+    On AWS a function's prints and Powertools log lines land in CloudWatch Logs; locally they
+    would drown the operator's console, so ``local up`` and the demo send them to a file.
+    """
+
+    def __init__(self, console: Any, sink: Any):
+        self.console = console
+        self.sink = sink
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        if getattr(_in_handler, "active", False):
+            with self._lock:
+                self.sink.write(text)
+                self.sink.flush()
+            return len(text)
+        return self.console.write(text)
+
+    def flush(self) -> None:
+        self.console.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self.console, "isatty", lambda: False)())
+
+
+def route_output(path: Path) -> RoutedStream:
+    """Send what handlers print to ``path`` (from now on, process-wide)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    console = sys.stdout.console if isinstance(sys.stdout, RoutedStream) else sys.stdout
+    stream = RoutedStream(console, path.open("a", encoding="utf-8"))
+    sys.stdout = stream
+    return stream
 
 
 _runtime: LambdaRuntime | None = None

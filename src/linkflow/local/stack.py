@@ -52,6 +52,7 @@ class LocalStackConfig:
     wait_time_scale: float = 1.0
     stack_name: str = STACK_NAME
     stage: str = "local"
+    lambda_log: Path | None = None  # where handlers' output goes; None: the console
 
     def __post_init__(self) -> None:
         self.template = Path(self.template)
@@ -141,6 +142,8 @@ class LocalStack:
         from moto.core.config import default_user_config
 
         environ.install()
+        if self.config.lambda_log is not None:
+            lambda_runtime.route_output(Path(self.config.lambda_log))
         os.environ["MOTO_PORT"] = str(self.config.aws_port)
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         lambda_runtime.install(self.runtime)

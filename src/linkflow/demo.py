@@ -1,0 +1,176 @@
+"""``linkflow demo``: the product end to end on an in-process local stack.
+
+1. A native sign-up is confirmed; onboarding links the profile, the entitlement and one Stripe
+   customer.
+2. Stripe goes down: the execution fails at the Stripe task after its retries, the profile and
+   entitlement exist anyway; Stripe comes back; a redrive completes the same execution.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import stripe
+from rich.console import Console
+from rich.table import Table
+
+from linkflow.local import LocalStack, LocalStackConfig
+from linkflow.ops.timeline import build_timeline
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+PASSWORD = "Corr3ct-Horse-Battery!"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Demo:
+    def __init__(self, stack: LocalStack, console: Console):
+        self.stack = stack
+        self.console = console
+        self.sfn = stack.client("stepfunctions")
+        self.cognito = stack.client("cognito-idp")
+        self.ddb = stack.client("dynamodb")
+        self.stripe = stripe.StripeClient(stack.info["stripe"]["api_key"], base_addresses={"api": stack.stripe_url})
+        self.outputs = stack.info["outputs"]
+        self.problems: list[str] = []
+
+    # -- steps ----------------------------------------------------------------------------------
+    def sign_up(self, given: str, family: str) -> tuple[str, str]:
+        email = f"{given.lower()}.{uuid.uuid4().hex[:6]}@example.com"
+        sub = self.cognito.sign_up(
+            ClientId=self.stack.info["cognito"]["client_id"], Username=email, Password=PASSWORD,
+            UserAttributes=[{"Name": "given_name", "Value": given}, {"Name": "family_name", "Value": family}],
+        )["UserSub"]
+        self.cognito.admin_confirm_sign_up(UserPoolId=self.stack.info["cognito"]["user_pool_id"], Username=sub)
+        self.console.print(f"signed up and confirmed [bold]{email}[/] (sub {sub})")
+        return sub, email
+
+    def execution_arn(self, sub: str) -> str:
+        return self.outputs["OnboardingStateMachineArn"].replace(":stateMachine:", ":execution:") + f":{sub}"
+
+    def wait(self, arn: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                desc = self.sfn.describe_execution(executionArn=arn)
+            except self.sfn.exceptions.ExecutionDoesNotExist:
+                desc = {"status": "PENDING"}
+            if desc["status"] in TERMINAL:
+                return desc
+            time.sleep(0.05)
+        raise TimeoutError(f"{arn} did not finish within {timeout}s")
+
+    def show_execution(self, arn: str) -> None:
+        desc = self.sfn.describe_execution(executionArn=arn)
+        events: list[dict[str, Any]] = []
+        for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+            events.extend(page["events"])
+        timeline = build_timeline(events)
+        table = Table(title=f"{desc['name']}  {desc['status']}  redrives: {desc.get('redriveCount', 0)}")
+        for column in ("state", "status", "ms", "attempts", "errors"):
+            table.add_column(column)
+        for run in timeline.states:
+            errors = ", ".join(sorted({a.error for a in run.attempts if a.error})) or (run.error or "")
+            duration = f"{run.duration_ms:.0f}" if run.duration_ms is not None else "-"
+            table.add_row(run.name, run.status, duration, str(max(1, len(run.attempts))), errors)
+        for event in timeline.events:
+            if event["type"] == "ExecutionRedriven":
+                table.add_row("[dim]-- ExecutionRedriven --[/]", "", "", "", "")
+        self.console.print(table)
+        if desc["status"] == "FAILED":
+            self.console.print(f"[red]failed[/] with {desc.get('error')}: {str(desc.get('cause'))[:160]}")
+
+    def records(self, sub: str) -> dict[str, Any]:
+        def get(table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+            item = self.ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+            return {k: next(iter(v.values())) for k, v in item.items()} if item else None
+
+        profile = get(self.outputs["UserProfilesTableName"], {"userId": {"S": sub}})
+        entitlement = get(self.outputs["EntitlementsTableName"], {"cognito_sub": {"S": sub}})
+        customer = None
+        if profile and profile.get("stripeCustomerId"):
+            c = self.stripe.customers.retrieve(profile["stripeCustomerId"])
+            customer = {"id": c.id, "email": c.email, "metadata": dict(c.metadata or {})}
+        return {"profile": profile, "entitlement": entitlement, "stripe_customer": customer}
+
+    def show_records(self, sub: str) -> dict[str, Any]:
+        records = self.records(sub)
+        self.console.print_json(json.dumps(records, default=str))
+        return records
+
+    def stripe_fault(self, method: str, body: dict[str, Any] | None = None) -> None:
+        req = urllib.request.Request(f"{self.stack.stripe_url}/_emulator/faults", method=method,
+                                     data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).read()
+
+    def expect(self, ok: bool, what: str) -> None:
+        mark = "[green]ok[/]" if ok else "[red]NOT OK[/]"
+        self.console.print(f"  {mark}  {what}")
+        if not ok:
+            self.problems.append(what)
+
+    # -- scenarios ------------------------------------------------------------------------------
+    def scenario_signup(self) -> None:
+        self.console.rule("1. Native sign-up → onboarding")
+        sub, email = self.sign_up("Ada", "Lovelace")
+        arn = self.execution_arn(sub)
+        desc = self.wait(arn)
+        self.show_execution(arn)
+        records = self.show_records(sub)
+        customer = records["stripe_customer"] or {}
+        self.expect(desc["status"] == "SUCCEEDED", "execution SUCCEEDED")
+        self.expect(bool(records["profile"]) and records["profile"]["email"] == email, "profile with the email")
+        self.expect((records["entitlement"] or {}).get("status") == "none", "entitlement status none")
+        self.expect(customer.get("metadata", {}).get("cognito_sub") == sub, "Stripe customer linked by metadata")
+
+    def scenario_outage(self) -> None:
+        self.console.rule("2. Stripe outage → failure at the Stripe task → redrive")
+        self.stripe_fault("POST", {"method": "POST", "path": "/v1/customers", "status": 500,
+                                   "until": int(time.time()) + 3600})
+        self.console.print("Stripe emulator: POST /v1/customers answers 500 for the next hour")
+        sub, _ = self.sign_up("Grace", "Hopper")
+        arn = self.execution_arn(sub)
+        desc = self.wait(arn, timeout=120)
+        self.show_execution(arn)
+        before = self.show_records(sub)
+        self.expect(desc["status"] == "FAILED", "execution FAILED after its retry budget")
+        self.expect(bool(before["profile"]) and bool(before["entitlement"]), "profile and entitlement exist anyway")
+        self.stripe_fault("DELETE")
+        self.console.print("Stripe is back (faults cleared); redriving the same execution")
+        self.sfn.redrive_execution(executionArn=arn)
+        desc = self.wait(arn)
+        self.show_execution(arn)
+        after = self.show_records(sub)
+        self.expect(desc["status"] == "SUCCEEDED" and desc.get("redriveCount") == 1,
+                    "same ARN SUCCEEDED after one redrive")
+        self.expect(bool((after["profile"] or {}).get("stripeCustomerId")), "profile gained stripeCustomerId")
+
+
+def run_demo(wait_time_scale: float = 0.01) -> int:
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="linkflow-demo-") as state_dir:
+        config = LocalStackConfig(state_dir=state_dir, aws_port=_free_port(), stripe_port=_free_port(),
+                                  api_port=_free_port(), wait_time_scale=wait_time_scale,
+                                  lambda_log=Path(state_dir) / "lambda.log")
+        console.print(f"starting the local stack (wait-time scale {wait_time_scale}) ...")
+        with LocalStack(config) as stack:
+            demo = Demo(stack, console)
+            demo.scenario_signup()
+            demo.scenario_outage()
+    if demo.problems:
+        console.print(f"[red]demo finished with {len(demo.problems)} problem(s):[/] " + "; ".join(demo.problems))
+        return 1
+    console.print("[green]demo finished: every expectation held[/]")
+    return 0
