@@ -1,0 +1,74 @@
+"""Events: one per change, stored for ``/v1/events`` and handed to webhook delivery."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .call import Call
+from .render import render
+from .state import DEFAULT_API_VERSION
+from .store import new_id
+from .webhooks import event_matches
+
+
+def previous_attributes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Stripe's ``data.previous_attributes``: the old values of what changed, nested for hashes."""
+    changed: dict[str, Any] = {}
+    for key in old.keys() | new.keys():
+        if key.startswith("_"):
+            continue
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        nested = isinstance(before, dict) and isinstance(after, dict) and "object" not in before
+        changed[key] = previous_attributes(before, after) if nested else before
+    return changed
+
+
+def emit(
+    call: Call,
+    event_type: str,
+    kind: str,
+    record: dict[str, Any],
+    *,
+    created: int,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Record an event about ``record`` (rendered now) and queue its webhook deliveries."""
+    state = call.state
+    data: dict[str, Any] = {"object": render(state, kind, {**record, "_deleted": False})}
+    if previous is not None:
+        data["previous_attributes"] = previous
+    endpoints = [
+        {"id": e["id"], "url": e["url"], "secret": e["_secret"]}
+        for e in state.store.table("webhook_endpoint").values()
+        if e["status"] == "enabled" and event_matches(e["enabled_events"], event_type)
+    ]
+    event = {
+        "id": new_id("evt"),
+        "object": "event",
+        "api_version": DEFAULT_API_VERSION,
+        "created": created,
+        "data": data,
+        "livemode": False,
+        "pending_webhooks": len(endpoints),
+        "request": call.event_request(),
+        "type": event_type,
+    }
+    state.store.put("event", event)
+    state.search.touch(record["id"], state.clock.now())
+    state.webhooks.enqueue(event, json.dumps(event, indent=2).encode("utf-8"), endpoints)
+    return event
+
+
+def emit_updated(
+    call: Call, event_type: str, kind: str, before: dict[str, Any], after: dict[str, Any], *, created: int
+) -> dict[str, Any] | None:
+    """Emit ``*.updated`` with ``previous_attributes`` if anything visible changed."""
+    old = render(call.state, kind, {**before, "_deleted": False})
+    new = render(call.state, kind, {**after, "_deleted": False})
+    changed = previous_attributes(old, new)
+    if not changed:
+        return None
+    return emit(call, event_type, kind, after, created=created, previous=changed)

@@ -1,0 +1,1 @@
+"""One module per Stripe resource: record shapes, rules and the routes that expose them."""

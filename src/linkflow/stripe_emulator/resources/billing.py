@@ -1,0 +1,256 @@
+"""The subscription lifecycle in time: trials ending, renewals, failed payments and their retries.
+
+Everything here takes ``now`` explicitly: a test clock advance replays each step at the moment it
+is due (events carry that moment in ``created``), in time order across the clock's subscriptions.
+"""
+
+from __future__ import annotations
+
+import calendar
+import copy
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from ..call import Call
+from ..events import emit, emit_updated
+from . import invoices
+from .payment_methods import customer_payment_method, declines
+
+DAY = 86400
+TRIAL_WILL_END_NOTICE = 3 * DAY
+MAX_STEPS = 10_000
+
+_SECONDS = {"day": DAY, "week": 7 * DAY}
+
+
+def add_interval(ts: int, interval: str, count: int, times: int = 1) -> int:
+    """``ts`` plus ``times`` billing intervals; months keep the anchor's day, clamped to month end."""
+    if interval in _SECONDS:
+        return ts + _SECONDS[interval] * count * times
+    months = count * times * (12 if interval == "year" else 1)
+    start = dt.datetime.fromtimestamp(ts, dt.UTC)
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return int(start.replace(year=year, month=month, day=day).timestamp())
+
+
+def snapshot(record: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(record)
+
+
+def interval_of(call: Call, sub: dict[str, Any]) -> tuple[str, int]:
+    price = call.state.store.get("price", sub["_items"][0]["price"]) or {}
+    recurring = price.get("recurring") or {"interval": "month", "interval_count": 1}
+    return recurring["interval"], int(recurring["interval_count"])
+
+
+def set_period(sub: dict[str, Any], start: int, end: int) -> None:
+    sub["current_period_start"], sub["current_period_end"] = start, end
+    for item in sub["_items"]:
+        item["current_period_start"], item["current_period_end"] = start, end
+
+
+def start_cycle(call: Call, sub: dict[str, Any], anchor: int) -> None:
+    """Begin billing cycles at ``anchor`` (creation, trial end, resume)."""
+    interval, count = interval_of(call, sub)
+    sub["billing_cycle_anchor"] = anchor
+    sub["_cycle"] = 0
+    set_period(sub, anchor, add_interval(anchor, interval, count))
+
+
+def next_cycle(call: Call, sub: dict[str, Any]) -> None:
+    interval, count = interval_of(call, sub)
+    sub["_cycle"] += 1
+    anchor = sub["billing_cycle_anchor"]
+    set_period(sub, add_interval(anchor, interval, count, sub["_cycle"]),
+               add_interval(anchor, interval, count, sub["_cycle"] + 1))
+
+
+def customer_of(call: Call, sub: dict[str, Any]) -> dict[str, Any]:
+    customer = call.state.store.get("customer", sub["customer"])
+    assert customer is not None
+    return customer
+
+
+def payment_method_for(state: Any, sub: dict[str, Any]) -> str | None:
+    if sub.get("default_payment_method"):
+        return str(sub["default_payment_method"])
+    customer = state.store.get("customer", sub["customer"])
+    return customer_payment_method(customer) if customer else None
+
+
+def can_pay(call: Call, sub: dict[str, Any]) -> bool:
+    pm = payment_method_for(call.state, sub)
+    return pm is not None and not declines(pm)
+
+
+def bill(call: Call, sub: dict[str, Any], now: int, reason: str) -> tuple[dict[str, Any], bool]:
+    """Invoice the current period of ``sub`` and try to collect it."""
+    customer = customer_of(call, sub)
+    invoice = invoices.new_invoice(call, sub, customer, now=now, reason=reason,
+                                   start=sub["current_period_start"], end=sub["current_period_end"])
+    sub["latest_invoice"] = invoice["id"]
+    invoices.finalize(call, invoice, customer, now)
+    return invoice, invoices.collect(call, invoice, payment_method_for(call.state, sub), now)
+
+
+def set_status(call: Call, sub: dict[str, Any], status: str, now: int) -> None:
+    before = snapshot(sub)
+    sub["status"] = status
+    emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
+
+
+def cancel(call: Call, sub: dict[str, Any], now: int, reason: str) -> None:
+    sub.update(status="canceled", ended_at=now)
+    sub["canceled_at"] = sub.get("canceled_at") or now
+    sub["cancellation_details"] = {**sub["cancellation_details"], "reason": reason}
+    emit(call, "customer.subscription.deleted", "subscription", sub, created=now)
+
+
+def after_failed_payment(call: Call, sub: dict[str, Any], invoice: dict[str, Any], now: int) -> None:
+    """A failed collection moves an active subscription to past_due, or ends it after the last retry."""
+    if invoice["next_payment_attempt"] is None:
+        action = call.state.billing.final_action
+        if action == "cancel":
+            cancel(call, sub, now, "payment_failed")
+            return
+        if action == "unpaid":
+            set_status(call, sub, "unpaid", now)
+            return
+    if sub["status"] in ("active", "trialing"):
+        set_status(call, sub, "past_due", now)
+
+
+def after_invoice_paid(call: Call, sub: dict[str, Any], invoice: dict[str, Any], now: int) -> None:
+    """Paying the last open invoice brings a subscription back to active."""
+    if sub["status"] not in ("past_due", "unpaid", "incomplete"):
+        return
+    still_open = [
+        inv for inv in call.state.store.table("invoice").values()
+        if inv["subscription"] == sub["id"] and inv["status"] == "open"
+    ]
+    if not still_open:
+        set_status(call, sub, "active", now)
+
+
+# --- steps --------------------------------------------------------------------------------------
+
+
+def _open_invoices(call: Call, sub: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        inv for inv in call.state.store.table("invoice").values()
+        if inv["subscription"] == sub["id"] and inv["status"] == "open" and inv["next_payment_attempt"]
+    ]
+
+
+def next_step(call: Call, sub: dict[str, Any]) -> tuple[int, int, str] | None:
+    """(when, priority, action) of the next thing due for ``sub``, if any."""
+    status = sub["status"]
+    steps: list[tuple[int, int, str]] = []
+    if status in ("active", "past_due", "unpaid", "trialing") and sub.get("cancel_at"):
+        steps.append((sub["cancel_at"], 0, "cancel_at"))
+    if status == "trialing":
+        if not sub.get("_trial_will_end_sent"):
+            steps.append((sub["trial_end"] - TRIAL_WILL_END_NOTICE, 1, "trial_will_end"))
+        steps.append((sub["trial_end"], 2, "trial_end"))
+    if status in ("active", "past_due"):
+        steps.append((sub["current_period_end"], 2, "renew"))
+    if status == "past_due":
+        steps.extend((inv["next_payment_attempt"], 3, "retry") for inv in _open_invoices(call, sub))
+    if status == "incomplete":
+        expiry = sub["created"] + int(call.state.billing.incomplete_expiry_hours * 3600)
+        steps.append((expiry, 2, "expire"))
+    return min(steps) if steps else None
+
+
+def run_step(call: Call, sub: dict[str, Any], when: int, action: str) -> None:
+    if action == "cancel_at":
+        cancel(call, sub, when, "cancellation_requested")
+    elif action == "trial_will_end":
+        sub["_trial_will_end_sent"] = True
+        emit(call, "customer.subscription.trial_will_end", "subscription", sub, created=when)
+    elif action == "trial_end":
+        end_trial(call, sub, when)
+    elif action == "renew":
+        renew(call, sub, when)
+    elif action == "retry":
+        retry(call, sub, when)
+    elif action == "expire":
+        expire(call, sub, when)
+
+
+def end_trial(call: Call, sub: dict[str, Any], now: int) -> None:
+    behavior = sub["trial_settings"]["end_behavior"]["missing_payment_method"]
+    if payment_method_for(call.state, sub) is None and behavior in ("cancel", "pause"):
+        if behavior == "cancel":
+            cancel(call, sub, now, "cancellation_requested")
+            return
+        before = snapshot(sub)
+        sub["status"] = "paused"
+        emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
+        emit(call, "customer.subscription.paused", "subscription", sub, created=now)
+        return
+    before = snapshot(sub)
+    sub["trial_end"] = min(sub["trial_end"], now)
+    sub["status"] = "active" if can_pay(call, sub) else "past_due"
+    start_cycle(call, sub, now)
+    invoice, paid = bill(call, sub, now, "subscription_cycle")
+    emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
+    if not paid and invoice["next_payment_attempt"] is None:
+        after_failed_payment(call, sub, invoice, now)
+
+
+def renew(call: Call, sub: dict[str, Any], now: int) -> None:
+    before = snapshot(sub)
+    next_cycle(call, sub)
+    pause = sub.get("pause_collection")
+    if pause:
+        customer = customer_of(call, sub)
+        invoice = invoices.new_invoice(call, sub, customer, now=now, reason="subscription_cycle",
+                                       start=sub["current_period_start"], end=sub["current_period_end"])
+        sub["latest_invoice"] = invoice["id"]
+        emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
+        if pause["behavior"] == "void":
+            invoices.void(call, invoice, now)
+        elif pause["behavior"] == "mark_uncollectible":
+            invoices.mark_uncollectible(call, invoice, now)
+        return
+    invoice, paid = bill(call, sub, now, "subscription_cycle")
+    emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
+    if not paid:
+        after_failed_payment(call, sub, invoice, now)
+
+
+def retry(call: Call, sub: dict[str, Any], now: int) -> None:
+    due = [inv for inv in _open_invoices(call, sub) if inv["next_payment_attempt"] <= now]
+    invoice = min(due, key=lambda inv: inv["next_payment_attempt"])
+    if invoices.collect(call, invoice, payment_method_for(call.state, sub), now):
+        after_invoice_paid(call, sub, invoice, now)
+    else:
+        after_failed_payment(call, sub, invoice, now)
+
+
+def expire(call: Call, sub: dict[str, Any], now: int) -> None:
+    invoice = call.state.store.get("invoice", sub.get("latest_invoice") or "")
+    if invoice is not None and invoice["status"] == "open":
+        invoices.void(call, invoice, now)
+    before = snapshot(sub)
+    sub.update(status="incomplete_expired", ended_at=now)
+    emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
+
+
+def advance(call: Call, subscriptions: Callable[[], list[dict[str, Any]]], until: int) -> int:
+    """Run every step due up to ``until``, earliest first; returns how many ran."""
+    for count in range(MAX_STEPS):
+        best: tuple[tuple[int, int, str], dict[str, Any]] | None = None
+        for sub in subscriptions():
+            step = next_step(call, sub)
+            if step is not None and step[0] <= until and (best is None or step < best[0]):
+                best = (step, sub)
+        if best is None:
+            return count
+        (when, _, action), sub = best
+        run_step(call, sub, when, action)
+    raise RuntimeError(f"more than {MAX_STEPS} billing steps in one advance; advance in smaller steps")

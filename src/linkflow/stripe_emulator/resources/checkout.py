@@ -1,0 +1,223 @@
+"""Checkout Sessions, and the test helper that plays the customer completing one.
+
+``POST /v1/test_helpers/checkout/sessions/{id}/complete`` (authenticated, like Stripe's own test
+helpers) and ``POST /_emulator/checkout/sessions/{id}/complete`` (admin, no auth) take an optional
+``payment_method`` (default ``pm_card_visa``). For ``mode=subscription`` completion creates the
+customer if needed, the subscription (``subscription_data`` honoured) and fires
+``checkout.session.completed``; a declining card answers 402 and leaves the session open.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from ..call import Call
+from ..errors import card_declined, invalid_request, missing_param, missing_reference, resource_missing
+from ..events import emit
+from ..forms import as_dict, as_int, as_str_list, blank_to_none, merge_metadata
+from ..lists import page
+from ..render import render
+from ..store import new_id, public
+from .clock_time import customer_now
+from .customers import new_customer
+from .payment_methods import check_payment_method, declines
+from .subscriptions import new_subscription
+
+KIND = "checkout_session"
+MODES = ("payment", "setup", "subscription")
+
+
+def _get(call: Call, session_id: str) -> dict[str, Any]:
+    session = call.state.store.get(KIND, session_id)
+    if session is None:
+        raise resource_missing("checkout.session", session_id)
+    return session
+
+
+def _line_items(call: Call, value: Any, mode: str) -> list[dict[str, Any]]:
+    if value in (None, "", []):
+        if mode == "setup":
+            return []
+        raise missing_param("line_items")
+    if not isinstance(value, list):
+        raise invalid_request("Invalid array", param="line_items")
+    items = []
+    for index, raw in enumerate(value):
+        spec = as_dict(raw, f"line_items[{index}]")
+        price_id = spec.get("price")
+        if not price_id:
+            raise missing_param(f"line_items[{index}][price]")
+        price = call.state.store.get("price", str(price_id))
+        if price is None:
+            raise missing_reference("price", str(price_id), f"line_items[{index}][price]")
+        if mode == "subscription" and price["type"] != "recurring":
+            raise invalid_request("Subscription mode needs at least one recurring price.",
+                                  param=f"line_items[{index}][price]")
+        items.append({"price": price["id"],
+                      "quantity": as_int(spec.get("quantity", 1), f"line_items[{index}][quantity]", minimum=1)})
+    return items
+
+
+def _amount(call: Call, items: list[dict[str, Any]]) -> int:
+    return sum(((call.state.store.get("price", i["price"]) or {}).get("unit_amount") or 0) * i["quantity"]
+               for i in items)
+
+
+def create(call: Call) -> dict[str, Any]:
+    call.allow("mode", "line_items", "success_url", "cancel_url", "customer", "customer_email",
+               "client_reference_id", "metadata", "subscription_data", "payment_method_types",
+               "allow_promotion_codes", "billing_address_collection", "automatic_tax", "ui_mode", "return_url",
+               "expires_at", "customer_creation", "payment_method_collection", "locale", "consent_collection",
+               "tax_id_collection", "customer_update", "discounts", "currency", "payment_intent_data",
+               "phone_number_collection", "submit_type")
+    params = call.params
+    mode = params.get("mode")
+    if not mode:
+        raise missing_param("mode")
+    if mode not in MODES:
+        raise invalid_request("Invalid mode: must be one of payment, setup or subscription", param="mode")
+    if not params.get("success_url") and params.get("ui_mode", "hosted") == "hosted":
+        raise missing_param("success_url")
+    customer_id = blank_to_none(params.get("customer"))
+    customer = None
+    if customer_id:
+        customer = call.state.store.get("customer", customer_id)
+        if customer is None or customer.get("_deleted"):
+            raise missing_reference("customer", customer_id, "customer")
+    items = _line_items(call, params.get("line_items"), mode)
+    subscription_data = as_dict(params.get("subscription_data", {}), "subscription_data")
+    now = customer_now(call.state, customer) if customer else call.now()
+    session_id = f"cs_test_{secrets.token_urlsafe(42).replace('-', 'a').replace('_', 'b')[:58]}"
+    amount = _amount(call, items)
+    currency = (call.state.store.get("price", items[0]["price"]) or {}).get("currency") if items else None
+    session = {
+        "id": session_id, "object": "checkout.session", "adaptive_pricing": None, "after_expiration": None,
+        "allow_promotion_codes": None, "amount_subtotal": amount, "amount_total": amount,
+        "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
+        "billing_address_collection": None, "cancel_url": params.get("cancel_url"),
+        "client_reference_id": blank_to_none(params.get("client_reference_id")), "client_secret": None,
+        "collected_information": None, "consent": None, "consent_collection": None, "created": now,
+        "currency": currency, "currency_conversion": None, "custom_fields": [],
+        "custom_text": {"after_submit": None, "shipping_address": None, "submit": None,
+                        "terms_of_service_acceptance": None},
+        "customer": customer_id, "customer_account": None,
+        "customer_creation": None if customer_id else "always",
+        "customer_details": None, "customer_email": blank_to_none(params.get("customer_email")),
+        "discounts": [], "expires_at": as_int(params.get("expires_at", now + 24 * 3600), "expires_at"),
+        "integration_identifier": None, "invoice": None, "invoice_creation": None, "livemode": False,
+        "locale": params.get("locale"), "managed_payments": None,
+        "metadata": merge_metadata({}, params.get("metadata", {})), "mode": mode,
+        "origin_context": None, "payment_intent": None, "payment_link": None,
+        "payment_method_collection": params.get("payment_method_collection", "always"),
+        "payment_method_configuration_details": None, "payment_method_options": {},
+        "payment_method_types": as_str_list(params.get("payment_method_types", ["card"]), "payment_method_types"),
+        "payment_status": "unpaid", "permissions": None, "phone_number_collection": {"enabled": False},
+        "recovered_from": None, "saved_payment_method_options": None, "setup_intent": None,
+        "shipping_address_collection": None, "shipping_cost": None, "shipping_options": [], "status": "open",
+        "submit_type": None, "subscription": None, "success_url": params.get("success_url"),
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "ui_mode": params.get("ui_mode", "hosted"), "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+        "wallet_options": None,
+        "_line_items": items, "_subscription_data": subscription_data,
+    }
+    call.state.store.put(KIND, session)
+    return render(call.state, KIND, session)
+
+
+def retrieve(call: Call, session_id: str) -> dict[str, Any]:
+    return render(call.state, KIND, _get(call, session_id))
+
+
+def list_sessions(call: Call) -> dict[str, Any]:
+    params = call.params
+    rows = [
+        s for s in call.state.store.newest_first(KIND)
+        if (not params.get("customer") or s["customer"] == params["customer"])
+        and (not params.get("status") or s["status"] == params["status"])
+        and (not params.get("subscription") or s["subscription"] == params["subscription"])
+    ]
+    return page(call, rows, "/v1/checkout/sessions", lambda r: render(call.state, KIND, r), "checkout.session")
+
+
+def line_items(call: Call, session_id: str) -> dict[str, Any]:
+    session = _get(call, session_id)
+    rows = []
+    for index, item in enumerate(session["_line_items"]):
+        price = call.state.store.get("price", item["price"]) or {}
+        amount = (price.get("unit_amount") or 0) * item["quantity"]
+        rows.append({
+            "id": f"li_{session_id[-12:]}{index}", "object": "item", "adjustable_quantity": None,
+            "amount_discount": 0, "amount_subtotal": amount, "amount_tax": 0, "amount_total": amount,
+            "currency": price.get("currency"), "description": price.get("nickname") or price.get("product"),
+            "metadata": {}, "price": public(price), "quantity": item["quantity"],
+        })
+    return page(call, rows, f"/v1/checkout/sessions/{session_id}/line_items", lambda r: r, "line_item")
+
+
+def expire(call: Call, session_id: str) -> dict[str, Any]:
+    session = _get(call, session_id)
+    if session["status"] != "open":
+        raise invalid_request(f"Only Checkout Sessions with a status of `open` can be expired; this one is "
+                              f"`{session['status']}`.")
+    session["status"] = "expired"
+    emit(call, "checkout.session.expired", KIND, session, created=call.now())
+    return render(call.state, KIND, session)
+
+
+def complete(call: Call, session_id: str) -> dict[str, Any]:
+    """Play the customer paying on the hosted page."""
+    call.allow("payment_method")
+    session = _get(call, session_id)
+    if session["status"] != "open":
+        raise invalid_request(f"This Checkout Session is {session['status']}, not open.")
+    pm = check_payment_method(call.params.get("payment_method", "pm_card_visa"), "payment_method")
+    if declines(pm):
+        raise card_declined(param="payment_method")
+    customer = _customer(call, session, pm)
+    now = customer_now(call.state, customer)
+    session.update(customer=customer["id"], status="complete", payment_status="paid",
+                   customer_details={"address": customer.get("address"), "email": customer.get("email"),
+                                     "name": customer.get("name"), "phone": customer.get("phone"),
+                                     "tax_exempt": "none", "tax_ids": []})
+    if session["mode"] == "subscription":
+        data = session["_subscription_data"]
+        sub_params: dict[str, Any] = {"items": [dict(i) for i in session["_line_items"]], "default_payment_method": pm}
+        for key in ("trial_period_days", "trial_end", "metadata", "trial_settings", "description"):
+            if key in data:
+                sub_params[key] = data[key]
+        sub = new_subscription(call, customer, sub_params)
+        session.update(subscription=sub["id"], invoice=sub["latest_invoice"])
+        if sub["status"] == "trialing":
+            session["payment_status"] = "no_payment_required"
+    elif session["mode"] == "payment":
+        session["payment_intent"] = new_id("pi")
+    else:
+        session["setup_intent"] = new_id("seti")
+        session["payment_status"] = "no_payment_required"
+    emit(call, "checkout.session.completed", KIND, session, created=now)
+    return render(call.state, KIND, session)
+
+
+def _customer(call: Call, session: dict[str, Any], pm: str) -> dict[str, Any]:
+    if session["customer"]:
+        customer = call.state.store.get("customer", session["customer"])
+        if customer is None or customer.get("_deleted"):
+            raise missing_reference("customer", session["customer"], "customer")
+        if pm not in customer["_payment_methods"]:
+            customer["_payment_methods"].append(pm)
+        return customer
+    params: dict[str, Any] = {"payment_method": pm}
+    if session["customer_email"]:
+        params["email"] = session["customer_email"]
+    return new_customer(call, params)
+
+
+ROUTES = [
+    ("POST", "/v1/checkout/sessions", create),
+    ("GET", "/v1/checkout/sessions", list_sessions),
+    ("GET", "/v1/checkout/sessions/{id}", retrieve),
+    ("GET", "/v1/checkout/sessions/{id}/line_items", line_items),
+    ("POST", "/v1/checkout/sessions/{id}/expire", expire),
+    ("POST", "/v1/test_helpers/checkout/sessions/{id}/complete", complete),
+]

@@ -1,0 +1,168 @@
+"""Customers: create, retrieve (a deleted one answers its stub), update, delete, list, search."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from ..call import Call
+from ..errors import missing_param, missing_reference, resource_missing
+from ..events import emit, emit_updated
+from ..forms import as_dict, as_str_list, blank_to_none, merge_metadata
+from ..lists import created_filter, page, search_page
+from ..render import deleted_stub, render
+from ..search import CUSTOMER_FIELDS, compile_query
+from ..store import new_id
+from . import billing
+from .clock_time import clock_now, customer_now
+from .payment_methods import check_payment_method
+
+_TEXT_FIELDS = ("email", "name", "phone", "description")
+_ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
+_PARAMS = ("email", "name", "phone", "description", "metadata", "payment_method", "invoice_settings",
+           "address", "preferred_locales", "shipping", "tax_exempt", "balance", "test_clock", "source",
+           "tax_id_data", "tax", "coupon", "promotion_code", "next_invoice_sequence", "invoice_prefix")
+
+
+def _get_live(call: Call, customer_id: str) -> dict[str, Any]:
+    customer = call.state.store.get("customer", customer_id)
+    if customer is None or customer.get("_deleted"):
+        raise resource_missing("customer", customer_id)
+    return customer
+
+
+def _address(value: Any, param: str) -> dict[str, Any] | None:
+    if value in (None, ""):
+        return None
+    spec = as_dict(value, param)
+    return {field: blank_to_none(spec.get(field)) for field in _ADDRESS_FIELDS}
+
+
+def _invoice_settings(customer: dict[str, Any], value: Any) -> None:
+    spec = as_dict(value, "invoice_settings")
+    settings = customer["invoice_settings"]
+    if "default_payment_method" in spec:
+        pm = blank_to_none(spec["default_payment_method"])
+        if pm:
+            check_payment_method(pm, "invoice_settings[default_payment_method]")
+            if pm not in customer["_payment_methods"]:
+                customer["_payment_methods"].append(pm)
+        settings["default_payment_method"] = pm
+    if "footer" in spec:
+        settings["footer"] = blank_to_none(spec["footer"])
+
+
+def new_customer(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """Create a customer from create parameters (shared with Checkout completion)."""
+    clock_id = blank_to_none(params.get("test_clock"))
+    if clock_id and call.state.store.get("test_clock", clock_id) is None:
+        raise missing_reference("test_helpers.test_clock", clock_id, "test_clock")
+    now = clock_now(call.state, clock_id)
+    customer: dict[str, Any] = {
+        "id": new_id("cus", 14), "object": "customer", "address": _address(params.get("address"), "address"),
+        "balance": 0, "created": now, "currency": None, "default_source": None, "delinquent": False,
+        "description": None, "discount": None, "email": None,
+        "invoice_prefix": secrets.token_hex(4).upper(),
+        "invoice_settings": {"custom_fields": None, "default_payment_method": None, "footer": None,
+                             "rendering_options": None},
+        "livemode": False, "metadata": merge_metadata({}, params.get("metadata", {})), "name": None,
+        "next_invoice_sequence": 1, "phone": None,
+        "preferred_locales": as_str_list(params.get("preferred_locales", []), "preferred_locales"),
+        "shipping": None, "tax_exempt": params.get("tax_exempt", "none"), "test_clock": clock_id,
+        "_payment_methods": [],
+    }
+    for field in _TEXT_FIELDS:
+        if field in params:
+            customer[field] = blank_to_none(params[field])
+    if params.get("payment_method"):
+        customer["_payment_methods"].append(check_payment_method(params["payment_method"], "payment_method"))
+    if "invoice_settings" in params:
+        _invoice_settings(customer, params["invoice_settings"])
+    call.state.store.put("customer", customer)
+    emit(call, "customer.created", "customer", customer, created=now)
+    return customer
+
+
+def create(call: Call) -> dict[str, Any]:
+    call.allow(*_PARAMS)
+    return render(call.state, "customer", new_customer(call, call.params))
+
+
+def retrieve(call: Call, customer_id: str) -> dict[str, Any]:
+    customer = call.state.store.get("customer", customer_id)
+    if customer is None:
+        raise resource_missing("customer", customer_id)
+    return render(call.state, "customer", customer)
+
+
+def update(call: Call, customer_id: str) -> dict[str, Any]:
+    call.allow(*[p for p in _PARAMS if p not in ("test_clock", "payment_method")], "default_source")
+    customer = _get_live(call, customer_id)
+    params = call.params
+    before = billing.snapshot(customer)
+    for field in _TEXT_FIELDS:
+        if field in params:
+            customer[field] = blank_to_none(params[field])
+    if "metadata" in params:
+        customer["metadata"] = merge_metadata(customer["metadata"], params["metadata"])
+    if "address" in params:
+        customer["address"] = _address(params["address"], "address")
+    if "preferred_locales" in params:
+        locales = params["preferred_locales"]
+        customer["preferred_locales"] = [] if locales == "" else as_str_list(locales, "preferred_locales")
+    if "invoice_settings" in params:
+        _invoice_settings(customer, params["invoice_settings"])
+    if "tax_exempt" in params:
+        customer["tax_exempt"] = params["tax_exempt"]
+    emit_updated(call, "customer.updated", "customer", before, customer, created=customer_now(call.state, customer))
+    return render(call.state, "customer", customer)
+
+
+def delete(call: Call, customer_id: str) -> dict[str, Any]:
+    """Delete a customer; its live subscriptions are canceled first, as on Stripe."""
+    customer = _get_live(call, customer_id)
+    now = customer_now(call.state, customer)
+    for sub in list(call.state.store.table("subscription").values()):
+        if sub["customer"] == customer_id and sub["status"] not in ("canceled", "incomplete_expired"):
+            billing.cancel(call, sub, now, "cancellation_requested")
+    emit(call, "customer.deleted", "customer", customer, created=now)
+    customer["_deleted"] = True
+    return deleted_stub(customer)
+
+
+def list_customers(call: Call) -> dict[str, Any]:
+    params = call.params
+    created = created_filter(call)
+    email = params.get("email")
+    clock = params.get("test_clock")
+    rows = [
+        c for c in call.state.store.newest_first("customer")
+        if not c.get("_deleted")
+        and (email is None or c["email"] == email)
+        and (clock is None or c["test_clock"] == clock)
+        and created(c)
+    ]
+    return page(call, rows, "/v1/customers", lambda r: render(call.state, "customer", r), "customer")
+
+
+def search(call: Call) -> dict[str, Any]:
+    query = call.params.get("query")
+    if not query:
+        raise missing_param("query")
+    predicate = compile_query(str(query), CUSTOMER_FIELDS)
+    now = call.state.clock.now()
+    rows = [
+        c for c in call.state.store.newest_first("customer")
+        if not c.get("_deleted") and call.state.search.visible(c["id"], now) and predicate(c)
+    ]
+    return search_page(call, rows, "/v1/customers/search", lambda r: render(call.state, "customer", r))
+
+
+ROUTES = [
+    ("POST", "/v1/customers", create),
+    ("GET", "/v1/customers", list_customers),
+    ("GET", "/v1/customers/search", search),
+    ("GET", "/v1/customers/{id}", retrieve),
+    ("POST", "/v1/customers/{id}", update),
+    ("DELETE", "/v1/customers/{id}", delete),
+]

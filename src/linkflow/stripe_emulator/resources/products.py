@@ -1,0 +1,116 @@
+"""Products."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..call import Call
+from ..errors import invalid_request, missing_param, resource_missing
+from ..events import emit, emit_updated
+from ..forms import as_bool, as_str_list, blank_to_none, merge_metadata
+from ..lists import created_filter, page
+from ..render import deleted_stub, render
+from ..store import new_id
+from .billing import snapshot
+
+_FIELDS = ("name", "description", "statement_descriptor", "tax_code", "unit_label", "url")
+
+
+def _get(call: Call, product_id: str) -> dict[str, Any]:
+    product = call.state.store.get("product", product_id)
+    if product is None or product.get("_deleted"):
+        raise resource_missing("product", product_id)
+    return product
+
+
+def create_product(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+    """Create a product from ``params`` (also used by ``product_data`` on prices)."""
+    if not params.get("name"):
+        raise missing_param("name")
+    now = call.now()
+    product_id = params.get("id") or new_id("prod", 14)
+    if call.state.store.get("product", product_id) is not None:
+        raise invalid_request(f"Product already exists: {product_id}", param="id", code="resource_already_exists")
+    product = {
+        "id": product_id, "object": "product",
+        "active": as_bool(params.get("active", "true"), "active"),
+        "created": now, "default_price": None, "description": None, "features": [],
+        "images": as_str_list(params.get("images", []), "images"), "livemode": False,
+        "marketing_features": [], "metadata": merge_metadata({}, params.get("metadata", {})),
+        "name": params["name"], "package_dimensions": None, "shippable": None, "statement_descriptor": None,
+        "tax_code": None, "type": "service", "unit_label": None, "updated": now, "url": None,
+    }
+    for field in _FIELDS[1:]:
+        if field in params:
+            product[field] = blank_to_none(params[field])
+    call.state.store.put("product", product)
+    emit(call, "product.created", "product", product, created=now)
+    return product
+
+
+def create(call: Call) -> dict[str, Any]:
+    call.allow("id", "name", "active", "description", "images", "metadata", "statement_descriptor",
+               "tax_code", "unit_label", "url", "shippable", "marketing_features", "type")
+    return render(call.state, "product", create_product(call, call.params))
+
+
+def retrieve(call: Call, product_id: str) -> dict[str, Any]:
+    return render(call.state, "product", _get(call, product_id))
+
+
+def update(call: Call, product_id: str) -> dict[str, Any]:
+    call.allow("name", "active", "description", "images", "metadata", "statement_descriptor", "tax_code",
+               "unit_label", "url", "default_price", "shippable", "marketing_features")
+    product = _get(call, product_id)
+    before = snapshot(product)
+    params = call.params
+    for field in _FIELDS:
+        if field in params:
+            if field == "name" and not params[field]:
+                raise invalid_request("You cannot unset a product's name.", param="name")
+            product[field] = blank_to_none(params[field])
+    if "active" in params:
+        product["active"] = as_bool(params["active"], "active")
+    if "metadata" in params:
+        product["metadata"] = merge_metadata(product["metadata"], params["metadata"])
+    if "default_price" in params:
+        product["default_price"] = blank_to_none(params["default_price"])
+    if "images" in params:
+        product["images"] = [] if params["images"] == "" else as_str_list(params["images"], "images")
+    now = call.now()
+    product["updated"] = now
+    emit_updated(call, "product.updated", "product", before, product, created=now)
+    return render(call.state, "product", product)
+
+
+def delete(call: Call, product_id: str) -> dict[str, Any]:
+    product = _get(call, product_id)
+    if any(p["product"] == product_id for p in call.state.store.table("price").values()):
+        raise invalid_request("This product cannot be deleted because it has one or more user-created prices.")
+    emit(call, "product.deleted", "product", product, created=call.now())
+    product["_deleted"] = True
+    return deleted_stub(product)
+
+
+def list_products(call: Call) -> dict[str, Any]:
+    params = call.params
+    active = as_bool(params["active"], "active") if "active" in params else None
+    ids = set(as_str_list(params["ids"], "ids")) if "ids" in params else None
+    created = created_filter(call)
+    rows = [
+        p for p in call.state.store.newest_first("product")
+        if not p.get("_deleted")
+        and (active is None or p["active"] == active)
+        and (ids is None or p["id"] in ids)
+        and created(p)
+    ]
+    return page(call, rows, "/v1/products", lambda r: render(call.state, "product", r), "product")
+
+
+ROUTES = [
+    ("POST", "/v1/products", create),
+    ("GET", "/v1/products", list_products),
+    ("GET", "/v1/products/{id}", retrieve),
+    ("POST", "/v1/products/{id}", update),
+    ("DELETE", "/v1/products/{id}", delete),
+]

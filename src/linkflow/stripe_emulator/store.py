@@ -1,0 +1,71 @@
+"""In-memory object store: one insertion-ordered table per object kind.
+
+Records are Stripe-shaped dicts. Keys starting with ``_`` are the emulator's own bookkeeping and
+never leave the process (``public()`` drops them). Callers hold ``EmulatorState.lock``.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterator
+from typing import Any
+
+_ALPHABET = string.ascii_letters + string.digits
+_rng = random.SystemRandom()
+
+ID_PREFIXES = {
+    "cus": "customer",
+    "prod": "product",
+    "price": "price",
+    "sub": "subscription",
+    "in": "invoice",
+    "evt": "event",
+    "we": "webhook_endpoint",
+    "clock": "test_clock",
+    "cs": "checkout_session",
+}
+
+
+def new_id(prefix: str, length: int = 24) -> str:
+    return f"{prefix}_{''.join(_rng.choices(_ALPHABET, k=length))}"
+
+
+def kind_of(object_id: str) -> str | None:
+    prefix = object_id.split("_", 1)[0]
+    if object_id.startswith("cs_test_"):
+        return "checkout_session"
+    return ID_PREFIXES.get(prefix)
+
+
+def public(value: Any) -> Any:
+    """A deep copy without the emulator's private (``_``-prefixed) keys."""
+    if isinstance(value, dict):
+        return {k: public(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, list):
+        return [public(v) for v in value]
+    return value
+
+
+class Store:
+    def __init__(self) -> None:
+        self._tables: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def table(self, kind: str) -> dict[str, dict[str, Any]]:
+        return self._tables.setdefault(kind, {})
+
+    def put(self, kind: str, record: dict[str, Any]) -> dict[str, Any]:
+        self.table(kind)[record["id"]] = record
+        return record
+
+    def get(self, kind: str, object_id: str) -> dict[str, Any] | None:
+        return self.table(kind).get(object_id)
+
+    def remove(self, kind: str, object_id: str) -> dict[str, Any] | None:
+        return self.table(kind).pop(object_id, None)
+
+    def newest_first(self, kind: str) -> Iterator[dict[str, Any]]:
+        return reversed(list(self.table(kind).values()))
+
+    def clear(self) -> None:
+        self._tables.clear()
