@@ -21,21 +21,15 @@ tracer = Tracer()
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     trigger = parse_input(CognitoTriggerEvent, event)
     if trigger.trigger_source != "PostConfirmation_ConfirmSignUp":
-        logger.info(
-            "not a sign-up confirmation; nothing to start", extra={"trigger_source": trigger.trigger_source}
-        )
+        logger.info("not a sign-up confirmation; nothing to start", extra={"trigger_source": trigger.trigger_source})
         return event
     onboarding = OnboardingInput.from_trigger(trigger)
     if not SETTINGS.onboarding_state_machine_arn:
         raise RuntimeError("ONBOARDING_STATE_MACHINE_ARN is not set")
     sfn = client("stepfunctions", profile="trigger")
     started = start_onboarding(sfn, SETTINGS.onboarding_state_machine_arn, onboarding)
-    logger.info(
-        "onboarding started" if started else "onboarding already started", extra={"sub": onboarding.sub}
-    )
+    logger.info("onboarding started" if started else "onboarding already started", extra={"sub": onboarding.sub})
     if started:
-        with single_metric(
-            "OnboardingStarted", MetricUnit.Count, 1, namespace=SETTINGS.metrics_namespace
-        ) as metric:
+        with single_metric("OnboardingStarted", MetricUnit.Count, 1, namespace=SETTINGS.metrics_namespace) as metric:
             metric.add_dimension("stage", SETTINGS.stage)
     return event

@@ -43,9 +43,7 @@ def client(
         cached = _clients.get(key)
         if cached is None:
             session = boto3.session.Session()
-            cached = session.client(
-                service, endpoint_url=endpoint, region_name=region, config=PROFILES[profile]
-            )
+            cached = session.client(service, endpoint_url=endpoint, region_name=region, config=PROFILES[profile])
             _clients[key] = cached
     return cached
 
@@ -61,9 +59,7 @@ def dynamodb_table(
     resource = cache.get(key)
     if resource is None:
         session = boto3.session.Session()
-        resource = session.resource(
-            "dynamodb", endpoint_url=endpoint, region_name=region, config=PROFILES[profile]
-        )
+        resource = session.resource("dynamodb", endpoint_url=endpoint, region_name=region, config=PROFILES[profile])
         cache[key] = resource
     return resource.Table(name)
 

@@ -10,6 +10,7 @@ ARE the ``ErrorEquals`` names in ``statemachines/*.asl.json``: the split below m
     │   ├── DynamoDBUnavailable      5xx, TransactionConflict, connection failures
     │   ├── CognitoUnavailable       TooManyRequests, InternalError, connection failures
     │   ├── StripeUnavailable        429, 409 (idempotency key in flight), 5xx, connection failures
+    │   ├── SecretUnavailable        the Stripe secret could not be read from Secrets Manager
     │   ├── WriteConflict            a conditional write lost to a change that has since gone
     │   └── OnboardingStartFailed    StartExecution failed (PostConfirmation trigger only)
     └── TerminalError                retrying cannot help
@@ -61,6 +62,10 @@ class StripeUnavailable(RetryableError):
     pass
 
 
+class SecretUnavailable(RetryableError):
+    pass
+
+
 class WriteConflict(RetryableError):
     pass
 
@@ -103,6 +108,7 @@ RETRYABLE_ERRORS: tuple[type[RetryableError], ...] = (
     DynamoDBUnavailable,
     CognitoUnavailable,
     StripeUnavailable,
+    SecretUnavailable,
     WriteConflict,
     OnboardingStartFailed,
 )

@@ -203,6 +203,33 @@ class StoreCustomerResult(Model):
     own_customer_id: str
 
 
+class LinkResult(Model):
+    """LinkProvider's answer: the external identity now resolves to the owner's sub."""
+
+    owner_user_id: str
+    provider_name: str
+    provider_user_id: str
+    linked_now: bool
+    federated_user_deleted: bool
+    profile_updated: bool
+
+
+class CustomerDeletion(Model):
+    """CompensateDeleteStripeCustomer's answer."""
+
+    deleted_customer_id: str | None
+    kept_customer_id: str
+
+
+class RollbackResult(Model):
+    """CompensateRollbackOnboarding's answer: what this run had created and is now gone."""
+
+    deleted_customer_ids: list[str]
+    profile_deleted: bool
+    entitlement_deleted: bool
+    email_claim_released: bool
+
+
 class StepError(BaseModel):
     """What a Catch with ``ResultPath: $.error`` puts in the state."""
 
@@ -274,10 +301,23 @@ class EntitlementRecord(Model):
         return {k: v for k, v in self.dump().items() if v is not None}
 
 
+class Rejection(Model):
+    """Why an account was disabled instead of onboarded (kept on the owner's email claim)."""
+
+    user_id: str
+    user_name: str
+    owner_user_id: str
+    reason: Literal["duplicate_native_sign_up", "unverified_external_email", "duplicate_external_sign_up"]
+    cognito_disabled: bool
+    rejected_at: str
+
+
 class EmailClaim(Model):
     """An EmailClaims item (PK ``email``): the atomic claim of a normalized email by one user."""
 
     email: str
     user_id: str
     claimed_at: str | None = None
+    previous_user_id: str | None = None
     rejected_user_ids: list[str] = Field(default_factory=list)
+    rejections: list[Rejection] = Field(default_factory=list)

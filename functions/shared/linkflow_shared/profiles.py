@@ -66,8 +66,7 @@ def store_stripe_customer_id(table: Any, user_id: str, customer_id: str, now: st
                 Key={"userId": user_id},
                 UpdateExpression="SET stripeCustomerId = :mine, updatedAt = :now",
                 ConditionExpression=(
-                    "attribute_exists(userId) AND "
-                    "(attribute_not_exists(stripeCustomerId) OR stripeCustomerId = :mine)"
+                    "attribute_exists(userId) AND (attribute_not_exists(stripeCustomerId) OR stripeCustomerId = :mine)"
                 ),
                 ExpressionAttributeValues={":mine": customer_id, ":now": now},
             )
@@ -76,9 +75,7 @@ def store_stripe_customer_id(table: Any, user_id: str, customer_id: str, now: st
             raise
         stored = get_profile(table, user_id)
         if stored is None:
-            raise ProfileMissing(
-                f"profile {user_id} does not exist; cannot store its Stripe customer"
-            ) from None
+            raise ProfileMissing(f"profile {user_id} does not exist; cannot store its Stripe customer") from None
         if stored.stripe_customer_id and stored.stripe_customer_id != customer_id:
             return StoreCustomerResult(
                 outcome="conflict", stored_customer_id=stored.stripe_customer_id, own_customer_id=customer_id
