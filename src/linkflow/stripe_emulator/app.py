@@ -7,7 +7,6 @@ stored for the idempotency key and logged for ``GET /_emulator/requests``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -83,7 +82,7 @@ async def _run(request: Request, state: EmulatorState, out: _Outcome, request_id
             return None
     delay, fault = state.faults.take(method, path)
     if delay:
-        await asyncio.sleep(delay)
+        await state.faults.sleep(delay)
     if fault is not None:
         out.fail(fault, request_id)
         return idem_key

@@ -12,11 +12,14 @@ A fault is a dict as posted to ``POST /_emulator/faults``:
   0.5, capped at ten times the median); ``"jitter": "uniform"`` draws from 0.5x..1.5x.
 
 Latency is served with the idempotency key already claimed, so a slow first request makes a second
-one with the same key see 409.
+one with the same key see 409. Clearing the faults (``DELETE /_emulator/faults``) also cuts short
+every latency being served, so a test can hold a request in flight with a long latency and release
+it when it is done looking.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 import random
@@ -110,6 +113,7 @@ class FaultInjector:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._rng = rng
+        self._sleepers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
     def add(self, spec: dict[str, Any]) -> Fault:
         fault = parse_fault(spec)
@@ -120,6 +124,21 @@ class FaultInjector:
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+            for loop, event in self._sleepers:
+                loop.call_soon_threadsafe(event.set)
+
+    async def sleep(self, seconds: float) -> None:
+        """Serve an injected latency; ends early when the faults are cleared."""
+        sleeper = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._sleepers.add(sleeper)
+        try:
+            await asyncio.wait_for(sleeper[1].wait(), seconds)
+        except TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                self._sleepers.discard(sleeper)
 
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:

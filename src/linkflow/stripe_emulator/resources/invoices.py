@@ -52,6 +52,7 @@ def line_item(invoice_id: str, sub: dict[str, Any], item: dict[str, Any], price:
         },
         "proration": False,
         "quantity": quantity,
+        "quantity_decimal": str(quantity),
         "subscription": sub["id"],
         "subtotal": amount,
         "taxes": [],

@@ -1,0 +1,92 @@
+"""Stripe's reference shapes, condensed for the shape checks.
+
+``stripe_reference_shapes.json`` (committed) holds, for every object kind the emulator answers
+with: its ``object`` value, the ``required`` properties and property types of its schema in
+``spec3.2023-08-16.json``, and the top-level keys of its example in ``fixtures3.json``. It is made
+by ``extract()`` from the two files in ``../shared/stripe-reference`` (``STRIPE_REFERENCE_DIR``);
+a test checks the committed file still matches them whenever they are present.
+
+Regenerate: ``python tests/contract/stripe_reference.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+COMPACT = HERE / "stripe_reference_shapes.json"
+SOURCE_DIR = Path(os.environ.get("STRIPE_REFERENCE_DIR", HERE.parents[2] / "shared" / "stripe-reference"))
+
+# schema name in the spec == resource name in the fixtures
+SCHEMAS = [
+    "customer", "deleted_customer", "product", "deleted_product", "price", "plan", "subscription",
+    "subscription_item", "invoice", "line_item", "event", "webhook_endpoint", "deleted_webhook_endpoint",
+    "test_helpers.test_clock", "deleted_test_helpers.test_clock", "checkout.session", "item",
+]
+LIST_PATHS = {"list": "/v1/customers", "search_result": "/v1/customers/search"}
+
+
+def _types(prop: dict[str, Any], schemas: dict[str, Any], depth: int = 0) -> set[str]:
+    """JSON types a property may take: string, integer, number, boolean, object, array, null."""
+    found: set[str] = set()
+    if prop.get("nullable"):
+        found.add("null")
+    if "$ref" in prop:
+        target = schemas[prop["$ref"].rsplit("/", 1)[-1]]
+        found |= _types(target, schemas, depth + 1) if depth < 3 else {"object"}
+        if not target.get("type") and not any(k in target for k in ("anyOf", "oneOf", "allOf")):
+            found.add("object")
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in prop.get(key, []):
+            found |= _types(option, schemas, depth + 1)
+    if "type" in prop:
+        found.add(prop["type"])
+        if prop["type"] == "number":
+            found.add("integer")
+    return found
+
+
+def extract(spec: dict[str, Any], fixtures: dict[str, Any]) -> dict[str, Any]:
+    schemas = spec["components"]["schemas"]
+    out: dict[str, Any] = {}
+    for name in SCHEMAS:
+        schema = schemas[name]
+        props = schema.get("properties", {})
+        out[name] = {
+            "object": props["object"]["enum"][0],
+            "required": sorted(schema.get("required", [])),
+            "types": {key: sorted(_types(value, schemas)) for key, value in sorted(props.items())},
+            "fixture_keys": sorted(fixtures["resources"][name].keys()),
+        }
+    for name, path in LIST_PATHS.items():
+        body = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        out[name] = {
+            "object": name,
+            "required": sorted(body["required"]),
+            "types": {key: sorted(_types(value, schemas)) for key, value in sorted(body["properties"].items())
+                      if key != "data"},
+            "fixture_keys": [],
+        }
+    errors = schemas["api_errors"]
+    out["api_errors"] = {"object": None, "required": sorted(errors["required"]),
+                         "types": {k: sorted(_types(v, schemas)) for k, v in sorted(errors["properties"].items())},
+                         "fixture_keys": []}
+    return {"sources": ["spec3.2023-08-16.json", "fixtures3.json"], "schemas": out}
+
+
+def from_sources(source_dir: Path = SOURCE_DIR) -> dict[str, Any]:
+    spec = json.loads((source_dir / "spec3.2023-08-16.json").read_text())
+    fixtures = json.loads((source_dir / "fixtures3.json").read_text())
+    return extract(spec, fixtures)
+
+
+def load() -> dict[str, Any]:
+    return json.loads(COMPACT.read_text())["schemas"]
+
+
+if __name__ == "__main__":
+    COMPACT.write_text(json.dumps(from_sources(), indent=1, sort_keys=True) + "\n")
+    print(f"wrote {COMPACT}")
