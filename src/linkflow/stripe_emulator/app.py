@@ -50,6 +50,7 @@ class _Outcome:
         self.headers: dict[str, str] = {"Request-Id": request_id}
         self.executed = False
         self.replayed = False
+        self.claimed: str | None = None  # the idempotency key this request holds
 
     def fail(self, error: StripeError, request_id: str) -> None:
         self.status, self.body = error.status, error.body(request_id)
@@ -63,8 +64,8 @@ async def _params(request: Request) -> dict[str, Any]:
     return params
 
 
-async def _run(request: Request, state: EmulatorState, out: _Outcome, request_id: str) -> str | None:
-    """Fill ``out``; returns the idempotency key this request claimed, if any."""
+async def _run(request: Request, state: EmulatorState, out: _Outcome, request_id: str) -> None:
+    """Fill ``out`` (raising ``StripeError`` for error answers)."""
     method, path = request.method, request.url.path
     key = api_key(request.headers.get("authorization"))
     handler, args = ROUTER.match(method, path)
@@ -79,13 +80,13 @@ async def _run(request: Request, state: EmulatorState, out: _Outcome, request_id
             out.headers.update(replay.headers)
             out.headers.update({"Request-Id": request_id, "Idempotent-Replayed": "true",
                                 "Original-Request": replay.request_id})
-            return None
+            return
+        out.claimed = idem_key
     delay, fault = state.faults.take(method, path)
     if delay:
         await state.faults.sleep(delay)
     if fault is not None:
-        out.fail(fault, request_id)
-        return idem_key
+        raise fault
     call = Call(state=state, params=params, request_id=request_id, idempotency_key=idem_key)
     out.executed = True
     with state.lock:
@@ -93,7 +94,6 @@ async def _run(request: Request, state: EmulatorState, out: _Outcome, request_id
         if params.get("expand"):
             body = expand(state, body, params["expand"])
     out.body = body
-    return idem_key
 
 
 async def v1(request: Request) -> Response:
@@ -101,9 +101,8 @@ async def v1(request: Request) -> Response:
     request_id = new_id("req", 14)
     out = _Outcome(request_id)
     out.headers["Stripe-Version"] = request.headers.get("stripe-version", DEFAULT_API_VERSION)
-    claimed: str | None = None
     try:
-        claimed = await _run(request, state, out, request_id)
+        await _run(request, state, out, request_id)
     except StripeError as err:
         out.fail(err, request_id)
     except Exception:
@@ -111,15 +110,18 @@ async def v1(request: Request) -> Response:
         out.executed = False
         out.fail(StripeError(500, "api_error", "The Stripe emulator failed on this request (see its log)."),
                  request_id)
+    except BaseException:  # the client went away mid-latency: free its key
+        if out.claimed:
+            state.idempotency.release(api_key(request.headers.get("authorization")), out.claimed, request_id)
+        raise
     payload = out.body if out.replayed else json.dumps(out.body).encode("utf-8")
-    if claimed:
-        scope = request.headers.get("authorization", "")
-        key_scope = api_key(scope)
+    if out.claimed:
+        scope = api_key(request.headers.get("authorization"))
         if out.executed:
-            stored = {k: v for k, v in out.headers.items() if k not in ("Request-Id",)}
-            state.idempotency.finish(key_scope, claimed, Replay(out.status, payload, stored, request_id))
+            stored = {k: v for k, v in out.headers.items() if k != "Request-Id"}
+            state.idempotency.finish(scope, out.claimed, Replay(out.status, payload, stored, request_id))
         else:
-            state.idempotency.release(key_scope, claimed, request_id)
+            state.idempotency.release(scope, out.claimed, request_id)
     state.log_request({
         "method": request.method, "path": request.url.path, "status": out.status,
         "idempotency_key": request.headers.get("idempotency-key"), "time": time.time(),
