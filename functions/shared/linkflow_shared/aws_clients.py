@@ -18,8 +18,8 @@ import boto3
 from botocore.config import Config
 
 PROFILES: dict[str, Config] = {
-    "task": Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}),
-    "trigger": Config(connect_timeout=1, read_timeout=1.5, retries={"mode": "standard", "max_attempts": 2}),
+    "task": Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3}),
+    "trigger": Config(connect_timeout=1, read_timeout=1.5, retries={"mode": "standard", "total_max_attempts": 2}),
 }
 
 _lock = threading.Lock()
