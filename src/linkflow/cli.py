@@ -151,10 +151,8 @@ def demo(
 
 
 def _register_operator_commands() -> None:
-    try:
-        from linkflow.ops.cli import register
-    except ImportError:
-        return  # the operator commands are an optional part while they are being built
+    from linkflow.ops.cli import register
+
     register(app)
 
 

@@ -1,0 +1,82 @@
+"""Clients for AWS and Stripe, resolved the standard way.
+
+AWS: boto3's own resolution (``AWS_ENDPOINT_URL``, ``AWS_PROFILE``, credentials chain), plus
+``AWS_REGION`` which botocore's clients do not read by themselves. Stripe: the key the Lambdas use
+(the Secrets Manager secret named by the stack's ``StripeSecretName``, JSON field ``api_key``),
+unless ``STRIPE_API_KEY`` is set; ``STRIPE_API_BASE`` replaces Stripe's address (an emulator).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+import stripe
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .errors import Unreachable
+
+STRIPE_DEFAULT_BASE = "https://api.stripe.com"
+_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "total_max_attempts": 3},
+                 user_agent_extra="linkflow-ops")
+# Calls whose throttling the caller handles itself (bulk redrive backs off and counts).
+_SINGLE_SHOT = _CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
+
+class Clients:
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self._region = env.get("AWS_REGION") or None
+        self._stripe_key = env.get("STRIPE_API_KEY") or None
+        self.stripe_base = (env.get("STRIPE_API_BASE") or "").rstrip("/") or STRIPE_DEFAULT_BASE
+        self._session: Any = None
+        self._clients: dict[tuple[str, bool], Any] = {}
+        self._stripe: stripe.StripeClient | None = None
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            self._session = boto3.session.Session(region_name=self._region)
+        return self._session
+
+    def aws(self, service: str, *, single_shot: bool = False) -> Any:
+        key = (service, single_shot)
+        if key not in self._clients:
+            self._clients[key] = self.session.client(service, config=_SINGLE_SHOT if single_shot else _CONFIG)
+        return self._clients[key]
+
+    def table(self, name: str) -> Any:
+        return self.session.resource("dynamodb", config=_CONFIG).Table(name)
+
+    def stripe(self, secret_name: str) -> stripe.StripeClient:
+        if self._stripe is None:
+            key = self._stripe_key or self._key_from_secret(secret_name)
+            self._stripe = stripe.StripeClient(
+                key,
+                base_addresses={"api": self.stripe_base},
+                max_network_retries=1,
+                http_client=stripe.RequestsClient(timeout=15),
+            )
+        return self._stripe
+
+    def _key_from_secret(self, secret_name: str) -> str:
+        secrets = self.aws("secretsmanager")
+        try:
+            raw = secrets.get_secret_value(SecretId=secret_name)["SecretString"]
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code == "ResourceNotFoundException":
+                raise Unreachable(f"no Stripe key: secret {secret_name!r} not found (or set STRIPE_API_KEY)") from None
+            raise
+        try:
+            key = json.loads(raw).get("api_key")
+        except (ValueError, AttributeError):
+            key = None
+        if not key:
+            raise Unreachable(f"no Stripe key: secret {secret_name!r} has no JSON field api_key "
+                              "(or set STRIPE_API_KEY)")
+        return str(key)

@@ -1,0 +1,171 @@
+"""Rich output for people; ``--output json`` documents are built by the commands, not here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+STATUS_STYLE = {"SUCCEEDED": "green", "RUNNING": "cyan", "FAILED": "red", "TIMED_OUT": "red", "ABORTED": "yellow",
+                "PENDING_REDRIVE": "cyan", "succeeded": "green", "running": "cyan", "failed": "red",
+                "caught": "yellow", "aborted": "yellow", "redriven": "green", "skipped": "yellow",
+                "would_redrive": "cyan"}
+
+
+def console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output keeps whole lines (an ARN, a cause) instead of wrapping at 80 columns.
+    return Console(file=stream, width=None if stream.isatty() else 200, highlight=False, soft_wrap=False)
+
+
+def print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def styled(status: str | None) -> str:
+    if not status:
+        return "-"
+    style = STATUS_STYLE.get(status)
+    return f"[{style}]{escape(status)}[/]" if style else escape(status)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def short_time(iso_ts: str | None) -> str:
+    return iso_ts.replace("T", " ").removesuffix("Z") if iso_ts else "-"
+
+
+def executions_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("name", "machine", "status", "start (UTC)", "duration", "redrives", "failed state"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        failed = row["failed_state"] or ""
+        if row.get("error"):
+            failed = f"{failed} ({row['error']})" if failed else row["error"]
+        table.add_row(escape(row["name"]), row["machine"], styled(row["status"]), short_time(row["start_date"]),
+                      duration(row["duration_s"]), str(row["redrive_count"]), escape(failed) or "-")
+    return table
+
+
+def show_execution(out: Console, doc: dict[str, Any], with_io: bool) -> None:
+    out.print(f"[bold]{escape(doc['name'])}[/]  {doc['machine']}  {styled(doc['status'])}")
+    out.print(f"  arn       {escape(doc['execution_arn'])}")
+    out.print(f"  started   {short_time(doc['start_date'])} UTC   stopped {short_time(doc['stop_date'])}   "
+              f"duration {duration(doc['duration_s'])}")
+    reason = f" ({escape(doc['redrive_status_reason'])})" if doc.get("redrive_status_reason") else ""
+    out.print(f"  redrives  {doc['redrive_count']}   redrive status {doc.get('redrive_status') or '-'}{reason}   "
+              f"history events {doc['history_events']}")
+    table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+    for column in ("#", "state", "run", "status", "entered (UTC)", "duration", "attempts", "errors"):
+        table.add_column(column, no_wrap=column != "errors", overflow="fold")
+    for index, state in enumerate(doc["states"], 1):
+        errors = [f"retry after {r['error']}" for r in state["retries"]]
+        if state["error"]:
+            errors.append(f"{state['error']}: {state['cause'] or ''}".rstrip(": "))
+        name = f"{state['state']} [magenta](compensation)[/]" if state["compensation"] else escape(state["state"])
+        table.add_row(str(index), name, str(state["run"]), styled(state["status"]),
+                      short_time(state["entered"]), duration(None if state["duration_ms"] is None
+                                                             else state["duration_ms"] / 1000),
+                      str(state["attempts"]), escape("; ".join(errors)))
+    out.print(table)
+    if doc["status"] in ("FAILED", "TIMED_OUT", "ABORTED"):
+        where, error, cause = doc.get("failed_state") or "?", doc.get("error"), doc.get("cause")
+        out.print(f"[red]failed at {escape(where)}[/]: {escape(str(error))}: {escape(str(cause))}")
+    if doc["compensations"]:
+        out.print(f"compensations taken: {escape(', '.join(doc['compensations']))}")
+    if with_io:
+        _print_io(out, doc)
+
+
+def _print_io(out: Console, doc: dict[str, Any]) -> None:
+    out.print("[bold]execution input[/]")
+    out.print(escape(json.dumps(doc.get("input"), indent=2)))
+    for index, state in enumerate(doc["states"], 1):
+        out.print(f"[bold]{index}. {escape(state['state'])}[/] input")
+        out.print(escape(json.dumps(state.get("input"), indent=2)))
+        out.print(f"[bold]{index}. {escape(state['state'])}[/] output")
+        out.print(escape(json.dumps(state.get("output"), indent=2)))
+    out.print("[bold]execution output[/]")
+    out.print(escape(json.dumps(doc.get("output"), indent=2)))
+
+
+def redrive_table(report: dict[str, Any]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("name", "machine", "result", "reason"):
+        table.add_column(column, no_wrap=column != "reason", overflow="fold")
+    for row in report["executions"]:
+        table.add_row(escape(row["name"]), row["machine"], styled(row["result"]), escape(row["reason"] or ""))
+    return table
+
+
+def redrive_summary(report: dict[str, Any]) -> str:
+    s = report["summary"]
+    if report["dry_run"]:
+        line = f"dry run: would redrive {s['would_redrive']}, would skip {s['skipped']}"
+    else:
+        line = f"redriven {s['redriven']}, skipped {s['skipped']}, failed {s['failed']}"
+    if report["throttled_retries"]:
+        line += f" (throttled {report['throttled_retries']}x, backed off)"
+    return line
+
+
+def _kv(out: Console, title: str, values: dict[str, Any] | None, missing: str) -> None:
+    if values is None:
+        out.print(f"  [bold]{title}[/]: [red]{missing}[/]")
+        return
+    shown = ", ".join(f"{k}={escape(str(v))}" for k, v in values.items() if v not in (None, "", [], {}))
+    out.print(f"  [bold]{title}[/]: {shown}")
+
+
+def show_user(out: Console, user: dict[str, Any]) -> None:
+    out.print(f"[bold]user {escape(user['sub'])}[/]")
+    cognito = user["cognito"]
+    if cognito is not None:
+        cognito = {k: v for k, v in cognito.items() if k != "identities"}
+    _kv(out, "cognito", cognito, "no user")
+    _kv(out, "profile", user["profile"], "no profile")
+    _kv(out, "entitlement", user["entitlement"], "no entitlement")
+    onboarding = user["onboarding"]
+    _kv(out, "onboarding", onboarding and {k: onboarding[k] for k in ("name", "status", "redrive_count")},
+        "no execution")
+    if not user["stripe_customers"]:
+        out.print("  [bold]stripe[/]: no customer")
+    for customer in user["stripe_customers"]:
+        state = "[red]not found[/]" if not customer["found"] else "[red]deleted[/]" if customer["deleted"] else "live"
+        subs = ", ".join(f"{s['id']} {s['status']} {s['plan'] or ''}".strip() for s in customer["subscriptions"])
+        out.print(f"  [bold]stripe[/]: {escape(customer['id'])} {state} email={escape(str(customer['email']))} "
+                  f"found via {'/'.join(customer['sources'])}"
+                  f"{'  subscriptions: ' + escape(subs) if subs else ''}")
+    for note in user["notes"]:
+        out.print(f"  [dim]note: {escape(note)}[/]")
+
+
+def show_users(out: Console, doc: dict[str, Any]) -> None:
+    for user in doc["users"]:
+        show_user(out, user)
+    for customer in doc["orphan_customers"]:
+        out.print(f"[bold]stripe customer {escape(customer['id'])}[/] email={escape(str(customer['email']))}: "
+                  "linked to no user")
+    if doc["drift"]:
+        out.print(f"[red bold]drift ({len(doc['drift'])})[/]")
+        for drift in doc["drift"]:
+            out.print(f"  [red]{drift['code']}[/] {escape(drift['message'])}")
+    else:
+        out.print("[green]no drift[/]")
