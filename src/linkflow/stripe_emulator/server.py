@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import signal
 import socket
 import threading
 import time
@@ -111,8 +112,17 @@ def run(host: str = "127.0.0.1", port: int = 12111) -> None:
     server = _server(state, host, port, 0)
     display = f"[{host}]" if ":" in host else host
     print(f"Stripe emulator listening on http://{display}:{sock.getsockname()[1]}", flush=True)
+
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to whatever handler
+    # was there before it; ours makes that a clean exit (status 0) instead of a KeyboardInterrupt.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.run(sockets=[sock])  # uvicorn turns SIGINT/SIGTERM into a graceful shutdown
+        server.run(sockets=[sock])
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         sock.close()
         state.close()

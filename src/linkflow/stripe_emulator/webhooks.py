@@ -127,6 +127,11 @@ class WebhookDispatcher:
                 self._cv.wait(remaining)
             return True
 
+    @property
+    def running(self) -> bool:
+        """Whether the delivery thread is alive (it starts with the first delivery)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def deliveries(self) -> list[dict[str, Any]]:
         with self._cv:
             return list(self._log)

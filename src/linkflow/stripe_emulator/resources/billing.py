@@ -218,8 +218,10 @@ def renew(call: Call, sub: dict[str, Any], now: int) -> None:
             invoices.mark_uncollectible(call, invoice, now)
         return
     invoice, paid = bill(call, sub, now, "subscription_cycle")
+    if not paid and invoice["next_payment_attempt"] is not None and sub["status"] == "active":
+        sub["status"] = "past_due"  # one event for the new period and the status
     emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
-    if not paid:
+    if not paid and invoice["next_payment_attempt"] is None:
         after_failed_payment(call, sub, invoice, now)
 
 

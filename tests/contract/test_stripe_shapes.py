@@ -1,0 +1,101 @@
+"""The emulator's objects against Stripe's reference shapes (spec 2023-08-16 + fixtures3.json).
+
+Every answer of every contract test is checked by the ``fresh_emulator`` fixture; these tests make
+sure each object kind is actually met, that the checker catches what it should, and that the
+condensed reference still matches the source files.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import httpx
+import pytest
+import stripe
+import stripe_reference
+from conftest import API_KEY, RECORDED, Admin
+from stripe_shapes import kinds, violations
+
+
+def _every_kind(client: stripe.StripeClient, admin: Admin, raw: httpx.Client, monthly_price: Any) -> None:
+    clock = client.v1.test_helpers.test_clocks.create(params={"frozen_time": 1_767_225_600})
+    customer = client.v1.customers.create(params={"email": "shape@example.com", "payment_method": "pm_card_visa",
+                                                  "test_clock": clock.id})
+    sub = client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly_price.id}],
+                                                 "expand": ["latest_invoice", "items.data.price.product"]})
+    client.v1.subscriptions.list(params={"customer": customer.id})
+    client.v1.customers.search(params={"query": "email:'shape@example.com'"})
+    client.v1.events.list(params={"limit": 3})
+    session = client.v1.checkout.sessions.create(params={
+        "mode": "subscription", "line_items": [{"price": monthly_price.id}], "success_url": "https://e.com/ok"})
+    client.v1.checkout.sessions.line_items.list(session.id)
+    endpoint = client.v1.webhook_endpoints.create(params={"url": "https://e.com/h", "enabled_events": ["*"]})
+    client.v1.webhook_endpoints.delete(endpoint.id)
+    product = client.v1.products.create(params={"name": "Doomed"})
+    client.v1.products.delete(product.id)
+    client.v1.customers.delete(client.v1.customers.create(params={"email": "gone@example.com"}).id)
+    client.v1.test_helpers.test_clocks.delete(clock.id)
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.customers.retrieve("cus_missing")
+    assert sub.status == "active"
+
+
+def test_every_object_kind_is_met_and_matches(client: stripe.StripeClient, admin: Admin, raw: httpx.Client,
+                                              monthly_price: Any) -> None:
+    _every_kind(client, admin, raw, monthly_price)
+    bodies = [body for _, body in RECORDED]
+    seen = set().union(*(kinds(body) for body in bodies))
+    if any(isinstance(b, dict) and "error" in b for b in bodies):
+        seen.add("api_errors")
+    assert set(stripe_reference.load()) - seen == set()
+    assert [problem for body in bodies for problem in violations(body)] == []
+
+
+def _subscription_body(client: stripe.StripeClient, monthly_price: Any) -> dict[str, Any]:
+    customer = client.v1.customers.create(params={"payment_method": "pm_card_visa"})
+    client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly_price.id}]})
+    return copy.deepcopy(next(body for _, body in RECORDED if body.get("object") == "subscription"))
+
+
+def test_the_checker_catches_broken_objects(client: stripe.StripeClient, monthly_price: Any) -> None:
+    good = _subscription_body(client, monthly_price)
+    RECORDED.clear()  # the broken copies below are not the emulator's answers
+    assert violations(good) == []
+
+    no_item_period = copy.deepcopy(good)
+    del no_item_period["items"]["data"][0]["current_period_end"]
+    assert any("current_period_end" in p and "subscription_item" in p for p in violations(no_item_period))
+
+    no_status = copy.deepcopy(good)
+    del no_status["status"]
+    assert any("missing status" in p for p in violations(no_status))
+
+    wrong_type = copy.deepcopy(good)
+    wrong_type["created"] = "yesterday"
+    assert any(".created" in p for p in violations(wrong_type))
+
+    unknown = {"object": "customr", "id": "cus_1"}
+    assert any("no reference schema" in p for p in violations(unknown))
+
+    bad_list = {"object": "list", "data": [], "has_more": False, "url": "customers"}
+    assert any("url" in p for p in violations(bad_list))
+
+    assert violations({"error": {"message": "no type"}}) != []
+
+
+def test_errors_carry_type_code_message_param(raw: httpx.Client) -> None:
+    answer = raw.post("/v1/products", headers={"Authorization": f"Bearer {API_KEY}"}, data={})
+    error = answer.json()["error"]
+    assert answer.status_code == 400
+    assert (error["type"], error["code"], error["param"]) == ("invalid_request_error", "parameter_missing", "name")
+    assert error["message"]
+    assert violations(answer.json()) == []
+
+
+def test_condensed_reference_matches_the_source_files() -> None:
+    if not (stripe_reference.SOURCE_DIR / "fixtures3.json").exists():
+        pytest.skip(f"reference files not present in {stripe_reference.SOURCE_DIR}")
+    committed = stripe_reference.load()
+    assert stripe_reference.from_sources()["schemas"] == committed, (
+        "regenerate with: python tests/contract/stripe_reference.py")
