@@ -24,7 +24,7 @@ SOURCE_DIR = Path(os.environ.get("STRIPE_REFERENCE_DIR", HERE.parents[2] / "shar
 SCHEMAS = [
     "customer", "deleted_customer", "product", "deleted_product", "price", "plan", "subscription",
     "subscription_item", "invoice", "line_item", "event", "webhook_endpoint", "deleted_webhook_endpoint",
-    "test_helpers.test_clock", "deleted_test_helpers.test_clock", "checkout.session", "item",
+    "test_helpers.test_clock", "deleted_test_helpers.test_clock", "checkout.session", "item", "payment_method",
 ]
 LIST_PATHS = {"list": "/v1/customers", "search_result": "/v1/customers/search"}
 

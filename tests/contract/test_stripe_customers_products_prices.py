@@ -94,3 +94,21 @@ def test_lookup_keys_are_unique_unless_transferred(client: stripe.StripeClient) 
                                           "transfer_lookup_key": True})
     assert [p.id for p in client.v1.prices.list(params={"lookup_keys": ["pro"]}).data] == [new.id]
     assert client.v1.prices.retrieve(old.id).lookup_key is None
+
+
+def test_test_payment_methods_attach_list_detach_and_expand(client: stripe.StripeClient, monthly_price) -> None:
+    customer = client.v1.customers.create(params={"payment_method": "pm_card_visa"})
+    client.v1.payment_methods.attach("pm_card_mastercard", params={"customer": customer.id})
+    listed = client.v1.customers.payment_methods.list(customer.id)
+    assert [(pm.id, pm.card.brand) for pm in listed.data] == [("pm_card_mastercard", "mastercard"),
+                                                               ("pm_card_visa", "visa")]
+    assert client.v1.payment_methods.retrieve("pm_card_visa").customer == customer.id
+    sub = client.v1.subscriptions.create(params={
+        "customer": customer.id, "items": [{"price": monthly_price.id}], "default_payment_method": "pm_card_visa",
+        "expand": ["default_payment_method"]})
+    assert sub.default_payment_method.card.last4 == "4242"
+    with_subs = client.v1.customers.retrieve(customer.id, params={"expand": ["subscriptions"]})
+    assert [s.id for s in with_subs.subscriptions.data] == [sub.id]
+    assert client.v1.payment_methods.detach("pm_card_mastercard").customer is None
+    assert [pm.id for pm in client.v1.payment_methods.list(params={"customer": customer.id}).data] == [
+        "pm_card_visa"]

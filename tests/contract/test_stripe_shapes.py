@@ -25,6 +25,7 @@ def _every_kind(client: stripe.StripeClient, admin: Admin, raw: httpx.Client, mo
     sub = client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly_price.id}],
                                                  "expand": ["latest_invoice", "items.data.price.product"]})
     client.v1.subscriptions.list(params={"customer": customer.id})
+    client.v1.customers.payment_methods.list(customer.id)
     client.v1.customers.search(params={"query": "email:'shape@example.com'"})
     client.v1.events.list(params={"limit": 3})
     session = client.v1.checkout.sessions.create(params={

@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import invalid_request
 from .forms import as_str_list
-from .render import render_id
+from .render import EXTRA_EXPANSIONS, render_id
 from .state import EmulatorState
 
 MAX_DEPTH = 4
@@ -36,6 +36,9 @@ def _walk(state: EmulatorState, node: Any, parts: list[str], path: str) -> None:
     if not isinstance(node, dict):
         return
     key, rest = parts[0], parts[1:]
+    extra = EXTRA_EXPANSIONS.get((str(node.get("object")), key))
+    if key not in node and extra is not None:
+        node[key] = extra(state, node)
     if key not in node:
         raise invalid_request(f"This property cannot be expanded ({path}).", param="expand")
     value = node[key]

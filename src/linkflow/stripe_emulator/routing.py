@@ -12,6 +12,7 @@ from .resources import (
     customers,
     events_api,
     invoices,
+    payment_methods,
     prices,
     products,
     subscriptions,
@@ -23,6 +24,7 @@ Handler = Callable[..., dict[str, Any]]
 
 ALL_ROUTES: list[tuple[str, str, Handler]] = [
     *customers.ROUTES,
+    *payment_methods.ROUTES,
     *products.ROUTES,
     *prices.ROUTES,
     *subscriptions.ROUTES,

@@ -24,6 +24,7 @@ ID_PREFIXES = {
     "we": "webhook_endpoint",
     "clock": "test_clock",
     "cs": "checkout_session",
+    "pm": "payment_method",
 }
 
 

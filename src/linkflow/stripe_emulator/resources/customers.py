@@ -10,8 +10,9 @@ from ..errors import missing_param, missing_reference, resource_missing
 from ..events import emit, emit_updated
 from ..forms import as_dict, as_str_list, blank_to_none, merge_metadata
 from ..lists import created_filter, page, search_page
-from ..render import deleted_stub, render
+from ..render import EXTRA_EXPANSIONS, deleted_stub, render
 from ..search import CUSTOMER_FIELDS, compile_query
+from ..state import EmulatorState
 from ..store import new_id
 from . import billing
 from .clock_time import clock_now, customer_now
@@ -156,6 +157,17 @@ def search(call: Call) -> dict[str, Any]:
         if not c.get("_deleted") and call.state.search.visible(c["id"], now) and predicate(c)
     ]
     return search_page(call, rows, "/v1/customers/search", lambda r: render(call.state, "customer", r))
+
+
+def _subscriptions_of(state: EmulatorState, customer: dict[str, Any]) -> dict[str, Any]:
+    """``expand[]=subscriptions`` on a customer: its subscriptions that have not ended."""
+    rows = [render(state, "subscription", s) for s in state.store.newest_first("subscription")
+            if s["customer"] == customer["id"] and s["status"] not in ("canceled", "incomplete_expired")]
+    return {"object": "list", "data": rows, "has_more": False, "total_count": len(rows),
+            "url": f"/v1/customers/{customer['id']}/subscriptions"}
+
+
+EXTRA_EXPANSIONS[("customer", "subscriptions")] = _subscriptions_of
 
 
 ROUTES = [
