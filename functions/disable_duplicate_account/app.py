@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from linkflow_shared import OnboardingState, Settings, parse_input
+from linkflow_shared import ClaimedEmailInput, Settings, parse_input
 from linkflow_shared.aws_clients import client, dynamodb_table
 from linkflow_shared.compensations import disable_duplicate_account
 
@@ -16,7 +16,7 @@ tracer = Tracer()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    state = parse_input(OnboardingState, event)
+    state = parse_input(ClaimedEmailInput, event)
     rejection = disable_duplicate_account(
         state, idp=client("cognito-idp"), claims_table=dynamodb_table(SETTINGS.email_claims_table)
     )

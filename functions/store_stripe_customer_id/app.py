@@ -3,7 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from linkflow_shared import OnboardingState, Settings, parse_input
+from linkflow_shared import Settings, StoreCustomerInput, parse_input
 from linkflow_shared.aws_clients import client, dynamodb_table
 from linkflow_shared.onboarding import store_customer_id
 
@@ -15,7 +15,7 @@ tracer = Tracer()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    state = parse_input(OnboardingState, event)
+    state = parse_input(StoreCustomerInput, event)
     result = store_customer_id(
         state, idp=client("cognito-idp"), profiles_table=dynamodb_table(SETTINGS.user_profiles_table)
     )

@@ -11,16 +11,24 @@ from .cognito import disable_user
 from .email_claims import record_rejection, release_claim
 from .entitlements import delete_entitlement
 from .errors import InvalidOnboardingInput
-from .models import CustomerDeletion, OnboardingState, Rejection, RollbackResult, utc_now
+from .models import (
+    ClaimedEmailInput,
+    CustomerDeletion,
+    DeleteCustomerInput,
+    OnboardingState,
+    Rejection,
+    RollbackResult,
+    utc_now,
+)
 from .profiles import delete_profile
 from .stripe_gateway import customers_of_sub, delete_customer_of_sub
 
 
-def disable_duplicate_account(state: OnboardingState, *, idp: Any, claims_table: Any) -> Rejection:
+def disable_duplicate_account(state: ClaimedEmailInput, *, idp: Any, claims_table: Any) -> Rejection:
     """Disable the run's account, whose email another account had claimed, and record why on that
     account's email claim (``rejectedUserIds`` / ``rejections``)."""
     claim = state.email_claim
-    if claim is None or claim.outcome == "claimed":
+    if claim.outcome == "claimed":
         raise InvalidOnboardingInput("CompensateDisableDuplicateAccount needs an email claimed by another user")
     if not state.is_external:
         reason = "duplicate_native_sign_up"
@@ -40,11 +48,9 @@ def disable_duplicate_account(state: OnboardingState, *, idp: Any, claims_table:
     return rejection
 
 
-def delete_duplicate_customer(state: OnboardingState, *, stripe: Any) -> CustomerDeletion:
+def delete_duplicate_customer(state: DeleteCustomerInput, *, stripe: Any) -> CustomerDeletion:
     """Delete the customer this run created when the profile already links another one."""
     stored = state.stored_customer
-    if stored is None or state.stripe_customer is None:
-        raise InvalidOnboardingInput("CompensateDeleteStripeCustomer needs stripeCustomer and storedCustomer")
     own = state.stripe_customer.customer_id
     if not state.stripe_customer.created or own == stored.stored_customer_id:
         return CustomerDeletion(deleted_customer_id=None, kept_customer_id=stored.stored_customer_id)

@@ -239,12 +239,31 @@ class StepError(BaseModel):
 
 
 class OnboardingState(OnboardingInput):
-    """The whole execution state a compensation step receives (the input plus step results)."""
+    """The whole execution state (the input plus the step results so far), as a rollback sees it."""
 
     email_claim: EmailClaimResult | None = None
     stripe_customer: StripeCustomerRef | None = None
     stored_customer: StoreCustomerResult | None = None
     error: StepError | None = None
+
+
+class ClaimedEmailInput(OnboardingInput):
+    """LinkProvider's and CompensateDisableDuplicateAccount's input: the claim decided the path."""
+
+    email_claim: EmailClaimResult
+
+
+class StoreCustomerInput(OnboardingInput):
+    """StoreStripeCustomerId's input."""
+
+    stripe_customer: StripeCustomerRef
+
+
+class DeleteCustomerInput(OnboardingInput):
+    """CompensateDeleteStripeCustomer's input: the run's customer and the one the profile kept."""
+
+    stripe_customer: StripeCustomerRef
+    stored_customer: StoreCustomerResult
 
 
 # --- records ------------------------------------------------------------------------------------

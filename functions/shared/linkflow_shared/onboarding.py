@@ -18,12 +18,13 @@ from .email_claims import claim_email, take_over_claim
 from .entitlements import put_new_entitlement
 from .errors import CognitoUserNotFound, InvalidOnboardingInput, OnboardingStartFailed, error_code
 from .models import (
+    ClaimedEmailInput,
     EmailClaimResult,
     EntitlementRecord,
     LinkResult,
     OnboardingInput,
-    OnboardingState,
     ProfileRecord,
+    StoreCustomerInput,
     StoreCustomerResult,
     StripeCustomerRef,
     external_identity,
@@ -113,7 +114,7 @@ def check_duplicate_email(onboarding: OnboardingInput, *, idp: Any, claims_table
     return EmailClaimResult(outcome=outcome, owner_user_id=owner.sub, owner_user_name=owner.username)
 
 
-def link_provider(state: OnboardingState, *, idp: Any, profiles_table: Any) -> LinkResult:
+def link_provider(state: ClaimedEmailInput, *, idp: Any, profiles_table: Any) -> LinkResult:
     """Make the run's federated identity sign in as the email's owner, then record the provider.
 
     Cognito only links an identity that has no user of its own, so the federated user this run
@@ -121,7 +122,7 @@ def link_provider(state: OnboardingState, *, idp: Any, profiles_table: Any) -> L
     sign-in resolves to the owner's sub.
     """
     claim = state.email_claim
-    if claim is None or claim.outcome != "link_to_existing" or not claim.owner_user_name:
+    if claim.outcome != "link_to_existing" or not claim.owner_user_name:
         raise InvalidOnboardingInput("LinkProvider needs emailClaim.outcome == link_to_existing")
     pool = state.user_pool_id
     owner = get_user(idp, pool, claim.owner_user_name)
@@ -202,10 +203,8 @@ def _idempotency_key_expired(first_attempt_at: str) -> bool:
     return datetime.now(UTC) - parse_timestamp(first_attempt_at) > IDEMPOTENCY_KEY_LIFETIME
 
 
-def store_customer_id(state: OnboardingState, *, idp: Any, profiles_table: Any) -> StoreCustomerResult:
+def store_customer_id(state: StoreCustomerInput, *, idp: Any, profiles_table: Any) -> StoreCustomerResult:
     """Link the run's customer to the profile with a conditional write; ``conflict`` if the
     profile already links another customer (the run's own one is then deleted by compensation)."""
-    if state.stripe_customer is None:
-        raise InvalidOnboardingInput("StoreStripeCustomerId needs stripeCustomer.customerId")
     current_user(idp, state)
     return store_stripe_customer_id(profiles_table, state.sub, state.stripe_customer.customer_id, utc_now())
