@@ -18,6 +18,7 @@ import stripe
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
+from . import aws_clients
 from .errors import SecretUnavailable, StripeRequestRejected, StripeUnavailable
 
 SECRET_MAX_AGE_SECONDS = 300
@@ -37,9 +38,23 @@ class StripeSecret:
         return "StripeSecret(<redacted>)"
 
 
+_providers: dict[int, parameters.SecretsProvider] = {}
+
+
+def _secrets_provider() -> parameters.SecretsProvider:
+    # Built on the one client factory (endpoint and region from the environment at call time),
+    # not Powertools' process-wide default provider, whose client is fixed by whoever came first.
+    sm = aws_clients.client("secretsmanager")
+    with _lock:
+        provider = _providers.get(id(sm))
+        if provider is None:
+            provider = _providers[id(sm)] = parameters.SecretsProvider(boto3_client=sm)
+    return provider
+
+
 def load_stripe_secret(secret_name: str) -> StripeSecret:
     try:
-        value = parameters.get_secret(secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+        value = _secrets_provider().get(secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
     except (GetParameterError, TransformParameterError) as exc:
         raise SecretUnavailable(f"secret {secret_name} could not be read: {type(exc).__name__}") from None
     if not isinstance(value, dict) or not value.get("api_key"):

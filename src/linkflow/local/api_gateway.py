@@ -104,7 +104,8 @@ class ApiServer:
             sock.bind((self.host, self.port))
         except OSError as exc:
             sock.close()
-            raise PortInUseError(exc.errno, f"port {self.port} on {self.host} is already in use") from exc
+            message = f"port {self.port} on {self.host} is already in use (is another local stack running?)"
+            raise PortInUseError(exc.errno, message) from exc
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True,
                                         name="linkflow-api")
         self._thread.start()

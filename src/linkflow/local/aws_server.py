@@ -32,15 +32,24 @@ class QuietRequestHandler(MotoRequestHandler):
         return
 
 
-def bind(host: str, port: int, app: Any, request_handler: Any = None) -> BaseWSGIServer:
-    try:
-        return make_server(host, port, app, threaded=True, request_handler=request_handler)
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE or "in use" in str(exc).lower():
+def ensure_free(host: str, port: int) -> None:
+    """Raise PortInUseError naming the port if something already listens there."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
             raise PortInUseError(
                 errno.EADDRINUSE, f"port {port} on {host} is already in use (is another local stack running?)"
             ) from exc
-        raise
+
+
+def bind(host: str, port: int, app: Any, request_handler: Any = None) -> BaseWSGIServer:
+    # werkzeug prints its own message and exits the process when the port is taken: check first.
+    ensure_free(host, port)
+    return make_server(host, port, app, threaded=True, request_handler=request_handler)
 
 
 class AwsApp:
