@@ -73,6 +73,7 @@ class EmulatorServer:
         if self._thread is not None:
             raise RuntimeError("the Stripe emulator is already running")
         self._socket = _bind(self.host, self.port)
+        self.state.open()
         self.port = self._socket.getsockname()[1]
         self._server = _server(self.state, self.host, self.port, self._latency_ms)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},

@@ -94,8 +94,11 @@ class EmulatorState:
                 self._requests.clear()
 
     def close(self) -> None:
-        """Stop the webhook delivery thread."""
+        """Stop the webhook delivery thread (``open()`` allows deliveries again)."""
         self.webhooks.close()
+
+    def open(self) -> None:
+        self.webhooks.reopen()
 
     def wall_time(self) -> float:
         return time.time()

@@ -145,6 +145,15 @@ class WebhookDispatcher:
             self.config = WebhookConfig()
             self._cv.notify_all()
 
+    def reopen(self) -> None:
+        """Allow deliveries again after ``close()`` (a server restarted on the same state)."""
+        with self._cv:
+            self._closed = False
+            if self._thread is not None and not self._thread.is_alive():
+                self._thread = None
+            if self._queue:
+                self._ensure_thread()
+
     def close(self, timeout: float = 5.0) -> None:
         with self._cv:
             self._closed = True
