@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import stripe
+from boto3.dynamodb.types import TypeDeserializer
 from rich.console import Console
 from rich.table import Table
 
 from linkflow.local import LocalStack, LocalStackConfig
 from linkflow.ops.timeline import build_timeline
 
+_DESERIALIZE = TypeDeserializer()
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 PASSWORD = "Corr3ct-Horse-Battery!"
 
@@ -80,13 +82,14 @@ class Demo:
         table = Table(title=f"{desc['name']}  {desc['status']}  redrives: {desc.get('redriveCount', 0)}")
         for column in ("state", "status", "ms", "attempts", "errors"):
             table.add_column(column)
+        redrives = [e["timestamp"] for e in timeline.events if e["type"] == "ExecutionRedriven"]
         for run in timeline.states:
+            while redrives and redrives[0] <= run.entered:
+                redrives.pop(0)
+                table.add_row("[dim]-- ExecutionRedriven --[/]", "", "", "", "")
             errors = ", ".join(sorted({a.error for a in run.attempts if a.error})) or (run.error or "")
             duration = f"{run.duration_ms:.0f}" if run.duration_ms is not None else "-"
             table.add_row(run.name, run.status, duration, str(max(1, len(run.attempts))), errors)
-        for event in timeline.events:
-            if event["type"] == "ExecutionRedriven":
-                table.add_row("[dim]-- ExecutionRedriven --[/]", "", "", "", "")
         self.console.print(table)
         if desc["status"] == "FAILED":
             self.console.print(f"[red]failed[/] with {desc.get('error')}: {str(desc.get('cause'))[:160]}")
@@ -94,7 +97,7 @@ class Demo:
     def records(self, sub: str) -> dict[str, Any]:
         def get(table: str, key: dict[str, Any]) -> dict[str, Any] | None:
             item = self.ddb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
-            return {k: next(iter(v.values())) for k, v in item.items()} if item else None
+            return {k: _DESERIALIZE.deserialize(v) for k, v in item.items()} if item else None
 
         profile = get(self.outputs["UserProfilesTableName"], {"userId": {"S": sub}})
         entitlement = get(self.outputs["EntitlementsTableName"], {"cognito_sub": {"S": sub}})
