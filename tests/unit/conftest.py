@@ -39,48 +39,58 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
 
 
-@contextmanager
-def _mocked(*, federated_usernames: bool) -> Iterator[Aws]:
+@pytest.fixture(scope="session")
+def _boto() -> Iterator[dict[str, Any]]:
+    """Clients made once: creating boto3 clients is the slow part of a mocked account. moto stubs
+    every client created after it is imported, whenever a mock is active."""
     import boto3
+    import moto  # noqa: F401  (imported first: its stub must be in every client below)
     from linkflow_shared import aws_clients
-    from moto import mock_aws
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         _aws_env(monkeypatch)
-        aws_clients.clear_cache()
-        with mock_aws():
-            ddb = boto3.client("dynamodb", region_name=REGION)
-            create_tables(ddb)
-            idp = boto3.client("cognito-idp", region_name=REGION)
-            resource = boto3.resource("dynamodb", region_name=REGION)
-            yield Aws(
-                ddb=ddb,
-                idp=idp,
-                sfn=boto3.client("stepfunctions", region_name=REGION),
-                pool_id=create_user_pool(idp, federated_usernames=federated_usernames),
-                tables={lid: resource.Table(name) for lid, name in table_names().items()},
-            )
-        aws_clients.clear_cache()
+        aws_clients.clear_cache()  # drop any client made before moto was imported
+        yield {
+            "ddb": boto3.client("dynamodb", region_name=REGION),
+            "idp": boto3.client("cognito-idp", region_name=REGION),
+            "sfn": boto3.client("stepfunctions", region_name=REGION),
+            "resource": boto3.resource("dynamodb", region_name=REGION),
+        }
+
+
+@contextmanager
+def _mocked(boto: dict[str, Any], *, federated_usernames: bool) -> Iterator[Aws]:
+    from moto import mock_aws
+
+    with mock_aws():
+        create_tables(boto["ddb"])
+        yield Aws(
+            ddb=boto["ddb"],
+            idp=boto["idp"],
+            sfn=boto["sfn"],
+            pool_id=create_user_pool(boto["idp"], federated_usernames=federated_usernames),
+            tables={lid: boto["resource"].Table(name) for lid, name in table_names().items()},
+        )
 
 
 @pytest.fixture
-def aws() -> Iterator[Aws]:
+def aws(_boto: dict[str, Any]) -> Iterator[Aws]:
     """A fresh mocked account per test."""
-    with _mocked(federated_usernames=False) as account:
+    with _mocked(_boto, federated_usernames=False) as account:
         yield account
 
 
 @pytest.fixture
-def aws_federated() -> Iterator[Aws]:
+def aws_federated(_boto: dict[str, Any]) -> Iterator[Aws]:
     """Like ``aws``, with a pool that accepts ``Google_<id>`` usernames (moto cannot federate)."""
-    with _mocked(federated_usernames=True) as account:
+    with _mocked(_boto, federated_usernames=True) as account:
         yield account
 
 
 @pytest.fixture(scope="module")
-def aws_module() -> Iterator[Aws]:
+def aws_module(_boto: dict[str, Any]) -> Iterator[Aws]:
     """One mocked account for a module whose tests must all leave it untouched (and check that)."""
-    with _mocked(federated_usernames=False) as account:
+    with _mocked(_boto, federated_usernames=False) as account:
         yield account
 
 

@@ -130,3 +130,77 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 5000
+
+
+class FakeStripe:
+    """Stands in for ``stripe.StripeClient`` (``client.v1.customers``): records every call, keeps
+    customers in memory. The real SDK against the emulator is exercised by the workflow tests."""
+
+    def __init__(self) -> None:
+        from types import SimpleNamespace
+
+        self.calls: list[tuple[str, Any]] = []
+        self.store: dict[str, Any] = {}
+        self.v1 = SimpleNamespace(customers=self)
+
+    def add(self, email: str, sub: str) -> str:
+        from types import SimpleNamespace
+
+        customer_id = f"cus_{len(self.store) + 1:04d}"
+        self.store[customer_id] = SimpleNamespace(
+            id=customer_id, email=email, metadata={"cognito_sub": sub}, deleted=False
+        )
+        return customer_id
+
+    def create(self, params: dict[str, Any], options: dict[str, Any]) -> Any:
+        self.calls.append(("create", {"params": params, "options": options}))
+        customer_id = self.add(params["email"], params["metadata"]["cognito_sub"])
+        self.store[customer_id].metadata = dict(params["metadata"])
+        return self.store[customer_id]
+
+    def list(self, params: dict[str, Any]) -> Any:
+        from types import SimpleNamespace
+
+        self.calls.append(("list", params))
+        return SimpleNamespace(data=[c for c in self.store.values() if c.email == params["email"] and not c.deleted])
+
+    def retrieve(self, customer_id: str) -> Any:
+        self.calls.append(("retrieve", customer_id))
+        return self.store[customer_id]
+
+    def delete(self, customer_id: str) -> Any:
+        self.calls.append(("delete", customer_id))
+        self.store[customer_id].deleted = True
+        return self.store[customer_id]
+
+    def live(self) -> list[str]:
+        return [c.id for c in self.store.values() if not c.deleted]
+
+
+class LinkingIdp:
+    """A moto Cognito client plus ``AdminLinkProviderForUser`` (moto lacks it), recorded and
+    reflected in the destination user's ``identities`` attribute as Cognito does."""
+
+    def __init__(self, idp: Any) -> None:
+        self._idp = idp
+        self.links: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._idp, name)
+
+    def admin_link_provider_for_user(self, **kwargs: Any) -> dict[str, Any]:
+        import json
+
+        self.links.append(kwargs)
+        pool, username = kwargs["UserPoolId"], kwargs["DestinationUser"]["ProviderAttributeValue"]
+        attrs = {
+            a["Name"]: a["Value"]
+            for a in self._idp.admin_get_user(UserPoolId=pool, Username=username)["UserAttributes"]
+        }
+        identities = json.loads(attrs.get("identities", "[]"))
+        source = kwargs["SourceUser"]
+        identities.append({"providerName": source["ProviderName"], "userId": source["ProviderAttributeValue"]})
+        self._idp.admin_update_user_attributes(
+            UserPoolId=pool, Username=username, UserAttributes=[{"Name": "identities", "Value": json.dumps(identities)}]
+        )
+        return {}

@@ -1,0 +1,389 @@
+"""Onboarding steps and compensations against moto (tables and pool from template.yaml).
+
+Stripe is the in-memory ``FakeStripe``; the SDK against the emulator is covered by the workflow
+tests on the local stack.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from linkflow_shared import (
+    ClaimedEmailInput,
+    CognitoUserNotFound,
+    DeleteCustomerInput,
+    EmailClaimResult,
+    OnboardingInput,
+    OnboardingState,
+    ProfileMissing,
+    StoreCustomerInput,
+    StoreCustomerResult,
+    StripeCustomerRef,
+)
+from linkflow_shared.compensations import delete_duplicate_customer, disable_duplicate_account, rollback_onboarding
+from linkflow_shared.email_claims import claim_email, get_claim
+from linkflow_shared.entitlements import get_entitlement
+from linkflow_shared.onboarding import (
+    check_duplicate_email,
+    create_stripe_customer,
+    customer_idempotency_key,
+    init_entitlement,
+    link_provider,
+    store_customer_id,
+    write_profile,
+)
+from linkflow_shared.profiles import get_profile
+from unit_support import FakeStripe, LinkingIdp
+
+
+def native(aws: Any, email: str = "ada@example.com", spelled: str | None = None) -> OnboardingInput:
+    """A native user whose Cognito email is ``spelled`` (moto refuses two users with one spelling)."""
+    username, sub = aws.create_native_user((spelled or email).strip(), given_name="Ada")
+    return OnboardingInput(
+        user_pool_id=aws.pool_id,
+        user_name=username,
+        sub=sub,
+        email=spelled or email,
+        given_name="Ada",
+        family_name="Lovelace",
+        email_verified=True,
+    )
+
+
+def federated(aws: Any, email: str, verified: bool = True, provider_user_id: str = "4242") -> OnboardingInput:
+    username = f"Google_{provider_user_id}"
+    sub = aws.create_federated_user(username, email, verified)
+    return OnboardingInput(
+        user_pool_id=aws.pool_id,
+        user_name=username,
+        sub=sub,
+        email=email,
+        email_verified=verified,
+        providers=["Google"],
+    )
+
+
+def tables(aws: Any) -> dict[str, Any]:
+    return {
+        "profiles_table": aws.table("UserProfilesTable"),
+        "entitlements_table": aws.table("EntitlementsTable"),
+        "claims_table": aws.table("EmailClaimsTable"),
+    }
+
+
+def onboard(aws: Any, onboarding: OnboardingInput, stripe: FakeStripe) -> str:
+    """The happy path, step by step; answers the stored customer id."""
+    t = tables(aws)
+    assert check_duplicate_email(onboarding, idp=aws.idp, claims_table=t["claims_table"]).outcome == "claimed"
+    write_profile(onboarding, profiles_table=t["profiles_table"])
+    init_entitlement(onboarding, entitlements_table=t["entitlements_table"])
+    customer = create_stripe_customer(
+        onboarding, idp=aws.idp, profiles_table=t["profiles_table"], stripe=stripe, platform="linkflow"
+    )
+    state = StoreCustomerInput(**onboarding.model_dump(), stripe_customer=customer)
+    return store_customer_id(state, idp=aws.idp, profiles_table=t["profiles_table"]).stored_customer_id
+
+
+# --- happy path ---------------------------------------------------------------------------------
+
+
+def test_happy_path_writes_one_profile_one_entitlement_one_customer(aws):
+    stripe = FakeStripe()
+    onboarding = native(aws, spelled="  Ada@Example.com ")
+    customer_id = onboard(aws, onboarding, stripe)
+
+    (profile,) = aws.items("UserProfilesTable")
+    assert profile["userId"] == onboarding.sub and profile["email"] == "ada@example.com"
+    assert profile["givenName"] == "Ada" and profile["familyName"] == "Lovelace"
+    assert profile["stripeCustomerId"] == customer_id and profile["providers"] == ["Cognito"]
+    for key in ("createdAt", "updatedAt"):
+        assert datetime.fromisoformat(profile[key].replace("Z", "+00:00")).tzinfo is not None
+    (entitlement,) = aws.items("EntitlementsTable")
+    assert entitlement == {
+        "cognito_sub": onboarding.sub,
+        "status": "none",
+        "email": "ada@example.com",
+        "updatedAt": entitlement["updatedAt"],
+    }
+    (claim,) = aws.items("EmailClaimsTable")
+    assert claim["userId"] == onboarding.sub
+
+    creates = [call for name, call in stripe.calls if name == "create"]
+    assert len(stripe.calls) == 1 and len(creates) == 1, "exactly one Stripe call: no search, no list"
+    assert creates[0]["options"] == {"idempotency_key": customer_idempotency_key(onboarding.sub)}
+    metadata = creates[0]["params"]["metadata"]
+    assert metadata["cognito_user_id"] == metadata["cognito_sub"] == onboarding.sub
+    assert metadata["user_pool_id"] == aws.pool_id
+    assert {"platform", "created_via"} <= set(metadata)
+
+
+def test_every_step_is_idempotent(aws):
+    stripe = FakeStripe()
+    onboarding = native(aws)
+    first = onboard(aws, onboarding, stripe)
+    profile_before = get_profile(aws.table("UserProfilesTable"), onboarding.sub)
+    # a redrive or a retry runs the steps again: nothing is duplicated or overwritten
+    second = onboard(aws, onboarding, stripe)
+    assert first == second
+    assert len(aws.items("UserProfilesTable")) == len(aws.items("EntitlementsTable")) == 1
+    profile_after = get_profile(aws.table("UserProfilesTable"), onboarding.sub)
+    assert profile_after.created_at == profile_before.created_at
+    assert stripe.live() == [first]
+    assert [name for name, _ in stripe.calls] == ["create"], "the stored customer is reused, not re-created"
+
+
+def test_init_entitlement_keeps_a_newer_entitlement(aws):
+    onboarding = native(aws)
+    aws.table("EntitlementsTable").put_item(Item={"cognito_sub": onboarding.sub, "status": "active", "plan": "pro"})
+    entitlement = init_entitlement(onboarding, entitlements_table=aws.table("EntitlementsTable"))
+    assert entitlement.status == "active"
+    assert get_entitlement(aws.table("EntitlementsTable"), onboarding.sub).plan == "pro"
+
+
+# --- the email claim (behaviours 7 and 8) -------------------------------------------------------
+
+
+def test_the_atomic_claim_gives_an_email_to_exactly_one_of_two_racing_users(aws):
+    first, second = native(aws), native(aws, spelled="ADA@example.com")
+    claims = aws.table("EmailClaimsTable")
+    barrier, results = threading.Barrier(2), {}
+
+    def claim(onboarding: OnboardingInput) -> None:
+        barrier.wait()
+        results[onboarding.sub] = claim_email(claims, onboarding.email, onboarding.sub, "now").user_id
+
+    threads = [threading.Thread(target=claim, args=(o,)) for o in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (owner,) = set(results.values())
+    assert owner in (first.sub, second.sub)
+
+
+def test_a_second_native_account_with_the_email_is_a_duplicate(aws):
+    owner, other = native(aws), native(aws, spelled=" Ada@Example.com")
+    claims = aws.table("EmailClaimsTable")
+    assert check_duplicate_email(owner, idp=aws.idp, claims_table=claims).outcome == "claimed"
+    result = check_duplicate_email(other, idp=aws.idp, claims_table=claims)
+    assert result == EmailClaimResult(outcome="duplicate", owner_user_id=owner.sub, owner_user_name=owner.user_name)
+
+
+def test_a_stale_claim_whose_owner_left_cognito_is_taken_over(aws):
+    gone, newcomer = native(aws), native(aws, spelled="ADA@EXAMPLE.COM")
+    claims = aws.table("EmailClaimsTable")
+    check_duplicate_email(gone, idp=aws.idp, claims_table=claims)
+    aws.idp.admin_delete_user(UserPoolId=aws.pool_id, Username=gone.user_name)
+    assert check_duplicate_email(newcomer, idp=aws.idp, claims_table=claims).outcome == "claimed"
+    claim = get_claim(claims, newcomer.email)
+    assert claim.user_id == newcomer.sub and claim.previous_user_id == gone.sub
+
+
+def test_the_duplicate_account_is_disabled_and_the_reason_recorded_once(aws):
+    owner, other = native(aws), native(aws, spelled="Ada@example.com")
+    claims = aws.table("EmailClaimsTable")
+    check_duplicate_email(owner, idp=aws.idp, claims_table=claims)
+    result = check_duplicate_email(other, idp=aws.idp, claims_table=claims)
+    state = ClaimedEmailInput(**other.model_dump(), email_claim=result)
+    for _ in range(2):  # a retry records nothing twice
+        rejection = disable_duplicate_account(state, idp=aws.idp, claims_table=claims)
+    assert rejection.reason == "duplicate_native_sign_up" and rejection.cognito_disabled
+    assert aws.idp.admin_get_user(UserPoolId=aws.pool_id, Username=other.user_name)["Enabled"] is False
+    assert aws.idp.admin_get_user(UserPoolId=aws.pool_id, Username=owner.user_name)["Enabled"] is True
+    claim = get_claim(claims, owner.email)
+    assert claim.user_id == owner.sub
+    assert claim.rejected_user_ids == [other.sub] and len(claim.rejections) == 1
+    assert aws.items("UserProfilesTable") == []
+
+
+def test_a_verified_federated_user_with_an_existing_email_is_linked_not_onboarded(aws_federated):
+    aws = aws_federated
+    stripe = FakeStripe()
+    owner = native_in_federated_pool(aws)
+    onboard(aws, owner, stripe)
+    google = federated(aws, owner.email, verified=True)
+    claims = aws.table("EmailClaimsTable")
+    result = check_duplicate_email(google, idp=aws.idp, claims_table=claims)
+    assert result.outcome == "link_to_existing" and result.owner_user_id == owner.sub
+
+    idp = LinkingIdp(aws.idp)
+    link = link_provider(
+        ClaimedEmailInput(**google.model_dump(), email_claim=result),
+        idp=idp,
+        profiles_table=aws.table("UserProfilesTable"),
+    )
+    assert link.linked_now and link.federated_user_deleted and link.profile_updated
+    (call,) = idp.links
+    assert call["DestinationUser"] == {"ProviderName": "Cognito", "ProviderAttributeValue": owner.user_name}
+    assert call["SourceUser"] == {
+        "ProviderName": "Google",
+        "ProviderAttributeName": "Cognito_Subject",
+        "ProviderAttributeValue": "4242",
+    }
+    usernames = {u["Username"] for u in aws.idp.list_users(UserPoolId=aws.pool_id)["Users"]}
+    assert google.user_name not in usernames
+    (profile,) = aws.items("UserProfilesTable")
+    assert profile["userId"] == owner.sub and profile["providers"] == ["Cognito", "Google"]
+    assert stripe.live() == [profile["stripeCustomerId"]]
+
+
+def test_an_unverified_federated_user_with_an_existing_email_is_never_linked(aws_federated):
+    aws = aws_federated
+    owner = native_in_federated_pool(aws)
+    claims = aws.table("EmailClaimsTable")
+    check_duplicate_email(owner, idp=aws.idp, claims_table=claims)
+    stranger = federated(aws, owner.email, verified=False)
+    result = check_duplicate_email(stranger, idp=aws.idp, claims_table=claims)
+    assert result.outcome == "duplicate"
+    rejection = disable_duplicate_account(
+        ClaimedEmailInput(**stranger.model_dump(), email_claim=result), idp=aws.idp, claims_table=claims
+    )
+    assert rejection.reason == "unverified_external_email"
+
+
+def native_in_federated_pool(aws: Any) -> OnboardingInput:
+    username = f"native-{uuid.uuid4().hex[:8]}"
+    sub = aws.create_federated_user(username, "ada@example.com", True)
+    return OnboardingInput(user_pool_id=aws.pool_id, user_name=username, sub=sub, email="ada@example.com")
+
+
+# --- Stripe customer (behaviours 3, 4, 9) -------------------------------------------------------
+
+
+def test_no_customer_is_created_when_the_profile_already_links_one(aws):
+    stripe = FakeStripe()
+    onboarding = native(aws)
+    write_profile(onboarding, profiles_table=aws.table("UserProfilesTable"))
+    aws.table("UserProfilesTable").update_item(
+        Key={"userId": onboarding.sub},
+        UpdateExpression="SET stripeCustomerId = :c",
+        ExpressionAttributeValues={":c": "cus_checkout"},
+    )
+    customer = create_stripe_customer(
+        onboarding, idp=aws.idp, profiles_table=aws.table("UserProfilesTable"), stripe=stripe, platform="linkflow"
+    )
+    assert customer == StripeCustomerRef(customer_id="cus_checkout", created=False)
+    assert stripe.calls == []
+
+
+def test_a_customer_linked_by_another_path_meanwhile_is_a_conflict_and_ours_is_deleted(aws):
+    stripe = FakeStripe()
+    onboarding = native(aws)
+    profiles = aws.table("UserProfilesTable")
+    write_profile(onboarding, profiles_table=profiles)
+    ours = create_stripe_customer(onboarding, idp=aws.idp, profiles_table=profiles, stripe=stripe, platform="x")
+    theirs = stripe.add(onboarding.email, onboarding.sub)  # e.g. a checkout created and linked its own
+    profiles.update_item(
+        Key={"userId": onboarding.sub},
+        UpdateExpression="SET stripeCustomerId = :c",
+        ExpressionAttributeValues={":c": theirs},
+    )
+    stored = store_customer_id(
+        StoreCustomerInput(**onboarding.model_dump(), stripe_customer=ours), idp=aws.idp, profiles_table=profiles
+    )
+    assert stored == StoreCustomerResult(
+        outcome="conflict", stored_customer_id=theirs, own_customer_id=ours.customer_id
+    )
+    deletion = delete_duplicate_customer(
+        DeleteCustomerInput(**onboarding.model_dump(), stripe_customer=ours, stored_customer=stored), stripe=stripe
+    )
+    assert deletion.deleted_customer_id == ours.customer_id and deletion.kept_customer_id == theirs
+    assert stripe.live() == [theirs]
+    assert get_profile(profiles, onboarding.sub).stripe_customer_id == theirs
+
+
+def test_a_customer_this_run_did_not_create_is_never_deleted(aws):
+    stripe = FakeStripe()
+    onboarding = native(aws)
+    theirs = stripe.add(onboarding.email, onboarding.sub)
+    other = stripe.add(onboarding.email, onboarding.sub)
+    state = DeleteCustomerInput(
+        **onboarding.model_dump(),
+        stripe_customer=StripeCustomerRef(customer_id=other, created=False),
+        stored_customer=StoreCustomerResult(outcome="conflict", stored_customer_id=theirs, own_customer_id=other),
+    )
+    assert delete_duplicate_customer(state, stripe=stripe).deleted_customer_id is None
+    assert sorted(stripe.live()) == sorted([theirs, other])
+
+
+def test_storing_on_a_vanished_profile_is_terminal(aws):
+    onboarding = native(aws)
+    state = StoreCustomerInput(
+        **onboarding.model_dump(), stripe_customer=StripeCustomerRef(customer_id="cus_1", created=True)
+    )
+    with pytest.raises(ProfileMissing):
+        store_customer_id(state, idp=aws.idp, profiles_table=aws.table("UserProfilesTable"))
+
+
+def test_a_redrive_after_the_idempotency_key_expired_finds_the_earlier_customer(aws):
+    stripe = FakeStripe()
+    onboarding = native(aws)
+    profiles = aws.table("UserProfilesTable")
+    write_profile(onboarding, profiles_table=profiles)
+    two_days_ago = (datetime.now(UTC) - timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    profiles.update_item(
+        Key={"userId": onboarding.sub},
+        UpdateExpression="SET createdAt = :t",
+        ExpressionAttributeValues={":t": two_days_ago},
+    )
+    earlier = stripe.add(onboarding.email, onboarding.sub)
+    stripe.add(onboarding.email, str(uuid.uuid4()))  # someone else's customer with the same email
+    customer = create_stripe_customer(onboarding, idp=aws.idp, profiles_table=profiles, stripe=stripe, platform="x")
+    assert customer == StripeCustomerRef(customer_id=earlier, created=True)
+    assert [name for name, _ in stripe.calls] == ["list"]
+
+
+# --- user deleted mid-run (behaviour 10) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", ["check", "create", "store"])
+def test_a_step_notices_the_user_was_deleted(aws, step):
+    stripe = FakeStripe()
+    onboarding = native(aws)
+    profiles = aws.table("UserProfilesTable")
+    write_profile(onboarding, profiles_table=profiles)
+    aws.idp.admin_delete_user(UserPoolId=aws.pool_id, Username=onboarding.user_name)
+    with pytest.raises(CognitoUserNotFound):
+        if step == "check":
+            check_duplicate_email(onboarding, idp=aws.idp, claims_table=aws.table("EmailClaimsTable"))
+        elif step == "create":
+            create_stripe_customer(onboarding, idp=aws.idp, profiles_table=profiles, stripe=stripe, platform="x")
+        else:
+            state = StoreCustomerInput(
+                **onboarding.model_dump(), stripe_customer=StripeCustomerRef(customer_id="cus_1", created=True)
+            )
+            store_customer_id(state, idp=aws.idp, profiles_table=profiles)
+    assert stripe.calls == [], "no customer is created for a deleted user"
+    assert get_profile(profiles, onboarding.sub).stripe_customer_id is None
+
+
+def test_the_rollback_removes_everything_the_run_created(aws):
+    stripe = FakeStripe()
+    onboarding = native(aws)
+    bystander = native(aws, "grace@example.com")
+    onboard(aws, bystander, stripe)
+    customer_id = onboard(aws, onboarding, stripe)
+    aws.idp.admin_delete_user(UserPoolId=aws.pool_id, Username=onboarding.user_name)
+    state = OnboardingState(
+        **onboarding.model_dump(), stripe_customer=StripeCustomerRef(customer_id=customer_id, created=True)
+    )
+    for _ in range(2):  # idempotent: a retried rollback finds nothing left to do
+        result = rollback_onboarding(state, stripe=stripe, **tables(aws))
+    assert result.deleted_customer_ids == [] and not result.profile_deleted
+    assert [p["userId"] for p in aws.items("UserProfilesTable")] == [bystander.sub]
+    assert [e["cognito_sub"] for e in aws.items("EntitlementsTable")] == [bystander.sub]
+    assert [c["email"] for c in aws.items("EmailClaimsTable")] == ["grace@example.com"]
+    assert len(stripe.live()) == 1 and customer_id not in stripe.live()
+
+
+def test_the_rollback_reports_what_it_removed(aws):
+    stripe = FakeStripe()
+    onboarding = native(aws)
+    customer_id = onboard(aws, onboarding, stripe)
+    result = rollback_onboarding(OnboardingState(**onboarding.model_dump()), stripe=stripe, **tables(aws))
+    assert result.deleted_customer_ids == [customer_id]
+    assert result.profile_deleted and result.entitlement_deleted and result.email_claim_released
