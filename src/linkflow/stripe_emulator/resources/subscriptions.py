@@ -129,23 +129,10 @@ def _trial_settings(value: Any, current: dict[str, Any] | None = None) -> dict[s
     return {"end_behavior": {"missing_payment_method": missing}}
 
 
-def new_subscription(call: Call, customer: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Create a subscription from create parameters (shared with Checkout completion)."""
-    now = customer_now(call.state, customer)
-    specs = params.get("items")
-    if not specs:
-        raise missing_param("items")
-    if not isinstance(specs, list):
-        raise invalid_request("Invalid array", param="items")
-    sub_id = new_id("sub")
-    items = [_new_item(call, sub_id, as_dict(spec, f"items[{i}]"), i, now) for i, spec in enumerate(specs)]
-    currency = _check_intervals(call, items)
-    behavior = params.get("payment_behavior", "allow_incomplete")
-    if behavior not in PAYMENT_BEHAVIORS:
-        raise invalid_request("Invalid payment_behavior: must be one of " + ", ".join(PAYMENT_BEHAVIORS),
-                              param="payment_behavior")
+def _record(sub_id: str, customer: dict[str, Any], params: dict[str, Any], items: list[dict[str, Any]],
+            currency: str, now: int) -> dict[str, Any]:
     pm = params.get("default_payment_method")
-    sub = {
+    return {
         "id": sub_id, "object": "subscription", "application": None, "application_fee_percent": None,
         "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
         "billing_cycle_anchor": now, "billing_cycle_anchor_config": None,
@@ -169,20 +156,41 @@ def new_subscription(call: Call, customer: dict[str, Any], params: dict[str, Any
         "transfer_data": None, "trial_end": None, "trial_settings": _trial_settings(params.get("trial_settings")),
         "trial_start": None, "_items": items, "_cycle": 0,
     }
-    trial_end = _trial_end(call, params, items, now)
+
+
+def _start(call: Call, sub: dict[str, Any], trial_end: int | None, behavior: str, now: int) -> None:
+    """Set the first period and the status: trialing, active (paid) or incomplete."""
     if trial_end:
-        sub.update(status="trialing", trial_start=now, trial_end=trial_end)
+        sub.update(status="trialing", trial_start=now, trial_end=trial_end, billing_cycle_anchor=trial_end)
         billing.set_period(sub, now, trial_end)
-        sub["billing_cycle_anchor"] = trial_end
-    else:
-        billing.start_cycle(call, sub, now)
-        pays = billing.can_pay(call, sub) and behavior != "default_incomplete"
-        if not pays and behavior == "error_if_incomplete":
-            if billing.payment_method_for(call.state, sub) is None:
-                raise invalid_request("This customer has no attached payment source or default payment method.",
-                                      code="resource_missing")
-            raise card_declined()
-        sub["status"] = "active" if pays else "incomplete"
+        return
+    billing.start_cycle(call, sub, now)
+    pays = billing.can_pay(call, sub) and behavior != "default_incomplete"
+    if not pays and behavior == "error_if_incomplete":
+        if billing.payment_method_for(call.state, sub) is None:
+            raise invalid_request("This customer has no attached payment source or default payment method.",
+                                  code="resource_missing")
+        raise card_declined()
+    sub["status"] = "active" if pays else "incomplete"
+
+
+def new_subscription(call: Call, customer: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Create a subscription from create parameters (shared with Checkout completion)."""
+    now = customer_now(call.state, customer)
+    specs = params.get("items")
+    if not specs:
+        raise missing_param("items")
+    if not isinstance(specs, list):
+        raise invalid_request("Invalid array", param="items")
+    sub_id = new_id("sub")
+    items = [_new_item(call, sub_id, as_dict(spec, f"items[{i}]"), i, now) for i, spec in enumerate(specs)]
+    currency = _check_intervals(call, items)
+    behavior = params.get("payment_behavior", "allow_incomplete")
+    if behavior not in PAYMENT_BEHAVIORS:
+        raise invalid_request("Invalid payment_behavior: must be one of " + ", ".join(PAYMENT_BEHAVIORS),
+                              param="payment_behavior")
+    sub = _record(sub_id, customer, params, items, currency, now)
+    _start(call, sub, _trial_end(call, params, items, now), behavior, now)
     if params.get("cancel_at_period_end") == "true":
         sub.update(cancel_at_period_end=True, cancel_at=sub["current_period_end"])
     elif params.get("cancel_at"):
