@@ -110,16 +110,15 @@ def cancel(call: Call, sub: dict[str, Any], now: int, reason: str) -> None:
 
 
 def after_failed_payment(call: Call, sub: dict[str, Any], invoice: dict[str, Any], now: int) -> None:
-    """A failed collection moves an active subscription to past_due, or ends it after the last retry."""
-    if invoice["next_payment_attempt"] is None:
-        action = call.state.billing.final_action
-        if action == "cancel":
-            cancel(call, sub, now, "payment_failed")
-            return
-        if action == "unpaid":
-            set_status(call, sub, "unpaid", now)
-            return
-    if sub["status"] in ("active", "trialing"):
+    """After the last retry of ``invoice`` failed: the configured final action (cancel by default)."""
+    if invoice["next_payment_attempt"] is not None:
+        return
+    action = call.state.billing.final_action
+    if action == "cancel":
+        cancel(call, sub, now, "payment_failed")
+    elif action == "unpaid":
+        set_status(call, sub, "unpaid", now)
+    elif sub["status"] != "past_due":
         set_status(call, sub, "past_due", now)
 
 
@@ -198,7 +197,7 @@ def end_trial(call: Call, sub: dict[str, Any], now: int) -> None:
     start_cycle(call, sub, now)
     invoice, paid = bill(call, sub, now, "subscription_cycle")
     emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
-    if not paid and invoice["next_payment_attempt"] is None:
+    if not paid:
         after_failed_payment(call, sub, invoice, now)
 
 
@@ -221,7 +220,7 @@ def renew(call: Call, sub: dict[str, Any], now: int) -> None:
     if not paid and invoice["next_payment_attempt"] is not None and sub["status"] == "active":
         sub["status"] = "past_due"  # one event for the new period and the status
     emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
-    if not paid and invoice["next_payment_attempt"] is None:
+    if not paid:
         after_failed_payment(call, sub, invoice, now)
 
 
