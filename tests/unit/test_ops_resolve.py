@@ -126,8 +126,14 @@ def test_sdk_failures_become_one_line_and_the_right_exit_code():
     assert explain(boto_errors.ProfileNotFound(profile="x")).exit_code == EXIT_USAGE
     denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no\nmore"}}, "ListExecutions")
     assert str(explain(denied)) == "AWS refused the credentials for ListExecutions: AccessDeniedException: no"
-    down = stripe.APIConnectionError("Connection refused")
-    assert str(explain(down, "http://127.0.0.1:9")) == "cannot reach Stripe at http://127.0.0.1:9: Connection refused"
+    down = stripe.APIConnectionError("Unexpected error communicating with Stripe.\n\n(Network error: ConnectionError: "
+                                     "HTTPConnectionPool(...): [Errno 111] Connection refused'))")
+    assert str(explain(down, "http://127.0.0.1:9")) == (
+        "cannot reach Stripe at http://127.0.0.1:9: connection failed ([Errno 111] Connection refused)")
+    assert str(explain(stripe.APIConnectionError("Read timed out."), "https://api.stripe.com")) == (
+        "cannot reach Stripe at https://api.stripe.com: timed out")
+    refused.kwargs["error"] = "Failed to establish a new connection: [Errno 111] Connection refused"
+    assert str(explain(refused)).endswith("connection failed ([Errno 111] Connection refused)")
     wrapped = RuntimeError("wrapper")
     wrapped.__cause__ = refused
     assert explain(wrapped).exit_code == EXIT_UNREACHABLE

@@ -31,6 +31,8 @@ class Clients:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         self._region = env.get("AWS_REGION") or None
+        # For messages only: boto3 resolves the real endpoint per service.
+        self.aws_endpoint = env.get("AWS_ENDPOINT_URL") or "the AWS endpoint"
         self._stripe_key = env.get("STRIPE_API_KEY") or None
         self.stripe_base = (env.get("STRIPE_API_BASE") or "").rstrip("/") or STRIPE_DEFAULT_BASE
         self._session: Any = None

@@ -13,8 +13,11 @@ one-line message that names the endpoint and why.
 
 from __future__ import annotations
 
+import re
+
 import botocore.exceptions as boto_errors
 import stripe
+from botocore.parsers import ResponseParserError
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -69,11 +72,22 @@ def _first_line(text: object) -> str:
     return lines[0] if lines else ""
 
 
-def _explain_boto(exc: BaseException) -> OpsError | None:
+def _why(detail: str, default: str) -> str:
+    """``[Errno 111] Connection refused`` or ``timed out`` out of a connection error's long text."""
+    errno = re.search(r"\[Errno -?\d+\] [^\"')]+", detail)
+    if errno:
+        return f"{default} ({errno.group(0).strip()})"
+    return "timed out" if "timed out" in detail.lower() else default
+
+
+def _explain_boto(exc: BaseException, aws_endpoint: str) -> OpsError | None:
     endpoint = getattr(exc, "kwargs", {}).get("endpoint_url") if isinstance(exc, boto_errors.BotoCoreError) else None
     if endpoint:
         timed_out = isinstance(exc, boto_errors.ConnectTimeoutError | boto_errors.ReadTimeoutError)
-        return Unreachable(f"cannot reach AWS at {endpoint}: {'timed out' if timed_out else 'connection failed'}")
+        why = "timed out" if timed_out else _why(str(exc.kwargs.get("error", "")), "connection failed")
+        return Unreachable(f"cannot reach AWS at {endpoint}: {why}")
+    if isinstance(exc, ResponseParserError):
+        return Unreachable(f"cannot use AWS at {aws_endpoint}: the answer is not an AWS response")
     if isinstance(exc, _CREDENTIAL_ERRORS):
         return Unreachable(f"cannot use AWS: {_first_line(exc)} (set AWS_PROFILE or AWS_ACCESS_KEY_ID)")
     if isinstance(exc, boto_errors.ProfileNotFound):
@@ -91,21 +105,23 @@ def _explain_boto(exc: BaseException) -> OpsError | None:
 
 def _explain_stripe(exc: stripe.StripeError, stripe_base: str) -> OpsError:
     if isinstance(exc, stripe.APIConnectionError):
-        return Unreachable(f"cannot reach Stripe at {stripe_base}: {_first_line(exc.user_message or exc)}")
+        return Unreachable(f"cannot reach Stripe at {stripe_base}: {_why(str(exc), 'connection failed')}")
     if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
         return Unreachable(f"Stripe at {stripe_base} refused the API key: {_first_line(exc.user_message or exc)}")
     status = f"HTTP {exc.http_status}" if exc.http_status else "no status"
     return Unreachable(f"Stripe at {stripe_base} answered {status}: {_first_line(exc.user_message or exc)}")
 
 
-def explain(exc: BaseException, stripe_base: str = "https://api.stripe.com") -> OpsError | None:
+def explain(
+    exc: BaseException, stripe_base: str = "https://api.stripe.com", aws_endpoint: str = "the AWS endpoint"
+) -> OpsError | None:
     """The :class:`OpsError` an SDK exception (or one it caused) amounts to; None if it is a bug."""
     for link in _chain(exc):
         if isinstance(link, OpsError):
             return link
         if isinstance(link, stripe.StripeError):
             return _explain_stripe(link, stripe_base)
-        explained = _explain_boto(link)
+        explained = _explain_boto(link, aws_endpoint)
         if explained is not None:
             return explained
     return None

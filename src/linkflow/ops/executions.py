@@ -61,18 +61,28 @@ def _execution_arn(machine_arn: str, name: str) -> str:
     return machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
 
 
+def check_ref(ref: str) -> str:
+    """``ref`` stripped, if it has the shape of an execution ARN or name; :class:`UsageError` if not."""
+    ref = ref.strip()
+    if ref.startswith("arn:"):
+        if _EXECUTION_ARN.match(ref) is None:
+            raise UsageError(f"malformed execution ARN {ref!r} "
+                             "(expected arn:aws:states:<region>:<account>:execution:<machine>:<name>)")
+    elif not _NAME.match(ref):
+        raise UsageError(f"{ref!r} is neither an execution ARN nor an execution name")
+    return ref
+
+
 def resolve(sfn: Any, stack: StackResources, ref: str, machine: str | None = None) -> tuple[str, dict[str, Any]]:
     """``(machine key, DescribeExecution answer)`` for an execution ARN or a bare execution name.
 
     A name is looked up in every state machine of the stack (or the one ``machine`` selects).
     """
     machines = stack.selected(machine)
-    ref = ref.strip()
+    ref = check_ref(ref)
     if ref.startswith("arn:"):
         match = _EXECUTION_ARN.match(ref)
-        if match is None:
-            raise UsageError(f"malformed execution ARN {ref!r} "
-                             "(expected arn:aws:states:<region>:<account>:execution:<machine>:<name>)")
+        assert match is not None
         machine_arn = f"{match.group(1)}:stateMachine:{match.group(2)}"
         key = stack.machine_of(machine_arn)
         if key is None or key not in machines:
@@ -83,8 +93,6 @@ def resolve(sfn: Any, stack: StackResources, ref: str, machine: str | None = Non
         if desc is None:
             raise UsageError(f"unknown execution {ref}")
         return key, desc
-    if not _NAME.match(ref):
-        raise UsageError(f"{ref!r} is neither an execution ARN nor an execution name")
     found = [(key, desc) for key, arn in machines.items() if (desc := _describe(sfn, _execution_arn(arn, ref)))]
     if not found:
         raise UsageError(f"unknown execution: no execution named {ref!r} in {' or '.join(machines)}")

@@ -1,0 +1,281 @@
+"""What each operator command does; :mod:`linkflow.ops.cli` only declares the options.
+
+Every command checks its arguments before it talks to AWS, prints tables (or one JSON document
+with ``--output json``) on stdout, one ``error: ...`` line on stderr when it cannot do its job, and
+returns its exit code (see :mod:`linkflow.ops.errors`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import render
+from .clients import Clients
+from .errors import EXIT_OK, EXIT_PROBLEMS, OpsError, UsageError, explain
+from .executions import STATUSES, ExecutionSummary, check_ref, list_executions, resolve, timeline
+from .redrive import REDRIVEN, Backoff, RedriveReport, check, redrive, redrive_many
+from .since import parse_since
+from .stack import MACHINES, StackResources, load_stack
+from .timeline import FAILED_STATUSES, event_line, iso
+
+TERMINAL = {"SUCCEEDED", *FAILED_STATUSES}
+OUTPUTS = ("table", "json")
+
+
+class Operator:
+    """What every command needs: clients, the stack (loaded on first use), where to print."""
+
+    def __init__(self, stack_name: str | None, output: str) -> None:
+        self.stack_name = stack_name
+        self.json = output == "json"
+        self.clients = Clients()
+        self.out = render.console()
+        self._stack: StackResources | None = None
+
+    @property
+    def stack(self) -> StackResources:
+        if self._stack is None:
+            self._stack = load_stack(self.clients.aws("cloudformation"), self.stack_name)
+        return self._stack
+
+    @property
+    def sfn(self) -> Any:
+        return self.clients.aws("stepfunctions")
+
+
+def run(stack: str | None, output: str, command: Callable[[Operator], int]) -> int:
+    """Run ``command``; known failures become one line on stderr and their exit code (bugs keep
+    their traceback)."""
+    clients: Clients | None = None
+    try:
+        if output not in OUTPUTS:
+            raise UsageError(f"--output {output!r}: expected table or json")
+        op = Operator(stack, output)
+        clients = op.clients
+        return command(op)
+    except OpsError as exc:
+        return _failed(exc)
+    except Exception as exc:
+        explained = explain(exc, clients.stripe_base, clients.aws_endpoint) if clients else explain(exc)
+        if explained is None:
+            raise
+        return _failed(explained)
+
+
+def _failed(exc: OpsError) -> int:
+    sys.stderr.write(f"error: {exc}\n")
+    return exc.exit_code
+
+
+def check_machine(machine: str | None) -> str | None:
+    if machine is not None and machine not in MACHINES:
+        raise UsageError(f"--machine {machine!r}: expected one of {', '.join(MACHINES)}")
+    return machine
+
+
+def check_since(since: str | None) -> datetime | None:
+    return parse_since(since) if since is not None else None
+
+
+# --- executions list -------------------------------------------------------------------------
+
+
+def list_command(stack: str | None, output: str, *, machine: str | None, status: str | None, since: str | None,
+                 limit: int) -> int:
+    def command(op: Operator) -> int:
+        wanted = status.upper() if status else None
+        if wanted is not None and wanted not in STATUSES:
+            raise UsageError(f"--status {status!r}: expected one of {', '.join(STATUSES)}")
+        if limit < 1:
+            raise UsageError("--limit must be at least 1")
+        selected, after = check_machine(machine), check_since(since)
+        found = list_executions(op.sfn, op.stack, machine=selected, statuses=(wanted,) if wanted else (),
+                                since=after, limit=limit)
+        rows = [s.to_json() for s in found]
+        if op.json:
+            render.print_json({"stack": op.stack.name, "count": len(rows), "executions": rows})
+        elif rows:
+            op.out.print(render.executions_table(rows))
+        else:
+            op.out.print("no executions")
+        return EXIT_OK
+
+    return run(stack, output, command)
+
+
+# --- executions show -------------------------------------------------------------------------
+
+
+def _summary(machine: str, desc: dict[str, Any]) -> ExecutionSummary:
+    return ExecutionSummary(arn=desc["executionArn"], name=desc["name"], machine=machine, status=desc["status"],
+                            start=desc["startDate"], stop=desc.get("stopDate"),
+                            redrive_count=int(desc.get("redriveCount") or 0), error=desc.get("error"))
+
+
+def _parsed(raw: Any) -> Any:
+    try:
+        return json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return raw
+
+
+def show_document(op: Operator, machine: str, desc: dict[str, Any], page_size: int, with_io: bool) -> dict[str, Any]:
+    """The ``executions show`` document: DescribeExecution plus the timeline of the whole history, masked."""
+    from .masking import mask  # pydantic and the shared package load only for the commands that print I/O
+
+    tl = timeline(op.sfn, desc["executionArn"], page_size)
+    doc: dict[str, Any] = {
+        **_summary(machine, desc).to_json(),
+        **tl.to_json(with_io),
+        "status": desc["status"],
+        "state_machine_arn": desc["stateMachineArn"],
+        "redrive_status": desc.get("redriveStatus"),
+        "redrive_status_reason": desc.get("redriveStatusReason"),
+        "failed_state": tl.failed_state if desc["status"] in FAILED_STATUSES else None,
+        "error": desc.get("error"),
+        "cause": desc.get("cause"),
+    }
+    if with_io:
+        doc["input"] = _parsed(desc.get("input"))
+        doc["output"] = _parsed(desc.get("output"))
+    return mask(doc)
+
+
+def _new_events(sfn: Any, arn: str, after_id: int) -> list[dict[str, Any]]:
+    """Events with an id above ``after_id``, read from the end of the history backwards."""
+    fresh: list[dict[str, Any]] = []
+    paginator = sfn.get_paginator("get_execution_history")
+    for page in paginator.paginate(executionArn=arn, reverseOrder=True, PaginationConfig={"PageSize": 100}):
+        newer = [e for e in page["events"] if e["id"] > after_id]
+        fresh.extend(newer)
+        if len(newer) < len(page["events"]):
+            break
+    return sorted(fresh, key=lambda e: e["id"])
+
+
+def wait_for(op: Operator, arn: str, interval: float, timeout: float, stream: bool) -> dict[str, Any]:
+    """Poll until the execution ends or ``timeout`` passes; print new history events if ``stream``."""
+    from .masking import mask_text
+
+    deadline = time.monotonic() + timeout
+    last_id = 0
+    while True:
+        desc = op.sfn.describe_execution(executionArn=arn)
+        if stream:
+            for event in _new_events(op.sfn, arn, last_id):
+                last_id = event["id"]
+                line = event_line(event)
+                if line:
+                    op.out.print(f"[dim]{render.short_time(iso(event['timestamp']))}[/] "
+                                 f"{render.escape(mask_text(line))}")
+        if desc["status"] in TERMINAL or time.monotonic() >= deadline:
+            return desc
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def show_command(stack: str | None, output: str, *, execution: str, with_io: bool, follow: bool, interval: float,
+                 timeout: float, machine: str | None, page_size: int) -> int:
+    def command(op: Operator) -> int:
+        if not 1 <= page_size <= 1000:
+            raise UsageError("--page-size must be between 1 and 1000")
+        if interval <= 0 or timeout <= 0:
+            raise UsageError("--interval and --timeout must be more than zero")
+        ref, selected = check_ref(execution), check_machine(machine)
+        key, desc = resolve(op.sfn, op.stack, ref, selected)
+        if follow and desc["status"] not in TERMINAL:
+            desc = wait_for(op, desc["executionArn"], interval, timeout, stream=not op.json)
+        doc = show_document(op, key, desc, page_size, with_io)
+        if op.json:
+            render.print_json(doc)
+        else:
+            render.show_execution(op.out, doc, with_io)
+        if follow and doc["status"] != "SUCCEEDED":
+            if doc["status"] == "RUNNING" and not op.json:
+                op.out.print(f"still RUNNING after {timeout:g} s")
+            return EXIT_PROBLEMS
+        return EXIT_OK
+
+    return run(stack, output, command)
+
+
+# --- executions redrive ----------------------------------------------------------------------
+
+
+def _redrive_one(op: Operator, ref: str, machine: str | None, wait: bool, timeout: float) -> RedriveReport:
+    key, desc = resolve(op.sfn, op.stack, ref, machine)
+    execution = _summary(key, desc)
+    report = RedriveReport()
+    outcome = check(op.sfn, execution) or redrive(op.clients.aws("stepfunctions", single_shot=True), execution,
+                                                  Backoff(), report)
+    report.outcomes.append(outcome)
+    if wait and outcome.result == REDRIVEN:
+        final = wait_for(op, execution.arn, 1.0, timeout, stream=False)
+        outcome.reason = f"execution is {final['status']} after the redrive"
+        if final["status"] != "SUCCEEDED":
+            outcome.result = "failed"
+    return report
+
+
+def _redrive_all(op: Operator, machine: str | None, since: datetime | None, dry_run: bool) -> RedriveReport:
+    candidates = list_executions(op.sfn, op.stack, machine=machine, statuses=("FAILED", "TIMED_OUT"), since=since,
+                                 with_failure=False)
+    progress = Progress(TextColumn("redriving"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("{task.description}"), console=render.console(stderr=True),
+                        disable=op.json or not candidates)
+    with progress:
+        task = progress.add_task("", total=len(candidates))
+        return redrive_many(op.sfn, op.clients.aws("stepfunctions", single_shot=True), candidates, dry_run=dry_run,
+                            on_done=lambda o: progress.update(task, advance=1, description=f"{o.name} {o.result}"))
+
+
+def redrive_command(stack: str | None, output: str, *, execution: str | None, all_failed: bool,
+                    machine: str | None, since: str | None, dry_run: bool, wait: bool, timeout: float) -> int:
+    def command(op: Operator) -> int:
+        if all_failed == (execution is not None):
+            raise UsageError("give one execution (ARN or name) or --all-failed, not both")
+        if not all_failed and (since is not None or dry_run):
+            raise UsageError("--since and --dry-run go with --all-failed")
+        if all_failed and wait:
+            raise UsageError("--wait goes with one execution, not --all-failed")
+        selected = check_machine(machine)
+        if execution is not None:
+            report = _redrive_one(op, check_ref(execution), selected, wait, timeout)
+            ok = all(o.result == REDRIVEN for o in report.outcomes)
+        else:
+            report = _redrive_all(op, selected, check_since(since), dry_run)
+            ok = report.ok
+        doc = report.to_json()
+        if op.json:
+            render.print_json(doc)
+        else:
+            if doc["executions"]:
+                op.out.print(render.redrive_table(doc))
+            op.out.print(render.redrive_summary(doc))
+        return EXIT_OK if ok else EXIT_PROBLEMS
+
+    return run(stack, output, command)
+
+
+# --- users show ------------------------------------------------------------------------------
+
+
+def users_show_command(stack: str | None, output: str, *, user: str) -> int:
+    def command(op: Operator) -> int:
+        from .users import UserLookup, classify
+
+        classify(user)  # refuse a malformed query before any call
+        doc = UserLookup(op.clients, op.stack).lookup(user).to_json()
+        if op.json:
+            render.print_json(doc)
+        else:
+            render.show_users(op.out, doc)
+        return EXIT_PROBLEMS if doc["drift"] else EXIT_OK
+
+    return run(stack, output, command)
