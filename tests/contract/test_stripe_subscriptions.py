@@ -75,6 +75,16 @@ def test_incomplete_without_payment(client: stripe.StripeClient, monthly_price, 
     assert client.v1.invoices.retrieve(sub.latest_invoice).status == "open"
 
 
+def test_subscription_items_endpoints(client: stripe.StripeClient, monthly_price) -> None:
+    customer = _customer(client, payment_method="pm_card_visa")
+    sub = client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly_price.id}]})
+    listed = client.v1.subscription_items.list(params={"subscription": sub.id})
+    assert listed.url == sub["items"].url
+    [item] = listed.data
+    assert item.id == sub["items"].data[0].id and item.current_period_end == sub["items"].data[0].current_period_end
+    assert client.v1.subscription_items.retrieve(item.id).price.id == monthly_price.id
+
+
 def test_change_price_through_the_item(client: stripe.StripeClient, monthly_price) -> None:
     team = client.v1.prices.create(params={"product_data": {"name": "Team"}, "unit_amount": 4000, "currency": "usd",
                                            "recurring": {"interval": "month"}, "lookup_key": "team_monthly"})

@@ -410,7 +410,26 @@ def search(call: Call) -> dict[str, Any]:
     return search_page(call, rows, "/v1/subscriptions/search", lambda r: render(call.state, "subscription", r))
 
 
+def list_items(call: Call) -> dict[str, Any]:
+    """``GET /v1/subscription_items?subscription=...`` (the ``url`` of a subscription's ``items``)."""
+    sub_id = call.params.get("subscription")
+    if not sub_id:
+        raise missing_param("subscription")
+    rendered = render(call.state, "subscription", _get(call, str(sub_id)))["items"]["data"]
+    return page(call, rendered, f"/v1/subscription_items?subscription={sub_id}", lambda r: r, "subscription_item")
+
+
+def retrieve_item(call: Call, item_id: str) -> dict[str, Any]:
+    for sub in call.state.store.table("subscription").values():
+        for item in render(call.state, "subscription", sub)["items"]["data"]:
+            if item["id"] == item_id:
+                return item
+    raise resource_missing("subscription_item", item_id)
+
+
 ROUTES = [
+    ("GET", "/v1/subscription_items", list_items),
+    ("GET", "/v1/subscription_items/{id}", retrieve_item),
     ("POST", "/v1/subscriptions", create),
     ("GET", "/v1/subscriptions", list_subscriptions),
     ("GET", "/v1/subscriptions/search", search),
