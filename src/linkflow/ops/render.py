@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from typing import Any
 
 from rich.console import Console
@@ -51,6 +52,29 @@ def short_time(iso_ts: str | None) -> str:
     return iso_ts.replace("T", " ").removesuffix("Z") if iso_ts else "-"
 
 
+def cause_text(cause: str | None) -> str:
+    """The message of a Lambda error's JSON cause (``errorMessage``); other causes as they are."""
+    if not cause:
+        return ""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    return str(parsed.get("errorMessage") or cause) if isinstance(parsed, dict) else cause
+
+
+def state_errors(state: dict[str, Any]) -> str:
+    """``retried 5x (StripeUnavailable x5); StripeUnavailable: <message>``."""
+    parts = []
+    if state["retries"]:
+        counts = Counter(r["error"] for r in state["retries"])
+        listed = ", ".join(f"{error} x{n}" for error, n in counts.items())
+        parts.append(f"retried {len(state['retries'])}x ({listed})")
+    if state["error"]:
+        parts.append(f"{state['error']}: {cause_text(state['cause'])}".rstrip(": "))
+    return "; ".join(parts)
+
+
 def executions_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("name", "machine", "status", "start (UTC)", "duration", "redrives", "failed state"):
@@ -72,22 +96,24 @@ def show_execution(out: Console, doc: dict[str, Any], with_io: bool) -> None:
     reason = f" ({escape(doc['redrive_status_reason'])})" if doc.get("redrive_status_reason") else ""
     out.print(f"  redrives  {doc['redrive_count']}   redrive status {doc.get('redrive_status') or '-'}{reason}   "
               f"history events {doc['history_events']}")
-    table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+    table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("#", "state", "run", "status", "entered (UTC)", "duration", "attempts", "errors"):
         table.add_column(column, no_wrap=column != "errors", overflow="fold")
+    redrives = iter(e for e in doc["execution_events"] if e["type"] == "ExecutionRedriven")
+    run = 0
     for index, state in enumerate(doc["states"], 1):
-        errors = [f"retry after {r['error']}" for r in state["retries"]]
-        if state["error"]:
-            errors.append(f"{state['error']}: {state['cause'] or ''}".rstrip(": "))
-        name = f"{state['state']} [magenta](compensation)[/]" if state["compensation"] else escape(state["state"])
-        table.add_row(str(index), name, str(state["run"]), styled(state["status"]),
-                      short_time(state["entered"]), duration(None if state["duration_ms"] is None
-                                                             else state["duration_ms"] / 1000),
-                      str(state["attempts"]), escape("; ".join(errors)))
+        if state["run"] != run:
+            run = state["run"]
+            when = next(redrives, {}).get("timestamp")
+            table.add_row("", f"[cyan]-- redriven ({run}) --[/]", "", "", short_time(when), "", "", "")
+        name = escape(state["state"]) + (" [magenta](compensation)[/]" if state["compensation"] else "")
+        table.add_row(str(index), name, str(state["run"]), styled(state["status"]), short_time(state["entered"]),
+                      duration(None if state["duration_ms"] is None else state["duration_ms"] / 1000),
+                      str(state["attempts"]), escape(state_errors(state)))
     out.print(table)
     if doc["status"] in ("FAILED", "TIMED_OUT", "ABORTED"):
         where, error, cause = doc.get("failed_state") or "?", doc.get("error"), doc.get("cause")
-        out.print(f"[red]failed at {escape(where)}[/]: {escape(str(error))}: {escape(str(cause))}")
+        out.print(f"[red]failed at {escape(where)}[/]: {escape(str(error))}: {escape(cause_text(cause))}")
     if doc["compensations"]:
         out.print(f"compensations taken: {escape(', '.join(doc['compensations']))}")
     if with_io:

@@ -28,6 +28,7 @@ _EXECUTION_STATUS = {
     "ExecutionAborted": "ABORTED",
 }
 FAILED_STATUSES = {"FAILED", "TIMED_OUT", "ABORTED"}
+_EVENT_FIELDS = {"error": "error", "cause": "cause", "redriveCount": "redrive_count"}
 COMPENSATION_PREFIXES = ("Compensate", "Rollback", "Undo")
 
 
@@ -205,7 +206,7 @@ class _Builder:
             attempt.error, attempt.cause = details.get("error"), details.get("cause")
 
     def execution_event(self, kind: str, ts: datetime, details: dict[str, Any]) -> None:
-        kept = {k: v for k, v in details.items() if k in ("error", "cause", "redriveCount")}
+        kept = {_EVENT_FIELDS[k]: v for k, v in details.items() if k in _EVENT_FIELDS}
         self.execution_events.append({"type": kind, "timestamp": ts, **kept})
         if kind == "ExecutionRedriven":
             self.run += 1
