@@ -156,31 +156,41 @@ def _kv(out: Console, title: str, values: dict[str, Any] | None, missing: str) -
     if values is None:
         out.print(f"  [bold]{title}[/]: [red]{missing}[/]")
         return
-    shown = ", ".join(f"{k}={escape(str(v))}" for k, v in values.items() if v not in (None, "", [], {}))
+    shown = ", ".join(f"{k}={escape(', '.join(v) if isinstance(v, list) else str(v))}"
+                      for k, v in values.items() if v not in (None, "", [], {}))
     out.print(f"  [bold]{title}[/]: {shown}")
+
+
+_USER_FIELDS = {
+    "cognito": ("username", "status", "enabled", "email", "email_verified", "linked_providers"),
+    "profile": ("email", "stripe_customer_id", "providers", "updated_at"),
+    "entitlement": ("status", "plan", "stripe_customer_id", "subscription_id", "current_period_end", "updated_at"),
+    "onboarding": ("name", "status", "redrive_count"),
+}
 
 
 def show_user(out: Console, user: dict[str, Any]) -> None:
     out.print(f"[bold]user {escape(user['sub'])}[/]")
-    cognito = user["cognito"]
-    if cognito is not None:
-        cognito = {k: v for k, v in cognito.items() if k != "identities"}
-    _kv(out, "cognito", cognito, "no user")
-    _kv(out, "profile", user["profile"], "no profile")
-    _kv(out, "entitlement", user["entitlement"], "no entitlement")
-    onboarding = user["onboarding"]
-    _kv(out, "onboarding", onboarding and {k: onboarding[k] for k in ("name", "status", "redrive_count")},
-        "no execution")
+    for store, missing in (("cognito", "no user"), ("profile", "no profile"), ("entitlement", "no entitlement"),
+                           ("onboarding", "no execution")):
+        values = user[store]
+        _kv(out, store, values and {k: values.get(k) for k in _USER_FIELDS[store]}, missing)
     if not user["stripe_customers"]:
         out.print("  [bold]stripe[/]: no customer")
     for customer in user["stripe_customers"]:
         state = "[red]not found[/]" if not customer["found"] else "[red]deleted[/]" if customer["deleted"] else "live"
-        subs = ", ".join(f"{s['id']} {s['status']} {s['plan'] or ''}".strip() for s in customer["subscriptions"])
         out.print(f"  [bold]stripe[/]: {escape(customer['id'])} {state} email={escape(str(customer['email']))} "
-                  f"found via {'/'.join(customer['sources'])}"
-                  f"{'  subscriptions: ' + escape(subs) if subs else ''}")
+                  f"found via {'/'.join(customer['sources'])}")
+        for sub in customer["subscriptions"]:
+            out.print(f"    subscription {escape(str(sub['id']))} {styled_sub(sub['status'])} "
+                      f"plan={escape(str(sub['plan']))}")
     for note in user["notes"]:
         out.print(f"  [dim]note: {escape(note)}[/]")
+
+
+def styled_sub(status: str | None) -> str:
+    color = "green" if status in ("active", "trialing") else "yellow" if status else None
+    return f"[{color}]{escape(str(status))}[/]" if color else escape(str(status))
 
 
 def show_users(out: Console, doc: dict[str, Any]) -> None:
