@@ -19,6 +19,8 @@ from stripe_shapes import kinds, violations
 
 
 def _every_kind(client: stripe.StripeClient, admin: Admin, raw: httpx.Client, monthly_price: Any) -> None:
+    feature = client.v1.entitlements.features.create(params={"name": "Exports", "lookup_key": "exports"})
+    client.v1.products.features.create(monthly_price.product, params={"entitlement_feature": feature.id})
     clock = client.v1.test_helpers.test_clocks.create(params={"frozen_time": 1_767_225_600})
     customer = client.v1.customers.create(params={"email": "shape@example.com", "payment_method": "pm_card_visa",
                                                   "test_clock": clock.id})
@@ -27,6 +29,8 @@ def _every_kind(client: stripe.StripeClient, admin: Admin, raw: httpx.Client, mo
     client.v1.subscriptions.list(params={"customer": customer.id})
     client.v1.customers.payment_methods.list(customer.id)
     client.v1.customers.search(params={"query": "email:'shape@example.com'"})
+    client.v1.entitlements.active_entitlements.list(params={"customer": customer.id})
+    client.v1.events.list(params={"type": "entitlements.active_entitlement_summary.updated"})
     client.v1.events.list(params={"limit": 3})
     session = client.v1.checkout.sessions.create(params={
         "mode": "subscription", "line_items": [{"price": monthly_price.id}], "success_url": "https://e.com/ok"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .call import Call
@@ -10,6 +11,10 @@ from .render import render
 from .state import DEFAULT_API_VERSION
 from .store import new_id
 from .webhooks import event_matches
+
+# Called after every event with (call, event type, record, created): derived state such as
+# entitlement summaries reacts to the changes it cares about.
+AFTER_EMIT: list[Callable[[Call, str, dict[str, Any], int], None]] = []
 
 
 def previous_attributes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -57,8 +62,11 @@ def emit(
         "type": event_type,
     }
     state.store.put("event", event)
-    state.search.touch(record["id"], state.clock.now())
+    if "id" in record:
+        state.search.touch(record["id"], state.clock.now())
     state.webhooks.enqueue(event, json.dumps(event, indent=2).encode("utf-8"), endpoints)
+    for hook in AFTER_EMIT:
+        hook(call, event_type, record, created)
     return event
 
 

@@ -10,6 +10,7 @@ from .errors import unknown_route
 from .resources import (
     checkout,
     customers,
+    entitlements,
     events_api,
     invoices,
     payment_methods,
@@ -33,6 +34,7 @@ ALL_ROUTES: list[tuple[str, str, Handler]] = [
     *events_api.ROUTES,
     *webhook_endpoints.ROUTES,
     *test_clocks.ROUTES,
+    *entitlements.ROUTES,
 ]
 
 

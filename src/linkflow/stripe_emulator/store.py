@@ -25,6 +25,7 @@ ID_PREFIXES = {
     "clock": "test_clock",
     "cs": "checkout_session",
     "pm": "payment_method",
+    "feat": "entitlement_feature",
 }
 
 

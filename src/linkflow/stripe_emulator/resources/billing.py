@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..call import Call
+from ..errors import invalid_request
 from ..events import emit, emit_updated
 from . import invoices
 from .payment_methods import customer_payment_method, declines
@@ -254,4 +255,5 @@ def advance(call: Call, subscriptions: Callable[[], list[dict[str, Any]]], until
             return count
         (when, _, action), sub = best
         run_step(call, sub, when, action)
-    raise RuntimeError(f"more than {MAX_STEPS} billing steps in one advance; advance in smaller steps")
+    raise invalid_request(f"More than {MAX_STEPS} billing steps in one advance; advance in smaller steps.",
+                          param="frozen_time")
