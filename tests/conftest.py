@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from support import free_port, stripe_admin
 
+from linkflow.local.process import LocalStackProcess, ProcessConfig
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from linkflow.local import LocalStack, LocalStackConfig
-
-    logging.getLogger("moto").setLevel(logging.CRITICAL)
-    config = LocalStackConfig(template=ROOT / "template.yaml", state_dir=tmp_path_factory.mktemp("state"),
-                              aws_port=free_port(), stripe_port=free_port(), api_port=free_port(),
-                              wait_time_scale=0.01)
-    with LocalStack(config) as running:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStackProcess]:
+    """`linkflow local up` in a child process (moto's backends are process-wide: an in-process
+    ``mock_aws`` in a unit test would reset an in-process stack). Lambda output: <state>/lambda.log."""
+    config = ProcessConfig(template=ROOT / "template.yaml", state_dir=tmp_path_factory.mktemp("state"),
+                           aws_port=free_port(), stripe_port=free_port(), api_port=free_port(),
+                           wait_time_scale=0.01)
+    with LocalStackProcess(config) as running:
         yield running
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ STATE_MACHINE_TYPE = "AWS::Serverless::StateMachine"
 POOL_TYPE = "AWS::Cognito::UserPool"
 CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
 HTTP_API_TYPE = "AWS::Serverless::HttpApi"
+IMPLICIT_HTTP_API = "ServerlessHttpApi"  # what SAM names the HTTP API it creates for HttpApi events
+LOCAL_API_ID = "linkflow-local-api"
 # Types with no local behaviour: permissions, roles and log groups exist on AWS only.
 IGNORED_TYPES = {
     "AWS::Lambda::Permission",
@@ -50,13 +53,14 @@ class Provisioner:
     """Creates the template's resources through boto3 against the local endpoint."""
 
     def __init__(self, template: Template, clients: Any, region: str, runtime: LambdaRuntime,
-                 stack_name: str, extra_env: dict[str, str]):
+                 stack_name: str, extra_env: dict[str, str], api_url: str = "http://127.0.0.1:3000"):
         self.t = template
         self.clients = clients  # callable: service name -> boto3 client
         self.region = region
         self.runtime = runtime
         self.stack_name = stack_name
         self.extra_env = extra_env
+        self.api_url = api_url
         self.out = Provisioned()
         self._physical: dict[str, str] = {}
         self._arns: dict[str, str] = {}
@@ -108,6 +112,8 @@ class Provisioner:
         return arn
 
     def _ref(self, logical_id: str) -> str:
+        if logical_id == IMPLICIT_HTTP_API and logical_id not in self.t.resources:
+            return LOCAL_API_ID
         res = self.t.resources.get(logical_id)
         if res is None:
             raise TemplateError(f"reference to unknown resource or parameter {logical_id}")
@@ -153,10 +159,8 @@ class Provisioner:
         for logical_id, res in self.t.of_type(CLIENT_TYPE).items():
             self._client(logical_id, res)
         for logical_id in self.t.of_type(HTTP_API_TYPE):
-            self._physical[logical_id] = "local"
-            self._record(logical_id, "local")
-        if "ServerlessHttpApi" not in self.t.resources:
-            self._physical["ServerlessHttpApi"] = "local"
+            self._physical[logical_id] = LOCAL_API_ID
+            self._record(logical_id, LOCAL_API_ID)
         for logical_id in self.t.of_type(LAYER_TYPE):
             self._record(logical_id, self._name(logical_id), self._arn(logical_id))
         for logical_id, res in self.t.of_type(FUNCTION_TYPE).items():
@@ -166,9 +170,13 @@ class Provisioner:
         for logical_id, res in self.t.resources.items():
             if res["Type"] in IGNORED_TYPES:
                 self._record(logical_id, logical_id)
-        self.out.outputs = {k: str(self.resolver.resolve(v["Value"], f"Outputs.{k}"))
+        self.out.outputs = {k: self._local_url(str(self.resolver.resolve(v["Value"], f"Outputs.{k}")))
                             for k, v in (self.t.body.get("Outputs") or {}).items()}
         return self.out
+
+    def _local_url(self, value: str) -> str:
+        """An API Gateway URL of this template's HTTP API is, locally, the API endpoint."""
+        return re.sub(rf"https://{LOCAL_API_ID}\.execute-api\.[^/]+", self.api_url, value)
 
     def _check_functions(self) -> None:
         for logical_id, res in self.t.of_type(FUNCTION_TYPE).items():
@@ -309,8 +317,6 @@ class Provisioner:
 
 
 def _placeholders(text: str) -> list[str]:
-    import re
-
     return sorted(set(re.findall(r"\$\{([A-Za-z0-9_.:-]+)\}", text)))
 
 

@@ -103,7 +103,7 @@ class LocalStack:
             self._reset_moto()
             webhook_secret = self._register_webhook(template)
             self.provisioned = Provisioner(template, self.client, REGION, self.runtime, self.config.stack_name,
-                                           self._function_env()).provision()
+                                           self._function_env(), api_url=self.api_url).provision()
             self._create_stripe_secret(template, webhook_secret)
             self._api = ApiServer(HOST, self.config.api_port, build_app(self.provisioned.routes, self.runtime.invoke))
             self._api.start()
