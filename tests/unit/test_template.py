@@ -24,6 +24,9 @@ OUTPUTS = {
     "EmailClaimsTableName",
     "StripeSecretName",
     "Stage",
+    "SubscriptionEventsStateMachineArn",
+    "StripeWebhookUrl",
+    "UnlinkedCustomersTableName",
 }
 
 
@@ -67,12 +70,16 @@ def of_type(template: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def test_sam_transform_produces_the_expected_resources(translated):
-    assert set(of_type(translated, "AWS::StepFunctions::StateMachine")) == {"OnboardingStateMachine"}
+    assert set(of_type(translated, "AWS::StepFunctions::StateMachine")) == {
+        "OnboardingStateMachine",
+        "SubscriptionEventsStateMachine",
+    }
     assert set(of_type(translated, "AWS::Lambda::Function")) == set(FUNCTIONS)
     assert set(of_type(translated, "AWS::DynamoDB::Table")) == {
         "UserProfilesTable",
         "EntitlementsTable",
         "EmailClaimsTable",
+        "UnlinkedCustomersTable",
     }
     assert len(of_type(translated, "AWS::Lambda::LayerVersion")) == 1
     assert set(of_type(translated, "AWS::Cognito::UserPool")) == {"UserPool"}
@@ -135,6 +142,7 @@ def test_parameters_and_defaults():
         "EmailClaimsTableName": "EmailClaims",
         "StripeSecretName": "linkflow/stripe",
         "StripeLivemode": "false",
+        "UnlinkedCustomersTableName": "UnlinkedStripeCustomers",
     }
 
 
@@ -146,7 +154,12 @@ def test_the_template_uses_no_conditions():
 def test_tables_follow_the_data_contract():
     tables = {lid: res["Properties"] for lid, res in resources("AWS::DynamoDB::Table").items()}
     keys = {lid: props["KeySchema"][0]["AttributeName"] for lid, props in tables.items()}
-    assert keys == {"UserProfilesTable": "userId", "EntitlementsTable": "cognito_sub", "EmailClaimsTable": "email"}
+    assert keys == {
+        "UserProfilesTable": "userId",
+        "EntitlementsTable": "cognito_sub",
+        "EmailClaimsTable": "email",
+        "UnlinkedCustomersTable": "stripeCustomerId",
+    }
     gsis = {g["IndexName"]: g for g in tables["UserProfilesTable"]["GlobalSecondaryIndexes"]}
     assert gsis["EmailIndex"]["KeySchema"][0]["AttributeName"] == "email"
     assert gsis["StripeCustomerIndex"]["KeySchema"][0]["AttributeName"] == "stripeCustomerId"
@@ -156,6 +169,7 @@ def test_tables_follow_the_data_contract():
         "UserProfilesTable": {"Ref": "UserProfilesTableName"},
         "EntitlementsTable": {"Ref": "EntitlementsTableName"},
         "EmailClaimsTable": {"Ref": "EmailClaimsTableName"},
+        "UnlinkedCustomersTable": {"Ref": "UnlinkedCustomersTableName"},
     }
 
 
@@ -172,7 +186,8 @@ def test_cognito_triggers_are_wired_without_sam_events():
         if res["Properties"]["Principal"] == "cognito-idp.amazonaws.com"
     }
     assert permitted == {"PreSignUpFunction", "PostConfirmationFunction"}
-    assert all("Events" not in fn["Properties"] for fn in FUNCTIONS.values())
+    # The only SAM event is the Stripe webhook's HTTP API route (tests/unit/test_webhook_ingress.py).
+    assert [lid for lid, fn in FUNCTIONS.items() if "Events" in fn["Properties"]] == ["StripeWebhookFunction"]
     client = TEMPLATE["Resources"]["UserPoolClient"]["Properties"]
     assert client["GenerateSecret"] is False
     assert "ALLOW_USER_PASSWORD_AUTH" in client["ExplicitAuthFlows"]

@@ -11,8 +11,9 @@ ARE the ``ErrorEquals`` names in ``statemachines/*.asl.json``: the split below m
     │   ├── CognitoUnavailable       TooManyRequests, InternalError, connection failures
     │   ├── StripeUnavailable        429, 409 (idempotency key in flight), 5xx, connection failures
     │   ├── SecretUnavailable        the Stripe secret could not be read from Secrets Manager
-    │   ├── WriteConflict            a conditional write lost to a change that has since gone
-    │   └── OnboardingStartFailed    StartExecution failed (PostConfirmation trigger only)
+    │   ├── WriteConflict            a conditional write lost to a concurrent change; a retry re-reads
+    │   ├── OnboardingStartFailed    StartExecution failed (PostConfirmation trigger only)
+    │   └── EventsStartFailed        StartExecution failed (webhook ingress only: answered 5xx)
     └── TerminalError                retrying cannot help
         ├── InvalidOnboardingInput   an event or step input does not parse; nothing was written
         ├── EmailAlreadyRegistered   PreSignUp rejects a native sign-up; the message reaches the user
@@ -20,7 +21,8 @@ ARE the ``ErrorEquals`` names in ``statemachines/*.asl.json``: the split below m
         ├── CognitoRequestRejected   any other Cognito client error
         ├── DynamoDBRequestRejected  validation, missing table, access denied
         ├── ProfileMissing           the profile vanished before the customer id could be stored
-        └── StripeRequestRejected    auth, invalid request, idempotency-key reuse with other params
+        ├── StripeRequestRejected    auth, invalid request, idempotency-key reuse with other params
+        └── InvalidEventInput        a subscription-events step input does not parse; nothing was written
 
 Retryable errors that outlast their Retry fail the execution at the failing task, so a redrive
 resumes there; they are never routed into a ``Fail`` state.
@@ -74,6 +76,10 @@ class OnboardingStartFailed(RetryableError):
     pass
 
 
+class EventsStartFailed(RetryableError):
+    pass
+
+
 class InvalidOnboardingInput(TerminalError):
     pass
 
@@ -103,6 +109,10 @@ class StripeRequestRejected(TerminalError):
     pass
 
 
+class InvalidEventInput(TerminalError):
+    pass
+
+
 RETRYABLE_ERRORS: tuple[type[RetryableError], ...] = (
     DynamoDBThrottled,
     DynamoDBUnavailable,
@@ -111,6 +121,7 @@ RETRYABLE_ERRORS: tuple[type[RetryableError], ...] = (
     SecretUnavailable,
     WriteConflict,
     OnboardingStartFailed,
+    EventsStartFailed,
 )
 
 _DYNAMODB_THROTTLING = {

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from .errors import InvalidOnboardingInput
+from .errors import InvalidEventInput, InvalidOnboardingInput
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 NATIVE_PROVIDER = "Cognito"
@@ -315,6 +315,13 @@ class EntitlementRecord(Model):
     stripe_customer_id: str | None = None
     subscription_id: str | None = None
     updated_at: str | None = None
+    # Written by the subscription-events machine (see subscription_sync.py): Stripe's flag, and the
+    # ordering guard (a counter every sync write bumps with a conditional write) with its context.
+    cancel_at_period_end: bool | None = Field(default=None, alias="cancel_at_period_end")
+    sync_version: int | None = None
+    synced_at: str | None = None
+    last_event_id: str | None = None
+    last_event_type: str | None = None
 
     def item(self) -> dict[str, Any]:
         return {k: v for k, v in self.dump().items() if v is not None}
@@ -340,3 +347,90 @@ class EmailClaim(Model):
     previous_user_id: str | None = None
     rejected_user_ids: list[str] = Field(default_factory=list)
     rejections: list[Rejection] = Field(default_factory=list)
+
+
+# --- subscription events ------------------------------------------------------------------------
+
+
+def parse_event_input(model: type[M], data: Any) -> M:
+    """:func:`parse_input` for the subscription-events steps: a failure is an
+    :class:`InvalidEventInput` (terminal; the message names fields, never values)."""
+    try:
+        return parse_input(model, data)
+    except InvalidOnboardingInput as exc:
+        raise InvalidEventInput(str(exc)) from None
+
+
+class EventHint(Model):
+    """The subscription-events execution input: which Stripe event happened to which customer.
+
+    Only a hint: the machine re-fetches the customer's current state from Stripe and never reads
+    the event's object. ``created`` is kept for operators; it never decides order.
+    """
+
+    event_id: NonBlank
+    event_type: NonBlank
+    customer_id: NonBlank
+    object_id: str | None = None
+    created: int | None = None
+    livemode: bool = False
+
+
+class CustomerLink(Model):
+    """ResolveCustomer's answer: which user (sub) the Stripe customer belongs to.
+
+    ``linked``: the sub is known (``resolved_by`` says how; ``profile_repaired`` when the profile's
+    ``stripeCustomerId`` was written from the customer's metadata). ``unlinked``: no user owns it
+    (``reason`` says why). ``deleted``: the customer is deleted in Stripe and no profile links it
+    any more, so there is nothing left to update.
+    """
+
+    outcome: Literal["linked", "unlinked", "deleted"]
+    customer_id: str
+    sub: str | None = None
+    email: str | None = None
+    resolved_by: Literal["profile_index", "customer_metadata"] | None = None
+    profile_repaired: bool = False
+    reason: str | None = None
+    metadata_sub: str | None = None
+    customer_email: str | None = None
+
+
+class LinkedEventInput(EventHint):
+    """SyncEntitlement's, RecordUnlinkedCustomer's and UnlinkDeletedCustomer's input."""
+
+    customer: CustomerLink
+
+
+class SyncResult(Model):
+    """SyncEntitlement's answer: the entitlement as written and the version it was written at."""
+
+    sync_version: int
+    customer_deleted: bool
+    attempts: int
+    entitlement: EntitlementRecord
+
+
+class UnlinkResult(Model):
+    """UnlinkDeletedCustomer's answer."""
+
+    user_id: str
+    customer_id: str
+    unlinked: bool
+
+
+class UnlinkedCustomer(Model):
+    """An UnlinkedCustomers item (PK ``stripeCustomerId``): a Stripe customer no user owns."""
+
+    stripe_customer_id: str
+    reason: str
+    metadata_sub: str | None = None
+    email: str | None = None
+    first_seen_at: str | None = None
+    last_seen_at: str | None = None
+    last_event_id: str | None = None
+    last_event_type: str | None = None
+    event_count: int = 0
+
+    def item(self) -> dict[str, Any]:
+        return {k: v for k, v in self.dump().items() if v is not None}

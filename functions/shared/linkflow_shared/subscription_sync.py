@@ -1,0 +1,187 @@
+"""SyncEntitlement: write a user's entitlement from Stripe's *current* state, never an older one.
+
+The webhook event is only a hint that something changed for a customer. The step reads Stripe
+again (the customer, and all its subscriptions with ``status=all``), derives the entitlement from
+that view alone, and writes it with an optimistic-concurrency guard:
+
+1. read the entitlement's ``syncVersion`` ``v`` (strongly consistent; 0 when absent);
+2. fetch the customer and its subscriptions from Stripe;
+3. write the derived entitlement with ``syncVersion = v + 1`` on condition ``syncVersion = v``
+   (``attribute_not_exists`` for 0); if the condition fails another sync wrote in between: go back
+   to 1 (a few times here, then :class:`WriteConflict`, which the state machine retries with
+   jittered backoff).
+
+Why an older view can never overwrite a newer one: the write that sets version ``k`` succeeded
+only because its step-1 read saw ``k - 1``, i.e. it read *after* the write of ``k - 1`` landed, and
+its Stripe fetch came after that read. So the fetches behind successive versions happened in real
+time order, and every stored entitlement is a view of Stripe at least as recent as the one it
+replaced. Neither ``event.created`` (one-second resolution) nor any clock decides anything.
+
+Why the last write is Stripe's final state: every change in Stripe emits an event whose execution
+starts after the change. That execution keeps trying until one of its writes succeeds, and its
+fetch then started after the change; any later successful write fetched later still. Duplicates
+and reordering only add syncs of the same or newer state. A sync whose view equals the stored one
+still writes (bumping the version): skipping it would let a concurrent sync holding an older view
+land after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe as stripe_sdk
+from aws_lambda_powertools import Logger
+
+from .entitlements import read_sync_version, write_synced_entitlement
+from .errors import InvalidEventInput, StripeRequestRejected, WriteConflict
+from .models import EntitlementRecord, LinkedEventInput, SyncResult, utc_now
+from .plans import plan_for_subscription
+from .stripe_gateway import stripe_errors
+
+logger = Logger(child=True)
+
+# Which subscription decides when a customer has several: the best status, then the newest.
+STATUS_RANK = {
+    "active": 0,
+    "trialing": 1,
+    "past_due": 2,
+    "unpaid": 3,
+    "paused": 4,
+    "incomplete": 5,
+    "canceled": 6,
+    "incomplete_expired": 7,
+}
+ENTITLEMENT_STATUSES = set(STATUS_RANK) | {"none"}
+SUBSCRIPTION_EXPAND = ["data.items.data.price.product"]
+PAGE_SIZE = 100
+WRITE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class StripeView:
+    """A customer as Stripe shows it now: deleted or not, and every subscription (any status)."""
+
+    customer_id: str
+    deleted: bool
+    subscriptions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def retrieve_customer(client: stripe_sdk.StripeClient, customer_id: str) -> dict[str, Any] | None:
+    """The customer as JSON (``{"deleted": true}`` once deleted); ``None`` if Stripe never had it."""
+    try:
+        with stripe_errors():
+            customer = client.v1.customers.retrieve(customer_id)
+    except StripeRequestRejected as exc:
+        cause = exc.__cause__
+        if isinstance(cause, stripe_sdk.InvalidRequestError) and cause.http_status == 404:
+            return None
+        raise
+    return dict(customer.last_response.data)
+
+
+def list_subscriptions(client: stripe_sdk.StripeClient, customer_id: str) -> list[dict[str, Any]]:
+    """Every subscription of the customer, canceled ones included, prices and products expanded."""
+    rows: list[dict[str, Any]] = []
+    params: dict[str, Any] = {
+        "customer": customer_id,
+        "status": "all",
+        "limit": PAGE_SIZE,
+        "expand": SUBSCRIPTION_EXPAND,
+    }
+    while True:
+        with stripe_errors():
+            page = client.v1.subscriptions.list(params=params)  # type: ignore[arg-type]
+        body = page.last_response.data
+        rows.extend(body.get("data") or [])
+        if not body.get("has_more") or not rows:
+            return rows
+        params = {**params, "starting_after": rows[-1]["id"]}
+
+
+def fetch_stripe_view(client: stripe_sdk.StripeClient, customer_id: str) -> StripeView:
+    customer = retrieve_customer(client, customer_id)
+    if customer is None or customer.get("deleted"):
+        return StripeView(customer_id=customer_id, deleted=True)
+    return StripeView(customer_id=customer_id, deleted=False, subscriptions=list_subscriptions(client, customer_id))
+
+
+def pick_subscription(subscriptions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The subscription that decides the entitlement, the same one whatever order Stripe lists them in."""
+    if not subscriptions:
+        return None
+    return min(
+        subscriptions,
+        key=lambda s: (STATUS_RANK.get(str(s.get("status")), len(STATUS_RANK)), -int(s.get("created") or 0), s["id"]),
+    )
+
+
+def _period_end(subscription: dict[str, Any], item: Any) -> int | None:
+    # Since API 2025-03-31 the period lives on the items; older versions keep it on the subscription.
+    if item and item.get("current_period_end"):
+        return int(item["current_period_end"])
+    ends = [i.get("current_period_end") for i in (subscription.get("items") or {}).get("data") or []]
+    ends = [e for e in ends if e]
+    if ends:
+        return int(max(ends))
+    end = subscription.get("current_period_end")
+    return int(end) if end else None
+
+
+def entitlement_from_view(view: StripeView, *, cognito_sub: str, email: str | None) -> EntitlementRecord:
+    """The entitlement Stripe's view implies (ordering fields are added by the write)."""
+    base = {"cognito_sub": cognito_sub, "email": email}
+    chosen = None if view.deleted else pick_subscription(view.subscriptions)
+    if chosen is None:
+        customer = None if view.deleted else view.customer_id
+        return EntitlementRecord(**base, status="none", stripe_customer_id=customer)
+    plan, item = plan_for_subscription(chosen)
+    if plan is None:
+        logger.warning("subscription has no price mapped to a plan", extra={"subscription": chosen["id"]})
+    status = str(chosen.get("status"))
+    if status not in ENTITLEMENT_STATUSES:
+        logger.warning("unknown subscription status; entitlement none", extra={"status": status})
+        status = "none"
+    trial_end = chosen.get("trial_end")
+    return EntitlementRecord(
+        **base,
+        status=status,  # type: ignore[arg-type]
+        plan=plan,
+        current_period_end=_period_end(chosen, item),
+        trial_expires_at=int(trial_end) if status == "trialing" and trial_end else None,
+        cancel_at_period_end=bool(chosen.get("cancel_at_period_end")),
+        stripe_customer_id=view.customer_id,
+        subscription_id=chosen["id"],
+    )
+
+
+def sync_entitlement(
+    state: LinkedEventInput,
+    *,
+    entitlements_table: Any,
+    stripe: stripe_sdk.StripeClient,
+    attempts: int = WRITE_ATTEMPTS,
+) -> SyncResult:
+    """Read the version, fetch Stripe, write conditionally; again if another sync wrote meanwhile."""
+    link = state.customer
+    if link.outcome != "linked" or not link.sub:
+        raise InvalidEventInput("SyncEntitlement needs customer.outcome == linked and a sub")
+    for attempt in range(1, attempts + 1):
+        base = read_sync_version(entitlements_table, link.sub)
+        view = fetch_stripe_view(stripe, link.customer_id)
+        now = utc_now()  # taken after the fetch; informational, the version decides
+        record = entitlement_from_view(view, cognito_sub=link.sub, email=link.email).model_copy(
+            update={
+                "updated_at": now,
+                "synced_at": now,
+                "sync_version": base + 1,
+                "last_event_id": state.event_id,
+                "last_event_type": state.event_type,
+            }
+        )
+        if write_synced_entitlement(entitlements_table, record, base):
+            return SyncResult(
+                sync_version=base + 1, customer_deleted=view.deleted, attempts=attempt, entitlement=record
+            )
+        logger.info("another sync wrote first; reading again", extra={"sub": link.sub, "attempt": attempt})
+    raise WriteConflict(f"entitlement {link.sub} kept changing during {attempts} sync attempts")
