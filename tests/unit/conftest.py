@@ -100,13 +100,13 @@ def context() -> LambdaContext:
 
 
 @pytest.fixture
-def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Callable[..., Any]]:
+def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Callable[..., Any]]:
     """``load_handler("WriteProfileFunction")`` → that function's handler, loaded from its CodeUri
     with its template environment (the module reads it at import, as on Lambda)."""
 
-    def load(logical_id: str) -> Callable[..., Any]:
+    def load(logical_id: str, **env_overrides: str) -> Callable[..., Any]:
         props = TEMPLATE["Resources"][logical_id]["Properties"]
-        for key, value in function_env(logical_id).items():
+        for key, value in {**function_env(logical_id), **env_overrides}.items():
             monkeypatch.setenv(key, value)
         module_file, func = props["Handler"].rsplit(".", 1)
         path = ROOT / props["CodeUri"] / f"{module_file}.py"

@@ -29,12 +29,13 @@ def claim_email(table: Any, email: str, user_id: str, now: str) -> EmailClaim:
     """
     try:
         with dynamodb_errors():
-            table.update_item(
+            stored = table.update_item(
                 Key={"email": email},
                 UpdateExpression="SET userId = :me, claimedAt = if_not_exists(claimedAt, :now)",
                 ConditionExpression="attribute_not_exists(email) OR userId = :me",
                 ExpressionAttributeValues={":me": user_id, ":now": now},
-            )
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
     except ClientError as exc:
         if not is_condition_failure(exc):
             raise
@@ -42,7 +43,7 @@ def claim_email(table: Any, email: str, user_id: str, now: str) -> EmailClaim:
         if claim is None:
             raise WriteConflict("the email claim was released while it was being claimed") from None
         return claim
-    return EmailClaim(email=email, user_id=user_id, claimed_at=now)
+    return EmailClaim.model_validate(stored)
 
 
 def take_over_claim(table: Any, email: str, user_id: str, stale_owner: str, now: str) -> EmailClaim:

@@ -1,0 +1,233 @@
+"""The Cognito triggers: PreSignUp (duplicate email, linking, failing open) and PostConfirmation
+(one execution per sub, nothing else)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+from linkflow_shared import EmailAlreadyRegistered, OnboardingStartFailed
+from linkflow_shared.email_claims import claim_email
+from linkflow_shared.sign_up_guard import guard_sign_up
+from unit_support import ACCOUNT, REGION, TEMPLATE, LinkingIdp, resolve
+
+
+def trigger_event(pool_id: str, source: str, user_name: str, **attributes: str) -> dict[str, Any]:
+    return {
+        "version": "1",
+        "region": REGION,
+        "userPoolId": pool_id,
+        "userName": user_name,
+        "triggerSource": source,
+        "callerContext": {"awsSdkVersion": "x", "clientId": "client"},
+        "request": {"userAttributes": attributes, "validationData": None},
+        "response": {"autoConfirmUser": False, "autoVerifyEmail": False, "autoVerifyPhone": False},
+    }
+
+
+def create_onboarding_machine(aws: Any) -> str:
+    name = resolve(TEMPLATE["Resources"]["OnboardingStateMachine"]["Properties"]["Name"])
+    return aws.sfn.create_state_machine(
+        name=name,
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/onboarding",
+    )["stateMachineArn"]
+
+
+# --- PostConfirmation ---------------------------------------------------------------------------
+
+
+def confirmation(aws: Any, source: str = "PostConfirmation_ConfirmSignUp") -> tuple[dict[str, Any], str]:
+    sub = str(uuid.uuid4())
+    event = trigger_event(
+        aws.pool_id, source, sub, sub=sub, email="Ada@Example.com", email_verified="true", given_name="Ada"
+    )
+    return event, sub
+
+
+def test_confirm_sign_up_starts_one_execution_named_by_the_sub(aws, load_handler, context):
+    machine = create_onboarding_machine(aws)
+    handler = load_handler("PostConfirmationFunction")
+    event, sub = confirmation(aws)
+    original = json.loads(json.dumps(event))
+    started = time.monotonic()
+    assert handler(event, context) == original
+    assert time.monotonic() - started < 1.0
+    (execution,) = aws.sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert execution["name"] == sub
+    described = aws.sfn.describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(described["input"]) == {
+        "userPoolId": aws.pool_id,
+        "userName": sub,
+        "sub": sub,
+        "email": "ada@example.com",
+        "givenName": "Ada",
+        "familyName": None,
+        "emailVerified": True,
+        "providers": ["Cognito"],
+    }
+    assert all(aws.items(t) == [] for t in aws.tables), "no DynamoDB work in the trigger"
+
+
+def test_a_repeated_confirmation_is_not_an_error(aws, load_handler, context):
+    machine = create_onboarding_machine(aws)
+    handler = load_handler("PostConfirmationFunction")
+    event, _ = confirmation(aws)
+    handler(event, context)
+    handler(event, context)  # Cognito retried while the execution runs
+    (execution,) = aws.sfn.list_executions(stateMachineArn=machine)["executions"]
+    aws.sfn.stop_execution(executionArn=execution["executionArn"])
+    assert handler(event, context) == event  # ...and after it closed: ExecutionAlreadyExists
+    assert len(aws.sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+
+
+@pytest.mark.parametrize(
+    "source", ["PostConfirmation_ConfirmForgotPassword", "PostConfirmation_AdminConfirmSignUp_Unknown"]
+)
+def test_other_confirmations_start_nothing(aws, load_handler, context, source):
+    machine = create_onboarding_machine(aws)
+    event, _ = confirmation(aws, source)
+    assert load_handler("PostConfirmationFunction")(event, context) == event
+    assert aws.sfn.list_executions(stateMachineArn=machine)["executions"] == []
+
+
+def test_a_failed_start_is_raised_as_retryable(aws, load_handler, context):
+    handler = load_handler("PostConfirmationFunction")  # no state machine exists
+    event, _ = confirmation(aws)
+    with pytest.raises(OnboardingStartFailed, match="StateMachineDoesNotExist"):
+        handler(event, context)
+
+
+# --- PreSignUp ----------------------------------------------------------------------------------
+
+
+def existing_native(aws: Any, email: str = "ada@example.com", claimed: bool = True) -> tuple[str, str]:
+    username, sub = aws.create_native_user(email)
+    if claimed:
+        claim_email(aws.table("EmailClaimsTable"), email.strip().lower(), sub, "t")
+    return username, sub
+
+
+def native_sign_up(aws: Any, email: str) -> dict[str, Any]:
+    new_sub = str(uuid.uuid4())
+    return trigger_event(aws.pool_id, "PreSignUp_SignUp", new_sub, email=email)
+
+
+@pytest.mark.parametrize("typed", ["ada@example.com", "  ADA@Example.com ", "Ada@example.COM"])
+def test_a_native_sign_up_with_a_taken_email_is_rejected_with_the_message(aws, load_handler, context, typed):
+    existing_native(aws)
+    with pytest.raises(EmailAlreadyRegistered) as raised:
+        load_handler("PreSignUpFunction")(native_sign_up(aws, typed), context)
+    assert str(raised.value) == "An account with email ada@example.com already exists. Please sign in instead."
+
+
+def test_an_account_without_a_claim_yet_still_counts(aws, load_handler, context):
+    existing_native(aws, claimed=False)  # its onboarding has not run yet
+    with pytest.raises(EmailAlreadyRegistered):
+        load_handler("PreSignUpFunction")(native_sign_up(aws, "ada@example.com"), context)
+
+
+def test_a_google_created_account_counts(aws_federated, load_handler, context):
+    aws = aws_federated
+    aws.create_federated_user("Google_77", "ada@example.com")
+    with pytest.raises(EmailAlreadyRegistered):
+        load_handler("PreSignUpFunction")(native_sign_up(aws, "ada@example.com"), context)
+
+
+def test_a_free_email_signs_up(aws, load_handler, context):
+    existing_native(aws, "grace@example.com")
+    event = native_sign_up(aws, "ada@example.com")
+    assert load_handler("PreSignUpFunction")(event, context) == event
+
+
+def test_a_stale_claim_does_not_block_a_sign_up(aws, load_handler, context):
+    claim_email(aws.table("EmailClaimsTable"), "ada@example.com", str(uuid.uuid4()), "t")  # owner is gone
+    event = native_sign_up(aws, "ada@example.com")
+    assert load_handler("PreSignUpFunction")(event, context) == event
+
+
+def test_infrastructure_errors_fail_open(aws, load_handler, context):
+    existing_native(aws)
+    handler = load_handler("PreSignUpFunction", EMAIL_CLAIMS_TABLE="NoSuchTable")
+    event = native_sign_up(aws, "ada@example.com")
+    assert handler(event, context) == event  # the workflow's atomic claim is the authoritative check
+
+
+def federated_sign_in(aws: Any, email: str, verified: str) -> Any:
+    sub = str(uuid.uuid4())
+    from linkflow_shared import CognitoTriggerEvent, parse_input
+
+    event = trigger_event(
+        aws.pool_id, "PreSignUp_ExternalProvider", "Google_1234567", sub=sub, email=email, email_verified=verified
+    )
+    return parse_input(CognitoTriggerEvent, event)
+
+
+def test_a_verified_federated_email_of_an_existing_account_is_linked(aws):
+    username, sub = existing_native(aws)
+    aws.table("UserProfilesTable").put_item(Item={"userId": sub, "email": "ada@example.com", "providers": ["Cognito"]})
+    idp = LinkingIdp(aws.idp)
+    decision = guard_sign_up(
+        federated_sign_in(aws, "Ada@Example.com", "true"),
+        idp=idp,
+        claims_table=aws.table("EmailClaimsTable"),
+        profiles_table=aws.table("UserProfilesTable"),
+    )
+    assert decision.action == "linked" and decision.owner_user_id == sub
+    assert idp.links == [
+        {
+            "UserPoolId": aws.pool_id,
+            "DestinationUser": {"ProviderName": "Cognito", "ProviderAttributeValue": username},
+            "SourceUser": {
+                "ProviderName": "Google",
+                "ProviderAttributeName": "Cognito_Subject",
+                "ProviderAttributeValue": "1234567",
+            },
+        }
+    ]
+    (profile,) = aws.items("UserProfilesTable")
+    assert profile["providers"] == ["Cognito", "Google"]
+
+
+def test_an_unverified_federated_email_is_never_linked(aws):
+    existing_native(aws)
+    idp = LinkingIdp(aws.idp)
+    decision = guard_sign_up(
+        federated_sign_in(aws, "ada@example.com", "false"),
+        idp=idp,
+        claims_table=aws.table("EmailClaimsTable"),
+        profiles_table=aws.table("UserProfilesTable"),
+    )
+    assert decision.action == "allow" and idp.links == []
+
+
+def test_a_federated_sign_in_with_a_new_email_proceeds(aws):
+    idp = LinkingIdp(aws.idp)
+    decision = guard_sign_up(
+        federated_sign_in(aws, "new@example.com", "true"),
+        idp=idp,
+        claims_table=aws.table("EmailClaimsTable"),
+        profiles_table=aws.table("UserProfilesTable"),
+    )
+    assert decision.action == "allow" and idp.links == []
+
+
+def test_a_failed_link_fails_open(aws):
+    existing_native(aws)
+    decision = guard_sign_up(
+        federated_sign_in(aws, "ada@example.com", "true"),
+        idp=RefusingIdp(aws.idp),
+        claims_table=aws.table("EmailClaimsTable"),
+        profiles_table=aws.table("UserProfilesTable"),
+    )
+    assert decision.action == "fail_open" and "CognitoRequestRejected" in decision.reason
+
+
+class RefusingIdp(LinkingIdp):
+    def admin_link_provider_for_user(self, **kwargs: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "AliasExistsException", "Message": "linked"}}, "AdminLinkProviderForUser")
