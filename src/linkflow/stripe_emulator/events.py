@@ -64,7 +64,8 @@ def emit(
     state.store.put("event", event)
     if "id" in record:
         state.search.touch(record["id"], state.clock.now())
-    state.webhooks.enqueue(event, json.dumps(event, indent=2).encode("utf-8"), endpoints)
+    if endpoints:
+        state.webhooks.enqueue(event, json.dumps(event).encode("utf-8"), endpoints)
     for hook in AFTER_EMIT:
         hook(call, event_type, record, created)
     return event

@@ -123,8 +123,9 @@ def delete(call: Call, customer_id: str) -> dict[str, Any]:
     """Delete a customer; its live subscriptions are canceled first, as on Stripe."""
     customer = _get_live(call, customer_id)
     now = customer_now(call.state, customer)
-    for sub in list(call.state.store.table("subscription").values()):
-        if sub["customer"] == customer_id and sub["status"] not in ("canceled", "incomplete_expired"):
+    for sub_id in customer.get("_subscriptions", []):
+        sub = call.state.store.get("subscription", sub_id)
+        if sub is not None and sub["status"] not in ("canceled", "incomplete_expired"):
             billing.cancel(call, sub, now, "cancellation_requested")
     emit(call, "customer.deleted", "customer", customer, created=now)
     customer["_deleted"] = True
@@ -161,8 +162,10 @@ def search(call: Call) -> dict[str, Any]:
 
 def _subscriptions_of(state: EmulatorState, customer: dict[str, Any]) -> dict[str, Any]:
     """``expand[]=subscriptions`` on a customer: its subscriptions that have not ended."""
-    rows = [render(state, "subscription", s) for s in state.store.newest_first("subscription")
-            if s["customer"] == customer["id"] and s["status"] not in ("canceled", "incomplete_expired")]
+    record = state.store.get("customer", customer["id"]) or {}  # ``customer`` is the rendered one
+    subs = (state.store.get("subscription", sub_id) for sub_id in reversed(record.get("_subscriptions", [])))
+    rows = [render(state, "subscription", s) for s in subs
+            if s is not None and s["status"] not in ("canceled", "incomplete_expired")]
     return {"object": "list", "data": rows, "has_more": False, "total_count": len(rows),
             "url": f"/v1/customers/{customer['id']}/subscriptions"}
 

@@ -120,9 +120,11 @@ def detach_feature(call: Call, product_id: str, attached_id: str) -> dict[str, A
 
 def _entitled_features(call: Call, customer_id: str) -> list[str]:
     store = call.state.store
+    customer = store.get("customer", customer_id) or {}
     found: list[str] = []
-    for sub in store.table("subscription").values():
-        if sub["customer"] != customer_id or sub["status"] not in ENTITLING_STATUSES:
+    for sub_id in customer.get("_subscriptions", []):
+        sub = store.get("subscription", sub_id)
+        if sub is None or sub["status"] not in ENTITLING_STATUSES:
             continue
         for item in sub["_items"]:
             price = store.get("price", item["price"]) or {}

@@ -203,6 +203,7 @@ def _first_invoice(call: Call, sub: dict[str, Any], customer: dict[str, Any], be
     invoice_id = new_id("in")
     sub["latest_invoice"] = invoice_id
     call.state.store.put("subscription", sub)
+    customer.setdefault("_subscriptions", []).append(sub["id"])  # index: the customer's subscriptions
     emit(call, "customer.subscription.created", "subscription", sub, created=now)
     trialing = sub["status"] == "trialing"
     invoice = invoices.new_invoice(call, sub, customer, now=now, reason="subscription_create",
