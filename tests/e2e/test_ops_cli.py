@@ -84,11 +84,12 @@ def stripe_client(stack: Any) -> stripe.StripeClient:
 
 @pytest.fixture(scope="module")
 def onboarded(stack):
-    """Two users onboarded at once: one to look at, one to break on purpose."""
-    with ThreadPoolExecutor(2) as pool:
-        users = list(pool.map(lambda prefix: onboard(stack, prefix), ("ops-healthy", "ops-drift")))
-    assert [desc["status"] for _, _, desc in users] == ["SUCCEEDED", "SUCCEEDED"], users
-    return {"healthy": users[0][:2], "drift": users[1][:2]}
+    """Users onboarded at once: one to look at, others to break on purpose."""
+    names = ("healthy", "drift", "paying")
+    with ThreadPoolExecutor(len(names)) as pool:
+        users = list(pool.map(lambda name: onboard(stack, f"ops-{name}"), names))
+    assert [desc["status"] for _, _, desc in users] == ["SUCCEEDED"] * len(names), users
+    return {name: user[:2] for name, user in zip(names, users, strict=True)}
 
 
 @pytest.fixture(scope="module")
@@ -268,16 +269,77 @@ def test_users_show_joins_the_three_stores_by_sub_email_and_customer(stack, heal
     assert f"user {sub}" in by_email.stdout and customer_id in by_email.stdout and "no drift" in by_email.stdout
 
 
+def _event_handled(stack: Any, client: stripe.StripeClient, event_type: str, object_id: str) -> None:
+    """Wait until the subscription-events execution of Stripe's ``event_type`` event about
+    ``object_id`` has ended, so it cannot race the changes a test makes next."""
+    machine = stack.info["outputs"].get("SubscriptionEventsStateMachineArn")
+    if machine is None:
+        return
+    event = wait_until(lambda: next((e for e in client.v1.events.list(params={"type": event_type, "limit": 100}).data
+                                     if e.data.object["id"] == object_id), None), what=f"the {event_type} event")
+    sfn, arn = stack.client("stepfunctions"), machine.replace(":stateMachine:", ":execution:") + f":{event.id}"
+    wait_until(lambda: _exists(sfn, arn), what=f"the execution of {event.id}")
+    wait_for_execution(sfn, arn)
+
+
+def _customer_events_handled(stack: Any, client: stripe.StripeClient, customer_id: str, since: int) -> None:
+    """Wait until every handled Stripe event about ``customer_id`` since ``since`` has been processed."""
+    from linkflow_shared.webhook_ingress import HANDLED_EVENT_TYPES
+
+    machine = stack.info["outputs"].get("SubscriptionEventsStateMachineArn")
+    if machine is None:
+        return
+    sfn = stack.client("stepfunctions")
+    for event in client.v1.events.list(params={"created": {"gte": since}, "limit": 100}).data:
+        obj = event.data.object
+        if event.type in HANDLED_EVENT_TYPES and customer_id in (obj.get("customer"), obj.get("id")):
+            arn = machine.replace(":stateMachine:", ":execution:") + f":{event.id}"
+            wait_until(lambda arn=arn: _exists(sfn, arn), what=f"the execution of {event.id}")
+            wait_for_execution(sfn, arn)
+
+
+def _profile(stack: Any, sub: str) -> dict[str, Any]:
+    table = stack.info["outputs"]["UserProfilesTableName"]
+    return stack.client("dynamodb").get_item(TableName=table, Key={"userId": {"S": sub}}, ConsistentRead=True)["Item"]
+
+
+def test_paid_but_no_access_is_flagged(stack, onboarded):
+    """The runbook's first case: Stripe has a subscription the entitlement does not reflect."""
+    sub, email = onboarded["paying"]
+    client, customer_id = stripe_client(stack), _profile(stack, sub)["stripeCustomerId"]["S"]
+    since = int(time.time()) - 1
+    product = client.v1.products.create(params={"name": "Pro", "metadata": {"plan": "pro"}})
+    price = client.v1.prices.create(params={"product": product.id, "unit_amount": 1200, "currency": "usd",
+                                            "recurring": {"interval": "month"}})
+    subscription = client.v1.subscriptions.create(params={"customer": customer_id, "items": [{"price": price.id}],
+                                                          "trial_period_days": 14})
+    _customer_events_handled(stack, client, customer_id, since)
+    # Whatever the events machine wrote is lost (a manual edit, a bad deploy): back to no access.
+    stack.client("dynamodb").update_item(
+        TableName=stack.info["outputs"]["EntitlementsTableName"], Key={"cognito_sub": {"S": sub}},
+        UpdateExpression="SET #s = :none", ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":none": {"S": "none"}})
+
+    result = linkflow(stack, "users", "show", email, "--output", "json")
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    doc = as_json(result)
+    assert [d["code"] for d in doc["drift"]] == ["entitlement_behind_stripe"], doc["drift"]
+    assert f"{subscription.id} is trialing" in doc["drift"][0]["message"]
+    subscriptions = doc["users"][0]["stripe_customers"][0]["subscriptions"]
+    assert [(s["id"], s["status"]) for s in subscriptions] == [(subscription.id, "trialing")]
+
+
 def test_users_show_flags_drift_and_exits_1(stack, onboarded):
     sub, email = onboarded["drift"]
     stripe_admin(stack, "POST", "search", {"lag_seconds": 0})  # the second customer is found by search only
     outputs, ddb, client = stack.info["outputs"], stack.client("dynamodb"), stripe_client(stack)
-    metadata = {"cognito_sub": sub, "cognito_user_id": sub}
-    # The stored id points at a deleted customer; a second live customer (other email) names the sub;
-    # the entitlement is gone.
-    gone = client.v1.customers.create(params={"email": email, "metadata": metadata})
+    # A deleted customer, and a second live customer (another email) whose metadata names the sub.
+    gone = client.v1.customers.create(params={"email": email})
     client.v1.customers.delete(gone.id)
-    extra = client.v1.customers.create(params={"email": "someone.else@example.com", "metadata": metadata})
+    extra = client.v1.customers.create(params={"email": "someone.else@example.com",
+                                               "metadata": {"cognito_sub": sub, "cognito_user_id": sub}})
+    _event_handled(stack, client, "customer.deleted", gone.id)
+    # Then the tables drift: the profile points at the deleted customer, the entitlement is gone.
     ddb.update_item(TableName=outputs["UserProfilesTableName"], Key={"userId": {"S": sub}},
                     UpdateExpression="SET stripeCustomerId = :c", ExpressionAttributeValues={":c": {"S": gone.id}})
     ddb.delete_item(TableName=outputs["EntitlementsTableName"], Key={"cognito_sub": {"S": sub}})
@@ -285,7 +347,7 @@ def test_users_show_flags_drift_and_exits_1(stack, onboarded):
     result = linkflow(stack, "users", "show", sub, "--output", "json")
     assert result.returncode == 1, (result.stdout, result.stderr)
     drift = {d["code"]: d for d in as_json(result)["drift"]}
-    assert {"no_entitlement", "customer_deleted", "multiple_customers", "email_mismatch"} <= set(drift)
+    assert {"no_entitlement", "customer_deleted", "multiple_customers", "email_mismatch"} <= set(drift), result.stdout
     assert gone.id in drift["customer_deleted"]["message"]
     assert extra.id in drift["multiple_customers"]["message"]
     assert all(d["sub"] == sub for d in drift.values())

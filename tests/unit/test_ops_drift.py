@@ -104,9 +104,20 @@ def test_failed_onboarding_points_at_the_redrive():
     assert f"linkflow executions redrive {SUB}" in drift[0].message
 
 
+def test_events_the_events_machine_could_not_link():
+    view = _healthy()
+    view.customers[0].unlinked = {"reason": "no_profile_for_customer", "last_event_type": "checkout.session.completed",
+                                  "last_event_id": "evt_1"}
+    drift = find_drift(view)
+    assert [d.code for d in drift] == ["customer_events_unlinked"]
+    assert "checkout.session.completed evt_1" in drift[0].message
+
+
 def test_orphan_customer():
     drift = orphan_drift(CustomerView(id="cus_X", email="ada@example.com"))
     assert drift.code == "customer_without_user" and drift.sub is None and "cus_X" in drift.message
+    seen = orphan_drift(CustomerView(id="cus_Y", unlinked={"last_event_type": "invoice.paid", "last_event_id": "e"}))
+    assert "recorded as unlinked (last invoice.paid e)" in seen.message
 
 
 def test_json_field_names_are_stable():
@@ -116,6 +127,6 @@ def test_json_field_names_are_stable():
     assert set(doc["cognito"]) == {"username", "status", "enabled", "email", "email_verified", "created",
                                    "linked_providers", "identities"}
     assert set(doc["stripe_customers"][0]) == {"id", "email", "deleted", "found", "metadata", "sources",
-                                               "subscriptions"}
+                                               "subscriptions", "unlinked"}
     assert doc["profile"]["stripe_customer_id"] == "cus_A"
     assert doc["entitlement"]["status"] == "none"

@@ -15,6 +15,7 @@ Drift codes are stable (scripts match on them):
 ``email_mismatch``             Cognito, profile, entitlement and Stripe disagree on the email
 ``entitlement_behind_stripe``  Stripe has an active/trialing subscription, the entitlement does not
 ``onboarding_failed``          the user's onboarding execution failed (redrive it)
+``customer_events_unlinked``   the events machine could not tie Stripe events of this customer to the user
 ``customer_without_user``      a Stripe customer found by email/id that no user is linked to
 =============================  ===============================================================
 """
@@ -70,6 +71,7 @@ class CustomerView:
     metadata: dict[str, str] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)  # profile, entitlement, search, email, query
     subscriptions: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "status", "plan", ...}]
+    unlinked: dict[str, Any] | None = None  # its UnlinkedCustomers item: events no user was found for
 
     @property
     def live(self) -> bool:
@@ -89,7 +91,8 @@ class CustomerView:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "email": self.email, "deleted": self.deleted, "found": self.found,
-                "metadata": self.metadata, "sources": self.sources, "subscriptions": self.subscriptions}
+                "metadata": self.metadata, "sources": self.sources, "subscriptions": self.subscriptions,
+                "unlinked": self.unlinked}
 
 
 @dataclass
@@ -200,6 +203,13 @@ def _entitlement_vs_stripe(view: UserView) -> list[Drift]:
                   f"but the entitlement is {status or 'missing'}")]
 
 
+def _unlinked_events(view: UserView) -> list[Drift]:
+    return [Drift("customer_events_unlinked", view.sub,
+                  f"Stripe events of {c.id} were recorded as unlinked ({c.unlinked.get('reason')}; last "
+                  f"{c.unlinked.get('last_event_type')} {c.unlinked.get('last_event_id')})")
+            for c in view.customers if c.unlinked]
+
+
 def _onboarding(view: UserView) -> list[Drift]:
     onboarding = view.onboarding
     if not onboarding or onboarding.get("status") not in _FAILED:
@@ -212,12 +222,15 @@ def _onboarding(view: UserView) -> list[Drift]:
 def find_drift(view: UserView) -> list[Drift]:
     """Every disagreement between the three stores for one user (also kept on ``view.drift``)."""
     view.drift = [*_missing_records(view), *_stored_customers(view), *_emails(view),
-                  *_entitlement_vs_stripe(view), *_onboarding(view)]
+                  *_entitlement_vs_stripe(view), *_unlinked_events(view), *_onboarding(view)]
     return view.drift
 
 
 def orphan_drift(customer: CustomerView) -> Drift:
     owner = customer.metadata_sub
     detail = f"its metadata names {owner}, which has no records" if owner else "no cognito_sub in its metadata"
+    if customer.unlinked:
+        detail += (f"; its events are recorded as unlinked (last {customer.unlinked.get('last_event_type')} "
+                   f"{customer.unlinked.get('last_event_id')})")
     return Drift("customer_without_user", owner, f"Stripe customer {customer.id} ({customer.email}) is linked "
                                                  f"to no user: {detail}")

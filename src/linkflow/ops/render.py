@@ -184,6 +184,10 @@ def show_user(out: Console, user: dict[str, Any]) -> None:
         for sub in customer["subscriptions"]:
             out.print(f"    subscription {escape(str(sub['id']))} {styled_sub(sub['status'])} "
                       f"plan={escape(str(sub['plan']))}")
+        if customer.get("unlinked"):
+            unlinked = customer["unlinked"]
+            out.print(f"    [yellow]events recorded as unlinked[/]: {escape(str(unlinked.get('reason')))}, last "
+                      f"{escape(str(unlinked.get('last_event_type')))} {escape(str(unlinked.get('last_event_id')))}")
     for note in user["notes"]:
         out.print(f"  [dim]note: {escape(note)}[/]")
 

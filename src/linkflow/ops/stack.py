@@ -31,6 +31,7 @@ class StackResources:
     machines: dict[str, str] = field(default_factory=dict)  # "onboarding" → state machine ARN
     user_pool_client_id: str | None = None
     email_claims_table: str | None = None
+    unlinked_customers_table: str | None = None  # absent before the subscription-events machine
     stage: str | None = None
 
     @classmethod
@@ -47,6 +48,7 @@ class StackResources:
             machines={key: outputs[out] for key, out in _MACHINE_OUTPUTS.items() if outputs.get(out)},
             user_pool_client_id=outputs.get("UserPoolClientId"),
             email_claims_table=outputs.get("EmailClaimsTableName"),
+            unlinked_customers_table=outputs.get("UnlinkedCustomersTableName"),
             stage=outputs.get("Stage"),
         )
 

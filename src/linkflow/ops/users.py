@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from linkflow_shared.models import EntitlementRecord, normalize_email
 from linkflow_shared.onboarding import onboarding_execution_name
 from linkflow_shared.profiles import find_profiles_by_customer, find_profiles_by_email, get_profile
+from linkflow_shared.unlinked_customers import get_unlinked_customer
 
 from .clients import Clients
 from .drift import CognitoView, CustomerView, Drift, UserView, find_drift, orphan_drift
@@ -91,6 +92,7 @@ class UserLookup:
         self.idp = clients.aws("cognito-idp")
         self.profiles = clients.table(stack.user_profiles_table)
         self.entitlements = clients.table(stack.entitlements_table)
+        self.unlinked = clients.table(stack.unlinked_customers_table) if stack.unlinked_customers_table else None
         self._customers: dict[str, CustomerView] = {}
 
     @property
@@ -155,6 +157,11 @@ class UserLookup:
         page = self.stripe.v1.subscriptions.list(params={"customer": customer.id, "status": "all", "limit": 20})
         customer.subscriptions = [_subscription(_plain(s)) for s in page.data]
 
+    def _unlinked_record(self, customer: CustomerView) -> None:
+        if self.unlinked is not None and customer.unlinked is None:
+            record = get_unlinked_customer(self.unlinked, customer.id)
+            customer.unlinked = record.model_dump(mode="json") if record else None
+
     # -- one user ----------------------------------------------------------------------------
     def view(self, sub: str, cognito: CognitoView | None = None) -> UserView:
         user = UserView(sub=sub)
@@ -176,6 +183,7 @@ class UserLookup:
                     customers.setdefault(found.id, found.add_source("email"))
         user.customers = list(customers.values())
         for customer in user.customers:
+            self._unlinked_record(customer)
             if customer.live:
                 self._subscriptions(customer)
         find_drift(user)
@@ -197,6 +205,8 @@ class UserLookup:
         linked |= {i for u in report.users for i in (u.profile and u.profile.stripe_customer_id,
                                                      u.entitlement and u.entitlement.stripe_customer_id) if i}
         report.orphans = [c for c in candidates if c.live and c.id not in linked]
+        for orphan in report.orphans:
+            self._unlinked_record(orphan)
         if not report.users and not report.orphans or (kind == SUB and not report.users[0].found):
             raise UsageError(f"no user found for {query!r} in Cognito, UserProfiles, Entitlements or Stripe")
         return report
