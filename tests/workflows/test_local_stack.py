@@ -153,3 +153,25 @@ def test_dynamodb_fault_answers_the_aws_error(stack, clean_faults):
 def test_bad_fault_spec_is_rejected(stack):
     status, body = admin(stack, "POST", "faults", {"service": "nosuch", "count": 1})
     assert status == 400 and "service" in body["error"]
+
+
+def test_concurrent_conditional_writes_have_exactly_one_winner(stack):
+    """DynamoDB serializes writes to an item; the local endpoint must too (the email claim relies on it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    table = stack.info["outputs"]["EmailClaimsTableName"]
+    ddb = stack.client("dynamodb")
+    for round_ in range(40):
+        email = f"race{round_}.{unique_email('claim')}"
+
+        def claim(owner: int) -> bool:
+            try:
+                ddb.put_item(TableName=table, Item={"email": {"S": email}, "userId": {"S": str(owner)}},
+                             ConditionExpression="attribute_not_exists(email)")
+                return True
+            except ddb.exceptions.ConditionalCheckFailedException:
+                return False
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            winners = sum(pool.map(claim, range(16)))
+        assert winners == 1, f"round {round_}: {winners} writers won the same claim"

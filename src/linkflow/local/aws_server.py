@@ -18,6 +18,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import faults as _faults
 
+_DYNAMODB_WRITES = {f"DynamoDB_20120810.{op}" for op in (
+    "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")}
+
 AdminHandler = Callable[[str, dict[str, Any]], tuple[int, Any]]
 
 
@@ -57,6 +60,7 @@ class AwsApp:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.registry = registry
         self.admin = admin
+        self._ddb_write_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -71,6 +75,12 @@ class AwsApp:
                     status, headers, payload = _faults.error_response(kind[0], fault)
                     start_response(status, headers + [("Content-Length", str(len(payload)))])
                     return [payload]
+        if environ.get("HTTP_X_AMZ_TARGET", "") in _DYNAMODB_WRITES:
+            # moto evaluates a ConditionExpression and writes in two steps with no lock: two
+            # concurrent conditional writes could both succeed. DynamoDB serializes writes to an
+            # item; serializing every write here gives the same guarantee.
+            with self._ddb_write_lock:
+                return list(self.moto(environ, start_response))
         return self.moto(environ, start_response)
 
     def _admin(self, name: str, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
