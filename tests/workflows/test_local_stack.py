@@ -164,7 +164,7 @@ def test_concurrent_conditional_writes_have_exactly_one_winner(stack):
     for round_ in range(40):
         email = f"race{round_}.{unique_email('claim')}"
 
-        def claim(owner: int) -> bool:
+        def claim(owner: int, email: str = email) -> bool:
             try:
                 ddb.put_item(TableName=table, Item={"email": {"S": email}, "userId": {"S": str(owner)}},
                              ConditionExpression="attribute_not_exists(email)")
@@ -175,3 +175,57 @@ def test_concurrent_conditional_writes_have_exactly_one_winner(stack):
         with ThreadPoolExecutor(max_workers=16) as pool:
             winners = sum(pool.map(claim, range(16)))
         assert winners == 1, f"round {round_}: {winners} writers won the same claim"
+
+
+def test_admin_link_provider_for_user_shows_the_identity_on_admin_get_user(stack):
+    cognito = stack.client("cognito-idp")
+    pool = stack.info["cognito"]["user_pool_id"]
+    sub = sign_up(stack, unique_email("link"))
+    cognito.admin_link_provider_for_user(
+        UserPoolId=pool,
+        DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": sub},
+        SourceUser={"ProviderName": "Google", "ProviderAttributeName": "Cognito_Subject",
+                    "ProviderAttributeValue": "1098765"},
+    )
+    attrs = {a["Name"]: a["Value"] for a in cognito.admin_get_user(UserPoolId=pool, Username=sub)["UserAttributes"]}
+    identities = json.loads(attrs["identities"])
+    assert [(i["providerName"], i["userId"]) for i in identities] == [("Google", "1098765")]
+    # The same external identity cannot be linked twice.
+    with pytest.raises(botocore.exceptions.ClientError):
+        cognito.admin_link_provider_for_user(
+            UserPoolId=pool,
+            DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": sub},
+            SourceUser={"ProviderName": "Google", "ProviderAttributeName": "Cognito_Subject",
+                        "ProviderAttributeValue": "1098765"},
+        )
+    with pytest.raises(cognito.exceptions.UserNotFoundException):
+        cognito.admin_link_provider_for_user(
+            UserPoolId=pool,
+            DestinationUser={"ProviderName": "Cognito", "ProviderAttributeValue": "no-such-user"},
+            SourceUser={"ProviderName": "Google", "ProviderAttributeName": "Cognito_Subject",
+                        "ProviderAttributeValue": "1"},
+        )
+
+
+def test_history_pages_follow_max_results_and_next_token(stack):
+    sfn = stack.client("stepfunctions")
+    sub = sign_up(stack, unique_email("pages"))
+    confirm(stack, sub)
+    arn = execution_arn_for(stack, sub)
+    wait_until(lambda: _describe(sfn, arn), what="the execution")
+    wait_for_execution(sfn, arn)
+    everything = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    paged, token, pages = [], None, 0
+    while True:
+        kwargs = {"executionArn": arn, "maxResults": 3, **({"nextToken": token} if token else {})}
+        page = sfn.get_execution_history(**kwargs)
+        pages += 1
+        assert len(page["events"]) <= 3
+        paged.extend(page["events"])
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert [e["id"] for e in paged] == [e["id"] for e in everything]
+    assert pages == -(-len(everything) // 3)
+    reverse = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1000)["events"]
+    assert [e["id"] for e in reverse] == [e["id"] for e in reversed(everything)]
