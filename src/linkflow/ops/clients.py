@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
-import stripe
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from .errors import Unreachable
+
+if TYPE_CHECKING:
+    import stripe
 
 STRIPE_DEFAULT_BASE = "https://api.stripe.com"
 _CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "total_max_attempts": 3},
@@ -37,7 +39,7 @@ class Clients:
         self.stripe_base = (env.get("STRIPE_API_BASE") or "").rstrip("/") or STRIPE_DEFAULT_BASE
         self._session: Any = None
         self._clients: dict[tuple[str, bool], Any] = {}
-        self._stripe: stripe.StripeClient | None = None
+        self._stripe: stripe.StripeClient | None = None  # imported on first use: executions never need it
 
     @property
     def session(self) -> Any:
@@ -55,6 +57,8 @@ class Clients:
         return self.session.resource("dynamodb", config=_CONFIG).Table(name)
 
     def stripe(self, secret_name: str) -> stripe.StripeClient:
+        import stripe
+
         if self._stripe is None:
             key = self._stripe_key or self._key_from_secret(secret_name)
             self._stripe = stripe.StripeClient(

@@ -14,9 +14,10 @@ one-line message that names the endpoint and why.
 from __future__ import annotations
 
 import re
+import sys
+from typing import Any
 
 import botocore.exceptions as boto_errors
-import stripe
 from botocore.parsers import ResponseParserError
 
 EXIT_OK = 0
@@ -103,7 +104,9 @@ def _explain_boto(exc: BaseException, aws_endpoint: str) -> OpsError | None:
     return None
 
 
-def _explain_stripe(exc: stripe.StripeError, stripe_base: str) -> OpsError:
+def _explain_stripe(exc: Any, stripe_base: str) -> OpsError:
+    import stripe
+
     if isinstance(exc, stripe.APIConnectionError):
         return Unreachable(f"cannot reach Stripe at {stripe_base}: {_why(str(exc), 'connection failed')}")
     if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
@@ -116,10 +119,11 @@ def explain(
     exc: BaseException, stripe_base: str = "https://api.stripe.com", aws_endpoint: str = "the AWS endpoint"
 ) -> OpsError | None:
     """The :class:`OpsError` an SDK exception (or one it caused) amounts to; None if it is a bug."""
+    stripe = sys.modules.get("stripe")  # not imported: no Stripe call was made, no Stripe error to explain
     for link in _chain(exc):
         if isinstance(link, OpsError):
             return link
-        if isinstance(link, stripe.StripeError):
+        if stripe is not None and isinstance(link, stripe.StripeError):
             return _explain_stripe(link, stripe_base)
         explained = _explain_boto(link, aws_endpoint)
         if explained is not None:
