@@ -1,7 +1,9 @@
 """The local AWS endpoint: moto's server app behind a thin WSGI layer.
 
 The layer answers injected faults before moto sees a request, and serves the local stack's
-admin calls under ``/_linkflow/`` (never a path an AWS SDK uses).
+admin calls under ``/_linkflow/`` (never a path an AWS SDK uses). It counts the JSON-protocol
+operations it serves by ``X-Amz-Target`` (``GET /_linkflow/requests``): benchmarks derive the
+DynamoDB writes per sign-up from it.
 """
 
 from __future__ import annotations
@@ -61,11 +63,22 @@ class AwsApp:
         self.registry = registry
         self.admin = admin
         self._ddb_write_lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        self._counts_lock = threading.Lock()
+        self.admin.setdefault("GET requests", self._requests)
+
+    def _requests(self, _name: str, _params: dict[str, Any]) -> tuple[int, Any]:
+        with self._counts_lock:
+            return 200, {"data": dict(self._counts)}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_linkflow/"):
             return self._admin(path[len("/_linkflow/") :], environ, start_response)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target:
+            with self._counts_lock:
+                self._counts[target] = self._counts.get(target, 0) + 1
         if self.registry.active():
             body = _read_body(environ)
             kind = _faults.classify(environ, body)
@@ -75,7 +88,7 @@ class AwsApp:
                     status, headers, payload = _faults.error_response(kind[0], fault)
                     start_response(status, headers + [("Content-Length", str(len(payload)))])
                     return [payload]
-        if environ.get("HTTP_X_AMZ_TARGET", "") in _DYNAMODB_WRITES:
+        if target in _DYNAMODB_WRITES:
             # moto evaluates a ConditionExpression and writes in two steps with no lock: two
             # concurrent conditional writes could both succeed. DynamoDB serializes writes to an
             # item; serializing every write here gives the same guarantee.
