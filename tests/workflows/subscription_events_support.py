@@ -209,8 +209,8 @@ class Events:
             headers["Stripe-Signature"] = signature_header(body, secret, timestamp or int(time.time()))
         elif signature is not None:
             headers["Stripe-Signature"] = signature
-        request = urllib.request.Request(f"{self.stack.api_url}/stripe/webhook", data=body if method == "POST" else None,
-                                         method=method, headers=headers)
+        url = f"{self.stack.api_url}/stripe/webhook"
+        request = urllib.request.Request(url, data=body if method == "POST" else None, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read() or b"{}")

@@ -7,10 +7,9 @@ import json
 import time
 
 import pytest
+from linkflow_shared.webhook_ingress import HANDLED_EVENT_TYPES
 from subscription_events_support import DAY, T0, Events, entered_states
 from support import admin, history, stripe_admin
-
-from linkflow_shared.webhook_ingress import HANDLED_EVENT_TYPES
 
 FEB_1 = 1_769_904_000  # T0 plus one month: the first renewal of a monthly subscription
 
@@ -273,9 +272,15 @@ def test_a_customer_found_by_metadata_repairs_the_profile_link(events):
 
     assert events.profile(sub)["stripeCustomerId"] == customer
     assert events.entitlement(sub)["status"] == "active"
-    links = [events.output(e)["customer"] for e in events.event_ids(customer, mark, set(HANDLED_EVENT_TYPES))]
-    assert all(link["outcome"] == "linked" and link["sub"] == sub for link in links)
-    assert [link["profileRepaired"] for link in links].count(True) == 1
+    ids = events.event_ids(customer, mark, set(HANDLED_EVENT_TYPES))
+    links = [events.output(e)["customer"] for e in ids]
+    assert all(link["outcome"] == "linked" and link["sub"] == sub for link in links), links
+    # One execution wrote the link (a conditional write); the others found it. A ResolveCustomer
+    # attempt that repaired and then failed is retried and finds the link already there.
+    repaired = [link["profileRepaired"] for link in links].count(True)
+    steps = [e for i in ids for e in history(events.sfn, events.execution_arn(i))]
+    retried = any(e["type"] == "LambdaFunctionFailed" for e in steps)
+    assert repaired == 1 or (repaired == 0 and retried), links
 
 
 @pytest.mark.parametrize("profile, reason", [(False, "no_profile_for_metadata_user"), (None, "no_user_in_metadata")])
