@@ -366,6 +366,7 @@ def test_bad_input_and_unreachable_endpoints_are_one_line_with_their_exit_code(s
         (("executions", "show", "arn:aws:states:us-east-1:123:execution:x"), {}, 2, "malformed execution ARN"),
         (("executions", "show", other), {}, 2, "not of stack 'linkflow-local'"),
         (("users", "show", "not-a-sub"), {}, 2, "neither a Cognito sub"),
+        (("users", "show", "00000000-0000-4000-8000-000000000000"), {}, 2, "no user found"),
         (("executions", "list", "--since", "yesterday-ish"), {}, 2, "--since 'yesterday-ish'"),
         (("executions", "list", "--stack", "no-such-stack"), {}, 2, "unknown stack 'no-such-stack'"),
         (("executions", "list"), {"AWS_ENDPOINT_URL": dead}, 3, f"cannot reach AWS at {dead}"),

@@ -199,15 +199,14 @@ class UserLookup:
             subs, candidates = self._subs_for_email(value, query.strip())
         else:
             subs, candidates = self._subs_for_customer(value)
-        report.users = [self.view(sub) for sub in dict.fromkeys(subs)]
-        report.users = [u for u in report.users if u.found] if kind != SUB else report.users
+        report.users = [view for view in (self.view(sub) for sub in dict.fromkeys(subs)) if view.found]
         linked = {c.id for u in report.users for c in u.customers}
         linked |= {i for u in report.users for i in (u.profile and u.profile.stripe_customer_id,
                                                      u.entitlement and u.entitlement.stripe_customer_id) if i}
         report.orphans = [c for c in candidates if c.live and c.id not in linked]
         for orphan in report.orphans:
             self._unlinked_record(orphan)
-        if not report.users and not report.orphans or (kind == SUB and not report.users[0].found):
+        if not report.users and not report.orphans:
             raise UsageError(f"no user found for {query!r} in Cognito, UserProfiles, Entitlements or Stripe")
         return report
 
