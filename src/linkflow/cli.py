@@ -135,9 +135,12 @@ def stripe_emulator(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
 ) -> None:
     """Run the Stripe emulator alone (the official stripe SDK works against it unchanged)."""
-    from linkflow.stripe_emulator import run
+    from linkflow.stripe_emulator import PortInUseError, run
 
-    run(host, port)
+    try:
+        run(host, port)
+    except PortInUseError as exc:
+        _fail(str(exc.strerror or exc), 1)
 
 
 @app.command("demo")
