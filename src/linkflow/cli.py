@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Keep Cognito, DynamoDB and Stripe linked.")
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Keep Cognito, DynamoDB and Stripe linked.")
 local_app = typer.Typer(no_args_is_help=True, help="The local stack: AWS (moto), the Stripe emulator, the HTTP API.")
 app.add_typer(local_app, name="local")
 
@@ -163,7 +164,18 @@ _register_operator_commands()
 
 
 def main() -> None:
-    app()
+    """Entry point: a bug is one line and exit 70, never mistaken for exit 1 ("problems found")."""
+    import os
+
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as exc:  # the last resort: typer has already handled usage errors
+        if os.environ.get("LINKFLOW_DEBUG"):
+            raise
+        typer.echo(f"internal error: {type(exc).__name__}: {exc} (set LINKFLOW_DEBUG=1 for the traceback)", err=True)
+        raise SystemExit(70) from None
 
 
 if __name__ == "__main__":
