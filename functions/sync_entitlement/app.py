@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from linkflow_shared import Settings
 from linkflow_shared.aws_clients import dynamodb_table
-from linkflow_shared.models import LinkedEventInput, parse_event_input
+from linkflow_shared.models import ResolvedCustomerInput, parse_event_input
 from linkflow_shared.stripe_gateway import stripe_client
 from linkflow_shared.subscription_sync import sync_entitlement
 
@@ -18,7 +18,7 @@ tracer = Tracer()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    state = parse_event_input(LinkedEventInput, event)
+    state = parse_event_input(ResolvedCustomerInput, event)
     result = sync_entitlement(
         state,
         entitlements_table=dynamodb_table(SETTINGS.entitlements_table),

@@ -148,8 +148,14 @@ class Events:
         return self.machine_arn.replace(":stateMachine:", ":execution:") + f":{event_id}"
 
     def executions_named(self, event_id: str) -> list[dict[str, Any]]:
-        pages = self.sfn.get_paginator("list_executions").paginate(stateMachineArn=self.machine_arn)
-        return [e for page in pages for e in page["executions"] if e["name"] == event_id]
+        return self.executions_by_name().get(event_id, [])
+
+    def executions_by_name(self) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for page in self.sfn.get_paginator("list_executions").paginate(stateMachineArn=self.machine_arn):
+            for execution in page["executions"]:
+                found.setdefault(execution["name"], []).append(execution)
+        return found
 
     def running(self) -> list[dict[str, Any]]:
         return self.sfn.list_executions(stateMachineArn=self.machine_arn, statusFilter="RUNNING")["executions"]
@@ -167,7 +173,7 @@ class Events:
                 quiet += 1
             else:
                 quiet = 0
-                time.sleep(0.02)
+                time.sleep(0.1)  # polling hard would slow the stack it waits for
 
     def output(self, event_id: str) -> dict[str, Any]:
         desc = wait_for_execution(self.sfn, self.execution_arn(event_id))

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
 from .errors import InvalidEventInput, InvalidOnboardingInput
@@ -397,9 +397,29 @@ class CustomerLink(Model):
 
 
 class LinkedEventInput(EventHint):
-    """SyncEntitlement's, RecordUnlinkedCustomer's and UnlinkDeletedCustomer's input."""
+    """The event hint with ResolveCustomer's answer (the state after ``ResultPath: $.customer``)."""
 
     customer: CustomerLink
+
+
+class ResolvedCustomerInput(LinkedEventInput):
+    """SyncEntitlement's and UnlinkDeletedCustomer's input: the customer belongs to a user."""
+
+    @model_validator(mode="after")
+    def _resolved(self) -> ResolvedCustomerInput:
+        if self.customer.outcome != "linked" or not self.customer.sub:
+            raise ValueError("customer.outcome must be linked, with a sub")
+        return self
+
+
+class UnlinkedCustomerInput(LinkedEventInput):
+    """RecordUnlinkedCustomer's input: no user owns the customer."""
+
+    @model_validator(mode="after")
+    def _unlinked(self) -> UnlinkedCustomerInput:
+        if self.customer.outcome != "unlinked":
+            raise ValueError("customer.outcome must be unlinked")
+        return self
 
 
 class SyncResult(Model):

@@ -220,7 +220,11 @@ def handle_webhook(
 
 
 def start_events_execution(sfn: Any, state_machine_arn: str, hint: EventHint) -> bool:
-    """Start the event's execution; False if it exists (a duplicate delivery)."""
+    """Start the event's execution; False if it exists and has closed (a duplicate delivery).
+
+    A duplicate arriving while the first execution still runs gets that execution back from Step
+    Functions (same name, same input): it is answered like the first, and nothing new starts.
+    """
     try:
         sfn.start_execution(
             stateMachineArn=state_machine_arn,
