@@ -1,4 +1,4 @@
-"""The onboarding page (docs/onboarding.md, and README.md once the table is pasted there) says what
+"""README.md's onboarding section says what
 statemachines/onboarding.asl.json does: the per-state table names exactly its states, with their
 types, retriers and catches, and the Mermaid flowchart draws exactly its transitions."""
 
@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 from onboarding_support import ROOT, asl
 
-DOC = ROOT / "docs" / "onboarding.md"
+DOC = ROOT / "README.md"
 TABLE_HEADER = re.compile(r"^\|\s*State\s*\|\s*Type\s*\|", re.MULTILINE)
 AWS_ALIAS = "AWS Lambda errors¹"
 BACKTICKED = re.compile(r"`([^`]+)`")
 
 
 def _pages() -> list[Path]:
-    readme = ROOT / "README.md"
-    return [DOC] + ([readme] if TABLE_HEADER.search(readme.read_text()) else [])
+    return [DOC]
 
 
 def _state_table(page: Path) -> dict[str, list[str]]:
@@ -114,7 +113,7 @@ def _transitions() -> set[tuple[str, str, str]]:
 
 def test_the_flowchart_draws_exactly_the_transitions_of_the_machine():
     block = re.search(r"```mermaid\n(.*?)```", DOC.read_text(), re.DOTALL)
-    assert block and block.group(1).startswith("flowchart"), "no Mermaid flowchart in docs/onboarding.md"
+    assert block and block.group(1).startswith("flowchart"), "no Mermaid flowchart in README.md"
     edge = re.compile(r"^\s*(\w+)\s*(?:-->|-\.->)\s*(?:\|([^|]*)\|)?\s*(\w+)\s*$")
     drawn = {(m[1], m[2] or "", m[3]) for m in map(edge.match, block.group(1).splitlines()) if m}
     start = {e for e in drawn if e[0] == "PostConfirmation"}
