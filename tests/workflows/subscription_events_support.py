@@ -35,8 +35,8 @@ class Events:
     """Handles on the running stack for the subscription-events tests."""
 
     stack: Any
-    stripe: stripe.StripeClient = field(init=False)
-    _prices: dict[tuple[str, str], Any] = field(default_factory=dict)
+    stripe: stripe.StripeClient = field(init=False, repr=False)
+    _prices: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.stripe = stripe.StripeClient(self.stack.info["stripe"]["api_key"],
