@@ -1,0 +1,46 @@
+"""What every figure's ``measure(run)`` gets: the stack, the sizes of this mode, shared state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+
+from .stack import BenchStack
+
+
+@dataclass(frozen=True)
+class Sizes:
+    emulator_creates: int
+    emulator_threads: int
+    count_signups: int
+    signups: int
+    signup_budget_s: float
+    events: int
+    events_budget_s: float
+    drain_s: float
+    webhook_pairs: int
+    trigger_pairs: int
+    settle_s: float  # latency figures: wait this long at most for earlier executions to end
+    workers: int = 16
+    max_in_flight: int = 32  # executions running at once before the workers hold back
+
+
+FULL = Sizes(emulator_creates=1000, emulator_threads=8, count_signups=5, signups=1000, signup_budget_s=120,
+             events=1000, events_budget_s=60, drain_s=120, webhook_pairs=150, trigger_pairs=100,
+             settle_s=3.0)
+QUICK = Sizes(emulator_creates=60, emulator_threads=4, count_signups=1, signups=20, signup_budget_s=10,
+              events=20, events_budget_s=8, drain_s=20, webhook_pairs=8, trigger_pairs=6, settle_s=1.0)
+
+
+@dataclass
+class Run:
+    stack: BenchStack
+    sizes: Sizes
+    console: Console
+    # What one figure leaves for another: signed-up users (sub, email, customer id), and so on.
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def log(self, message: str) -> None:
+        self.console.log(message)

@@ -1,0 +1,108 @@
+"""``python -m bench.run [--quick] [--output PATH]``: every figure, one stack, one JSON, one table.
+
+The stack is ``linkflow local up`` in a child process on free ports (wait-time scale 0.01),
+provisioned from the bench template (template.yaml plus the engine floor). The figures run one
+after another on it; a figure that fails is reported as missing with the reason, and the others
+still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from . import counts, emulator, machine, pricing, report, throughput, trigger, webhook
+from .context import FULL, QUICK, Run
+from .results import FIGURES, Figure, missing
+from .stack import WAIT_TIME_SCALE, bench_stack
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
+
+Measure = Callable[[Run], dict[str, Figure]]
+# In this order: the latency figures come last, so the executions they leave running in the
+# background never weigh on a count or a throughput.
+STEPS: list[tuple[str, Measure, list[str]]] = [
+    ("emulator", emulator.measure, ["emulator_requests_per_second"]),
+    ("counts", counts.measure, ["stripe_calls_per_signup", "stripe_search_calls_per_signup",
+                                "ddb_writes_per_signup", "lambda_invocations_per_signup",
+                                "state_transitions_per_signup", "aws_cost_per_million_signups_usd"]),
+    ("signups", throughput.measure_signups, ["signups_per_minute", "engine_floor_signups_per_minute",
+                                             "signups_floor_ratio"]),
+    ("events", throughput.measure_events, ["events_per_minute", "engine_floor_events_per_minute",
+                                           "events_floor_ratio"]),
+    ("webhook", webhook.measure, ["webhook_ack_ms", "webhook_floor_ms", "webhook_ack_ratio_p50",
+                                  "webhook_ack_ratio_p99"]),
+    ("trigger", trigger.measure, ["trigger_latency_ms", "inline_trigger_latency_ms", "trigger_latency_ratio_p50",
+                                  "trigger_latency_ratio_p99"]),
+]
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke test of the bench code")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="results JSON (default %(default)s)")
+    parser.add_argument("--only", action="append", choices=[name for name, _, _ in STEPS],
+                        help="run only this step (repeatable; for working on one figure)")
+    return parser.parse_args(argv)
+
+
+def run_steps(run: Run, only: list[str] | None) -> dict[str, Figure]:
+    figures: dict[str, Figure] = {}
+    for name, measure, names in STEPS:
+        if only and name not in only:
+            for fig in names:
+                figures[fig] = missing(FIGURES[fig], f"not run (--only {' '.join(only)})")
+            continue
+        started = time.monotonic()
+        run.log(f"[bold]{name}[/bold] ...")
+        try:
+            produced = measure(run)
+        except Exception as exc:  # one figure failing must not lose the others: report it, go on
+            run.console.print(traceback.format_exc(), markup=False, highlight=False)
+            produced = {fig: missing(FIGURES[fig], f"{name} failed: {type(exc).__name__}: {exc}") for fig in names}
+        figures.update(produced)
+        run.log(f"{name} done in {time.monotonic() - started:.1f} s")
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    sizes = QUICK if args.quick else FULL
+    started, date = time.monotonic(), machine.now_iso()
+    info = machine.describe()
+    with bench_stack() as stack:
+        run = Run(stack=stack, sizes=sizes, console=console)
+        figures = run_steps(run, args.only)
+        rss = stack.memory_mib()
+        figures["stack_peak_rss_mb"] = {"value": round(rss["VmHWM"], 1), "unit": "MiB",
+                                        "method": "VmHWM of the stack process (/proc/<pid>/status) at the end of "
+                                                  "the run: the peak over every figure",
+                                        "rss_at_end_mib": round(rss["VmRSS"], 1)}
+    info["load_average_at_end"] = machine.load_average()
+    results: dict[str, Any] = {
+        "date": date,
+        "mode": "quick" if args.quick else "full",
+        "duration_s": round(time.monotonic() - started, 1),
+        "machine": info,
+        "stack": {"wait_time_scale": WAIT_TIME_SCALE, "workers": sizes.workers, "sizes": vars(sizes)},
+        "prices": pricing.PRICES,
+        "figures": {name: figures.get(name, missing(unit, "not produced")) for name, unit in FIGURES.items()},
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(report.table(results))
+    console.print(f"results: {args.output}  ({results['duration_s']} s, {results['mode']} mode)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The bench stack: ``linkflow local up`` in a child process, provisioned from the bench template
+(template.yaml plus the engine floor), and what the figures need to drive and observe it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import stripe
+from linkflow_shared.webhook_ingress import HANDLED_EVENT_TYPES
+
+from linkflow.local.process import LocalStackProcess, ProcessConfig
+
+from .floor import floor_output, write_bench_template
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIT_TIME_SCALE = 0.01
+# Happy-path Task states of the real machines; each floor machine chains as many no-op tasks.
+# counts.py checks these against the execution history of a real run.
+ONBOARDING_TASKS = 5  # CheckDuplicateEmail, WriteProfile, InitEntitlement, CreateStripeCustomer, StoreStripeCustomerId
+EVENTS_TASKS = 2  # ResolveCustomer, SyncEntitlement
+PASSWORD = "Corr3ct-Horse-Battery!"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _call(url: str, method: str, body: dict[str, Any] | None, timeout: float) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, method=method, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
+
+
+@dataclass
+class BenchStack:
+    process: LocalStackProcess
+    workdir: Path
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.process.info
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return self.process.info["outputs"]
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.process.client(service)
+        return self._clients[service]
+
+    def stripe(self) -> stripe.StripeClient:
+        return stripe.StripeClient(self.info["stripe"]["api_key"], base_addresses={"api": self.process.stripe_url})
+
+    def admin(self, method: str, name: str, body: dict[str, Any] | None = None) -> Any:
+        """An admin call of the local AWS endpoint (``/_linkflow/<name>``)."""
+        return _call(f"{self.process.aws_url}/_linkflow/{name}", method, body, 30)
+
+    def emulator(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 30) -> Any:
+        """An admin call of the Stripe emulator (``/_emulator/<path>``)."""
+        return _call(f"{self.process.stripe_url}/_emulator/{path}", method, body, timeout)
+
+    def floor_arn(self, tasks: int) -> str:
+        return self.outputs[floor_output(tasks)]
+
+    def machine_arns(self) -> list[str]:
+        return [v for k, v in self.outputs.items() if k.endswith("StateMachineArn")]
+
+    def running(self, machine_arn: str) -> int:
+        sfn = self.client("stepfunctions")
+        count = 0
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn,
+                                                                   statusFilter="RUNNING"):
+            count += len(page["executions"])
+        return count
+
+    def settle(self, machine_arn: str, timeout: float) -> bool:
+        """Until no execution of ``machine_arn`` runs (True) or ``timeout`` passed (False)."""
+        deadline = time.monotonic() + timeout
+        while self.running(machine_arn):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def wait_quiet(self, timeout: float = 120.0) -> None:
+        """Until no webhook is pending and no execution of any machine runs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.emulator("POST", "webhooks/wait", {"timeout": max(1.0, deadline - time.monotonic())},
+                          timeout=timeout + 5)
+            if all(self.running(arn) == 0 for arn in self.machine_arns()):
+                if self.emulator("GET", "webhooks/pending")["pending"] == 0:
+                    return
+            time.sleep(0.2)
+        raise TimeoutError(f"the stack did not go quiet within {timeout:.0f} s")
+
+    def memory_mib(self) -> dict[str, float]:
+        """Peak (VmHWM) and current (VmRSS) resident memory of the stack process."""
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return {k: int(fields[k].split()[0]) / 1024 for k in ("VmHWM", "VmRSS")}
+
+    def webhook_events(self, types: list[str]) -> None:
+        """Subscribe the emulator's webhook endpoints to ``types`` only, as a production endpoint is
+        (docs/subscription-events.md): Stripe sends no event linkflow ignores."""
+        client = self.stripe()
+        for endpoint in client.v1.webhook_endpoints.list().data:
+            client.v1.webhook_endpoints.update(endpoint.id, params={"enabled_events": types})
+
+    def webhook_endpoint(self, enabled: bool) -> None:
+        """Turn the emulator's delivery to the ingress on or off (set-up traffic is not the workload)."""
+        client = self.stripe()
+        for endpoint in client.v1.webhook_endpoints.list().data:
+            client.v1.webhook_endpoints.update(endpoint.id, params={"disabled": not enabled})
+
+
+@contextmanager
+def bench_stack() -> Iterator[BenchStack]:
+    with tempfile.TemporaryDirectory(prefix="linkflow-bench-") as tmp:
+        workdir = Path(tmp)
+        template = write_bench_template(ROOT / "template.yaml", workdir, [ONBOARDING_TASKS, EVENTS_TASKS])
+        config = ProcessConfig(state_dir=workdir / "state", aws_port=free_port(), stripe_port=free_port(),
+                               api_port=free_port(), wait_time_scale=WAIT_TIME_SCALE, template=template)
+        with LocalStackProcess(config) as process:
+            stack = BenchStack(process=process, workdir=workdir)
+            stack.webhook_events(sorted(HANDLED_EVENT_TYPES))
+            yield stack
+
+
+__all__ = ["BenchStack", "bench_stack"]
