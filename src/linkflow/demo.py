@@ -4,6 +4,8 @@
    customer.
 2. Stripe goes down: the execution fails at the Stripe task after its retries, the profile and
    entitlement exist anyway; Stripe comes back; a redrive completes the same execution.
+3. The first user subscribes with a trial through the stripe SDK; Stripe's webhooks drive the
+   subscription-events machine to `trialing`; the trial ends; the entitlement becomes `active`.
 """
 
 from __future__ import annotations
@@ -125,6 +127,24 @@ class Demo:
             self.problems.append(what)
 
     # -- scenarios ------------------------------------------------------------------------------
+    def settle(self, timeout: float = 60) -> None:
+        """Stripe's webhooks delivered and every subscription-events execution finished."""
+        self.emulator("POST", "webhooks/wait", {"timeout": timeout})
+        machine = self.outputs["SubscriptionEventsStateMachineArn"]
+        deadline = time.monotonic() + timeout
+        while self.sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
+            if time.monotonic() > deadline:
+                raise TimeoutError("subscription-events executions still running")
+            time.sleep(0.05)
+        self.emulator("POST", "webhooks/wait", {"timeout": timeout})
+
+    def emulator(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        req = urllib.request.Request(f"{self.stack.stripe_url}/_emulator/{path}", method=method,
+                                     data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            return json.loads(resp.read() or b"null")
+
     def scenario_signup(self) -> None:
         self.console.rule("1. Native sign-up → onboarding")
         sub, email = self.sign_up("Ada", "Lovelace")
@@ -137,6 +157,7 @@ class Demo:
         self.expect(bool(records["profile"]) and records["profile"]["email"] == email, "profile with the email")
         self.expect((records["entitlement"] or {}).get("status") == "none", "entitlement status none")
         self.expect(customer.get("metadata", {}).get("cognito_sub") == sub, "Stripe customer linked by metadata")
+        self.first_user = (sub, customer.get("id"))
 
     def scenario_outage(self) -> None:
         self.console.rule("2. Stripe outage → failure at the Stripe task → redrive")
@@ -161,6 +182,38 @@ class Demo:
         self.expect(bool((after["profile"] or {}).get("stripeCustomerId")), "profile gained stripeCustomerId")
 
 
+    def scenario_subscription(self) -> None:
+        self.console.rule("3. Subscription with a trial → Stripe webhooks → entitlement")
+        sub, customer_id = self.first_user
+        product = self.stripe.v1.products.create(params={"name": "linkflow Pro", "metadata": {"plan": "pro"}})
+        price = self.stripe.v1.prices.create(params={
+            "product": product.id, "unit_amount": 1500, "currency": "usd", "recurring": {"interval": "month"},
+            "lookup_key": f"pro_monthly_{uuid.uuid4().hex[:6]}"})
+        subscription = self.stripe.v1.subscriptions.create(params={
+            "customer": customer_id, "items": [{"price": price.id}], "trial_period_days": 14,
+            "default_payment_method": "pm_card_visa"})
+        self.console.print(f"stripe SDK: subscription {subscription.id} created with a 14-day trial "
+                           f"({subscription.status})")
+        self.settle()
+        before = self.records(sub)["entitlement"] or {}
+        self.emulator("POST", "clock", {"advance_seconds": 15 * 86400})
+        self.console.print("emulator clock advanced 15 days: the trial ends and the first invoice is paid")
+        self.settle()
+        after = self.records(sub)["entitlement"] or {}
+        table = Table(title=f"entitlement of {sub}")
+        for column in ("field", "before (trial)", "after (trial ended)"):
+            table.add_column(column)
+        for field in ("status", "plan", "trial_expires_at", "current_period_end", "subscriptionId", "syncVersion"):
+            table.add_row(field, str(before.get(field, "-")), str(after.get(field, "-")))
+        self.console.print(table)
+        self.expect(before.get("status") == "trialing" and before.get("plan") == "pro",
+                    "trialing on plan pro while the trial runs")
+        self.expect(bool(before.get("trial_expires_at")), "trial_expires_at recorded")
+        self.expect(after.get("status") == "active", "active once the trial ended")
+        self.expect(int(after.get("current_period_end") or 0) > int(before.get("trial_expires_at") or 0),
+                    "current_period_end after the trial end")
+
+
 def run_demo(wait_time_scale: float = 0.01) -> int:
     console = Console()
     with tempfile.TemporaryDirectory(prefix="linkflow-demo-") as state_dir:
@@ -172,6 +225,7 @@ def run_demo(wait_time_scale: float = 0.01) -> int:
             demo = Demo(stack, console)
             demo.scenario_signup()
             demo.scenario_outage()
+            demo.scenario_subscription()
     if demo.problems:
         console.print(f"[red]demo finished with {len(demo.problems)} problem(s):[/] " + "; ".join(demo.problems))
         return 1
