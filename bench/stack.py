@@ -109,6 +109,13 @@ class BenchStack:
             time.sleep(0.2)
         raise TimeoutError(f"the stack did not go quiet within {timeout:.0f} s")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the stack process has used so far."""
+        import os
+
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def memory_mib(self) -> dict[str, float]:
         """Peak (VmHWM) and current (VmRSS) resident memory of the stack process."""
         status = Path(f"/proc/{self.process.pid}/status").read_text()

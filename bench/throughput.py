@@ -48,6 +48,7 @@ class Outcome:
     statuses: Counter[str] = field(default_factory=Counter)
     succeeded: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    stack_cpu_s: float = 0.0
     drained: bool = True
 
     def per_minute(self, completed: int) -> float | None:
@@ -56,6 +57,8 @@ class Outcome:
     def describe(self, completed: int) -> dict[str, Any]:
         return {"requested": self.requested, "submitted": len(self.names), "completed": completed,
                 "elapsed_s": round(self.elapsed_s, 2), "submit_budget_s": self.budget_s, "drained": self.drained,
+                "stack_cpu_s": round(self.stack_cpu_s, 2),
+                "stack_cpu_ms_per_completion": round(self.stack_cpu_s / completed * 1000, 1) if completed else None,
                 "execution_statuses": dict(self.statuses), "submit_errors": dict(self.errors.most_common(5))}
 
 
@@ -98,7 +101,7 @@ def drive(run: Run, items: Iterable[Any], requested: int, submit: Submit, machin
                 if error:
                     out.errors[error[:160]] += 1
 
-    start_wall = time.time()
+    start_wall, start_cpu = time.time(), run.stack.cpu_seconds()
     threads = [threading.Thread(target=worker, name=f"bench-worker-{i}") for i in range(run.sizes.workers)]
     watcher = threading.Thread(target=monitor, name="bench-in-flight", daemon=True)
     watcher.start()
@@ -111,6 +114,7 @@ def drive(run: Run, items: Iterable[Any], requested: int, submit: Submit, machin
     while run.stack.running(machine_arn) and time.monotonic() < deadline:
         time.sleep(0.25)
     out.drained = _stop_leftovers(run.stack, machine_arn) == 0
+    out.stack_cpu_s = run.stack.cpu_seconds() - start_cpu
     stops = _collect(run.stack, machine_arn, set(out.names), out)
     out.elapsed_s = (max(stops) if stops else time.time()) - start_wall
     return out
@@ -194,8 +198,10 @@ def measure_signups(run: Run) -> dict[str, Figure]:
     base = floor(run, ONBOARDING_TASKS, len(linked)) if linked else None
     method = (f"SignUp + AdminConfirmSignUp from {run.sizes.workers} threads; a sign-up counts when its onboarding "
               "execution SUCCEEDED, its entitlement row exists and its profile is linked to a Stripe customer")
-    return _ratio_figures("signups_per_minute", "sign-ups/min", ours, len(linked), base, ONBOARDING_TASKS, method,
+    figs = _ratio_figures("signups_per_minute", "sign-ups/min", ours, len(linked), base, ONBOARDING_TASKS, method,
                           "engine_floor_signups_per_minute", "signups_floor_ratio")
+    figs["signups_per_minute"]["stack_peak_rss_mib_so_far"] = round(stack.memory_mib()["VmHWM"], 1)
+    return figs
 
 
 def linked_users(stack: BenchStack, subs: list[str]) -> list[tuple[str, str]]:
@@ -204,8 +210,8 @@ def linked_users(stack: BenchStack, subs: list[str]) -> list[tuple[str, str]]:
     linked: dict[str, str] = {}
     entitled: set[str] = set()
     ddb = stack.client("dynamodb")
-    for i in range(0, len(subs), 100):
-        chunk = subs[i:i + 100]
+    for i in range(0, len(subs), 50):  # BatchGetItem: 100 keys at most, over both tables
+        chunk = subs[i:i + 50]
         request = {profiles: {"Keys": [{"userId": {"S": s}} for s in chunk], "ConsistentRead": True},
                    entitlements: {"Keys": [{"cognito_sub": {"S": s}} for s in chunk], "ConsistentRead": True}}
         while request:
