@@ -166,7 +166,8 @@ def figures(stack: BenchStack, k: int, before: dict[str, Any], after: dict[str, 
         "ddb_writes_per_signup": value(
             "writes/sign-up", sum(writes.values()) / k,
             f"DynamoDB write operations counted by the local AWS endpoint over {window}", target=("<=", 4),
-            by_operation=dict(writes), n=k),
+            by_operation=dict(writes), n=k,
+            all_aws_operations_per_signup={op: round(c / k, 2) for op, c in sorted(aws.items())}),
         "lambda_invocations_per_signup": value(
             "invocations/sign-up", sum(by_function.values()) / k,
             f"Lambda invocations counted by the stack over {window} (Cognito triggers included)",
