@@ -23,17 +23,18 @@ class Sizes:
     webhook_pairs: int
     trigger_pairs: int
     settle_s: float  # latency figures: wait this long at most for earlier executions to end
-    latency_budget_s: float  # latency figures: stop taking pairs after this long
+    trigger_budget_s: float  # latency figures: stop taking pairs after this long
+    webhook_budget_s: float
     workers: int = 16
-    max_in_flight: int = 32  # executions running at once before the workers hold back
+    max_in_flight: int = 16  # executions running at once before the workers hold back
 
 
 FULL = Sizes(emulator_creates=1000, emulator_threads=8, count_signups=5, signups=1000, signup_budget_s=100,
              events=1000, events_budget_s=60, drain_s=60, webhook_pairs=150, trigger_pairs=100,
-             settle_s=3.0, latency_budget_s=90)
+             settle_s=10.0, trigger_budget_s=120, webhook_budget_s=60)
 QUICK = Sizes(emulator_creates=60, emulator_threads=4, count_signups=1, signups=20, signup_budget_s=10,
-              events=20, events_budget_s=8, drain_s=20, webhook_pairs=8, trigger_pairs=6, settle_s=1.0,
-              latency_budget_s=15)
+              events=20, events_budget_s=8, drain_s=15, webhook_pairs=8, trigger_pairs=6, settle_s=1.0,
+              trigger_budget_s=10, webhook_budget_s=8)
 
 
 @dataclass

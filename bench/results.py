@@ -40,7 +40,8 @@ FIGURES: dict[str, str] = {
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0-100), nearest-rank: a value that was actually observed."""
+    """The ``q``-th percentile (0-100), nearest-rank: a value that was actually observed (so with
+    fewer than 100 samples, p99 is the largest)."""
     if not samples:
         raise ValueError("no samples")
     ordered = sorted(samples)
