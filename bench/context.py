@@ -31,7 +31,7 @@ class Sizes:
 
 FULL = Sizes(emulator_creates=1000, emulator_threads=8, count_signups=5, signups=1000, signup_budget_s=100,
              events=1000, events_budget_s=60, drain_s=60, webhook_pairs=150, trigger_pairs=100,
-             settle_s=10.0, trigger_budget_s=120, webhook_budget_s=60)
+             settle_s=10.0, trigger_budget_s=100, webhook_budget_s=90)
 QUICK = Sizes(emulator_creates=60, emulator_threads=4, count_signups=1, signups=20, signup_budget_s=10,
               events=20, events_budget_s=8, drain_s=15, webhook_pairs=8, trigger_pairs=6, settle_s=1.0,
               trigger_budget_s=10, webhook_budget_s=8)

@@ -63,7 +63,7 @@ def value(unit: str, measured: float | None, method: str, *, target: tuple[str, 
 def latency(samples_ms: Sequence[float], method: str, **extra: Any) -> Figure:
     return {"p50": round(percentile(samples_ms, 50), 2), "p99": round(percentile(samples_ms, 99), 2),
             "mean": round(sum(samples_ms) / len(samples_ms), 2), "n": len(samples_ms), "unit": "ms",
-            "method": method, **extra}
+            "slowest": [round(x, 2) for x in sorted(samples_ms)[-3:][::-1]], "method": method, **extra}
 
 
 def missing(unit: str, reason: str, **extra: Any) -> Figure:
