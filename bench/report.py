@@ -1,5 +1,5 @@
 """The results as the rich table ``bench.run`` prints and as the markdown table of
-docs/benchmarks.md (``python -m bench.report [bench/results.json]``)."""
+README.md#benchmarks (``python -m bench.report [bench/results.json]``)."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def signed(secret: str, subscription: dict[str, Any]) -> tuple[str, bytes, dict[
                             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
                             # One connection per delivery. On a kept-alive connection the local API
                             # server answers ~40 ms late whatever the route (Nagle + delayed ACK):
-                            # that would be the floor, not the ingress (docs/benchmarks.md).
+                            # that would be the floor, not the ingress (README.md#benchmarks).
                             "Connection": "close"}
 
 

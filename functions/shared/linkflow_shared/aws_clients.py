@@ -58,10 +58,24 @@ def dynamodb_table(
     key = (profile, endpoint, region)
     resource = cache.get(key)
     if resource is None:
-        session = boto3.session.Session()
-        resource = session.resource("dynamodb", endpoint_url=endpoint, region_name=region, config=PROFILES[profile])
+        # Resources are not thread-safe, sessions are costly (~100 ms of CPU loading botocore's
+        # models): one process-wide session, used under the lock, builds each thread's resource.
+        with _lock:
+            resource = _session().resource("dynamodb", endpoint_url=endpoint, region_name=region,
+                                           config=PROFILES[profile])
         cache[key] = resource
     return resource.Table(name)
+
+
+_shared_session: boto3.session.Session | None = None
+
+
+def _session() -> boto3.session.Session:
+    """The process-wide session (call with ``_lock`` held)."""
+    global _shared_session
+    if _shared_session is None:
+        _shared_session = boto3.session.Session()
+    return _shared_session
 
 
 def clear_cache() -> None:
