@@ -24,6 +24,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check src functions tests bench
+	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
 up: setup
