@@ -59,7 +59,8 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 def _state(request: Request) -> EmulatorState:
-    return request.app.state.emulator  # type: ignore[no-any-return]
+    state: EmulatorState = request.app.state.emulator
+    return state
 
 
 Handler = Callable[[Request, EmulatorState, dict[str, Any]], Awaitable[Response]]

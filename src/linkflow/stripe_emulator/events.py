@@ -26,8 +26,10 @@ def previous_attributes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, A
         before, after = old.get(key), new.get(key)
         if before == after:
             continue
-        nested = isinstance(before, dict) and isinstance(after, dict) and "object" not in before
-        changed[key] = previous_attributes(before, after) if nested else before
+        if isinstance(before, dict) and isinstance(after, dict) and "object" not in before:
+            changed[key] = previous_attributes(before, after)  # a hash: only its changed keys
+        else:
+            changed[key] = before
     return changed
 
 

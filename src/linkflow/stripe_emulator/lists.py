@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .call import Call
-from .errors import invalid_request, resource_missing
+from .errors import invalid_request, missing_param, resource_missing
 from .forms import as_dict, as_int
+from .render import render
+from .search import FieldRule, compile_query
 
 
 def page(
@@ -96,3 +98,18 @@ def search_page(
     if "total_count" in (call.params.get("expand") or []):
         result["total_count"] = len(records)
     return result
+
+
+def search_records(call: Call, kind: str, fields: dict[str, FieldRule], url: str) -> dict[str, Any]:
+    """``GET /v1/<resource>/search``: the ``kind`` records the index shows yet that match ``query``."""
+    call.allow("query", "limit", "page")
+    query = call.params.get("query")
+    if not query:
+        raise missing_param("query")
+    predicate = compile_query(str(query), fields)
+    now = call.state.clock.now()
+    rows = [
+        r for r in call.state.store.newest_first(kind)
+        if call.state.search.visible(r["id"], now) and predicate(r)
+    ]
+    return search_page(call, rows, url, lambda r: render(call.state, kind, r))

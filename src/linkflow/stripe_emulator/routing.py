@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any
 
+from .endpoints import Handler, Route
 from .errors import unknown_route
 from .resources import (
     checkout,
@@ -21,9 +20,7 @@ from .resources import (
     webhook_endpoints,
 )
 
-Handler = Callable[..., dict[str, Any]]
-
-ALL_ROUTES: list[tuple[str, str, Handler]] = [
+ALL_ROUTES: list[Route] = [
     *customers.ROUTES,
     *payment_methods.ROUTES,
     *products.ROUTES,
@@ -39,10 +36,17 @@ ALL_ROUTES: list[tuple[str, str, Handler]] = [
 
 
 class Router:
-    def __init__(self, routes: list[tuple[str, str, Handler]]) -> None:
+    """Literal segments win over ``{id}`` ones (``/v1/customers/search`` is not a customer id).
+
+    Two patterns of different lengths never match the same path, so trying the patterns with the
+    fewest placeholders first tries the most specific first, whatever order the tables use.
+    """
+
+    def __init__(self, routes: list[Route]) -> None:
+        ordered = sorted(routes, key=lambda route: route[1].count("{"))
         self._routes = [
             (method, re.compile("^" + re.sub(r"\{\w+\}", r"([^/]+)", pattern) + "/?$"), handler)
-            for method, pattern, handler in routes
+            for method, pattern, handler in ordered
         ]
 
     def match(self, method: str, path: str) -> tuple[Handler, tuple[str, ...]]:

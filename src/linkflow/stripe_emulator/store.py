@@ -44,7 +44,8 @@ def kind_of(object_id: str) -> str | None:
 def public(record: dict[str, Any]) -> dict[str, Any]:
     """A deep copy of a record without the emulator's private (``_``-prefixed) top-level keys."""
     visible = {k: v for k, v in record.items() if not k.startswith("_")}
-    return json.loads(json.dumps(visible))  # the C codec deep-copies faster than copy.deepcopy
+    copied: dict[str, Any] = json.loads(json.dumps(visible))  # the C codec deep-copies faster than deepcopy
+    return copied
 
 
 class Store:
@@ -65,7 +66,9 @@ class Store:
         return self.table(kind).pop(object_id, None)
 
     def newest_first(self, kind: str) -> Iterator[dict[str, Any]]:
-        return reversed(list(self.table(kind).values()))
+        """The records that are not deleted (those are kept only to answer their stub)."""
+        rows = [r for r in self.table(kind).values() if not r.get("_deleted")]  # callers may change the table
+        return iter(rows[::-1])
 
     def clear(self) -> None:
         self._tables.clear()

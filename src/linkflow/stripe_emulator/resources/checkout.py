@@ -13,10 +13,12 @@ import secrets
 from typing import Any
 
 from ..call import Call
-from ..errors import card_declined, invalid_request, missing_param, missing_reference, resource_missing
+from ..endpoints import Route, crud_routes
+from ..errors import card_declined, invalid_request, missing_param
 from ..events import emit
 from ..forms import as_dict, as_int, as_str_list, blank_to_none, merge_metadata
 from ..lists import page
+from ..lookup import get_or_404, referenced
 from ..render import render
 from ..store import new_id, public
 from .clock_time import customer_now
@@ -29,10 +31,7 @@ MODES = ("payment", "setup", "subscription")
 
 
 def _get(call: Call, session_id: str) -> dict[str, Any]:
-    session = call.state.store.get(KIND, session_id)
-    if session is None:
-        raise resource_missing("checkout.session", session_id)
-    return session
+    return get_or_404(call, KIND, session_id, label="checkout.session")
 
 
 def _line_items(call: Call, value: Any, mode: str) -> list[dict[str, Any]]:
@@ -45,12 +44,7 @@ def _line_items(call: Call, value: Any, mode: str) -> list[dict[str, Any]]:
     items = []
     for index, raw in enumerate(value):
         spec = as_dict(raw, f"line_items[{index}]")
-        price_id = spec.get("price")
-        if not price_id:
-            raise missing_param(f"line_items[{index}][price]")
-        price = call.state.store.get("price", str(price_id))
-        if price is None:
-            raise missing_reference("price", str(price_id), f"line_items[{index}][price]")
+        price = referenced(call, "price", spec.get("price"), f"line_items[{index}][price]")
         if mode == "subscription" and price["type"] != "recurring":
             raise invalid_request("Subscription mode needs at least one recurring price.",
                                   param=f"line_items[{index}][price]")
@@ -80,11 +74,7 @@ def create(call: Call) -> dict[str, Any]:
     if not params.get("success_url") and params.get("ui_mode", "hosted") == "hosted":
         raise missing_param("success_url")
     customer_id = blank_to_none(params.get("customer"))
-    customer = None
-    if customer_id:
-        customer = call.state.store.get("customer", customer_id)
-        if customer is None or customer.get("_deleted"):
-            raise missing_reference("customer", customer_id, "customer")
+    customer = referenced(call, "customer", customer_id, "customer") if customer_id else None
     items = _line_items(call, params.get("line_items"), mode)
     subscription_data = as_dict(params.get("subscription_data", {}), "subscription_data")
     now = customer_now(call.state, customer) if customer else call.now()
@@ -201,9 +191,7 @@ def complete(call: Call, session_id: str) -> dict[str, Any]:
 
 def _customer(call: Call, session: dict[str, Any], pm: str) -> dict[str, Any]:
     if session["customer"]:
-        customer = call.state.store.get("customer", session["customer"])
-        if customer is None or customer.get("_deleted"):
-            raise missing_reference("customer", session["customer"], "customer")
+        customer = referenced(call, "customer", session["customer"], "customer")
         if pm not in customer["_payment_methods"]:
             customer["_payment_methods"].append(pm)
         return customer
@@ -213,10 +201,8 @@ def _customer(call: Call, session: dict[str, Any], pm: str) -> dict[str, Any]:
     return new_customer(call, params)
 
 
-ROUTES = [
-    ("POST", "/v1/checkout/sessions", create),
-    ("GET", "/v1/checkout/sessions", list_sessions),
-    ("GET", "/v1/checkout/sessions/{id}", retrieve),
+ROUTES: list[Route] = [
+    *crud_routes("/v1/checkout/sessions", create=create, list_all=list_sessions, retrieve=retrieve),
     ("GET", "/v1/checkout/sessions/{id}/line_items", line_items),
     ("POST", "/v1/checkout/sessions/{id}/expire", expire),
     ("POST", "/v1/test_helpers/checkout/sessions/{id}/complete", complete),

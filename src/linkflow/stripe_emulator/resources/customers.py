@@ -6,12 +6,13 @@ import secrets
 from typing import Any
 
 from ..call import Call
-from ..errors import missing_param, missing_reference, resource_missing
+from ..endpoints import Route, crud_routes
 from ..events import emit, emit_updated
 from ..forms import as_dict, as_str_list, blank_to_none, merge_metadata
-from ..lists import created_filter, page, search_page
+from ..lists import created_filter, page, search_records
+from ..lookup import get_or_404, referenced
 from ..render import EXTRA_EXPANSIONS, deleted_stub, render
-from ..search import CUSTOMER_FIELDS, compile_query
+from ..search import CUSTOMER_FIELDS
 from ..state import EmulatorState
 from ..store import new_id
 from . import billing
@@ -23,13 +24,6 @@ _ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
 _PARAMS = ("email", "name", "phone", "description", "metadata", "payment_method", "invoice_settings",
            "address", "preferred_locales", "shipping", "tax_exempt", "balance", "test_clock", "source",
            "tax_id_data", "tax", "coupon", "promotion_code", "next_invoice_sequence", "invoice_prefix")
-
-
-def _get_live(call: Call, customer_id: str) -> dict[str, Any]:
-    customer = call.state.store.get("customer", customer_id)
-    if customer is None or customer.get("_deleted"):
-        raise resource_missing("customer", customer_id)
-    return customer
 
 
 def _address(value: Any, param: str) -> dict[str, Any] | None:
@@ -56,8 +50,8 @@ def _invoice_settings(customer: dict[str, Any], value: Any) -> None:
 def new_customer(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     """Create a customer from create parameters (shared with Checkout completion)."""
     clock_id = blank_to_none(params.get("test_clock"))
-    if clock_id and call.state.store.get("test_clock", clock_id) is None:
-        raise missing_reference("test_helpers.test_clock", clock_id, "test_clock")
+    if clock_id:
+        referenced(call, "test_clock", clock_id, "test_clock", label="test_helpers.test_clock")
     now = clock_now(call.state, clock_id)
     customer: dict[str, Any] = {
         "id": new_id("cus", 14), "object": "customer", "address": _address(params.get("address"), "address"),
@@ -90,15 +84,12 @@ def create(call: Call) -> dict[str, Any]:
 
 
 def retrieve(call: Call, customer_id: str) -> dict[str, Any]:
-    customer = call.state.store.get("customer", customer_id)
-    if customer is None:
-        raise resource_missing("customer", customer_id)
-    return render(call.state, "customer", customer)
+    return render(call.state, "customer", get_or_404(call, "customer", customer_id, include_deleted=True))
 
 
 def update(call: Call, customer_id: str) -> dict[str, Any]:
     call.allow(*[p for p in _PARAMS if p not in ("test_clock", "payment_method")], "default_source")
-    customer = _get_live(call, customer_id)
+    customer = get_or_404(call, "customer", customer_id)
     params = call.params
     before = billing.snapshot(customer)
     for field in _TEXT_FIELDS:
@@ -121,7 +112,7 @@ def update(call: Call, customer_id: str) -> dict[str, Any]:
 
 def delete(call: Call, customer_id: str) -> dict[str, Any]:
     """Delete a customer; its live subscriptions are canceled first, as on Stripe."""
-    customer = _get_live(call, customer_id)
+    customer = get_or_404(call, "customer", customer_id)
     now = customer_now(call.state, customer)
     for sub_id in customer.get("_subscriptions", []):
         sub = call.state.store.get("subscription", sub_id)
@@ -139,8 +130,7 @@ def list_customers(call: Call) -> dict[str, Any]:
     clock = params.get("test_clock")
     rows = [
         c for c in call.state.store.newest_first("customer")
-        if not c.get("_deleted")
-        and (email is None or c["email"] == email)
+        if (email is None or c["email"] == email)
         and (clock is None or c["test_clock"] == clock)
         and created(c)
     ]
@@ -148,16 +138,7 @@ def list_customers(call: Call) -> dict[str, Any]:
 
 
 def search(call: Call) -> dict[str, Any]:
-    query = call.params.get("query")
-    if not query:
-        raise missing_param("query")
-    predicate = compile_query(str(query), CUSTOMER_FIELDS)
-    now = call.state.clock.now()
-    rows = [
-        c for c in call.state.store.newest_first("customer")
-        if not c.get("_deleted") and call.state.search.visible(c["id"], now) and predicate(c)
-    ]
-    return search_page(call, rows, "/v1/customers/search", lambda r: render(call.state, "customer", r))
+    return search_records(call, "customer", CUSTOMER_FIELDS, "/v1/customers/search")
 
 
 def _subscriptions_of(state: EmulatorState, customer: dict[str, Any]) -> dict[str, Any]:
@@ -173,11 +154,8 @@ def _subscriptions_of(state: EmulatorState, customer: dict[str, Any]) -> dict[st
 EXTRA_EXPANSIONS[("customer", "subscriptions")] = _subscriptions_of
 
 
-ROUTES = [
-    ("POST", "/v1/customers", create),
-    ("GET", "/v1/customers", list_customers),
+ROUTES: list[Route] = [
+    *crud_routes("/v1/customers", create=create, list_all=list_customers, retrieve=retrieve, update=update,
+                 delete=delete),
     ("GET", "/v1/customers/search", search),
-    ("GET", "/v1/customers/{id}", retrieve),
-    ("POST", "/v1/customers/{id}", update),
-    ("DELETE", "/v1/customers/{id}", delete),
 ]

@@ -11,23 +11,18 @@ import hashlib
 from typing import Any
 
 from ..call import Call
-from ..errors import invalid_request, missing_param, missing_reference, resource_missing
+from ..endpoints import Route, crud_routes
+from ..errors import invalid_request, missing_param, resource_missing
 from ..events import AFTER_EMIT, emit
 from ..forms import as_bool, blank_to_none, merge_metadata
 from ..lists import page
+from ..lookup import get_or_404, referenced
 from ..render import deleted_stub
 from ..store import new_id, public
 
 FEATURE = "entitlement_feature"
 SUMMARY = "entitlement_summary"
 ENTITLING_STATUSES = ("active", "trialing", "past_due")
-
-
-def _feature(call: Call, feature_id: str) -> dict[str, Any]:
-    feature = call.state.store.get(FEATURE, feature_id)
-    if feature is None:
-        raise resource_missing("feature", feature_id)
-    return feature
 
 
 def create_feature(call: Call) -> dict[str, Any]:
@@ -46,12 +41,12 @@ def create_feature(call: Call) -> dict[str, Any]:
 
 
 def retrieve_feature(call: Call, feature_id: str) -> dict[str, Any]:
-    return public(_feature(call, feature_id))
+    return public(get_or_404(call, FEATURE, feature_id, label="feature"))
 
 
 def update_feature(call: Call, feature_id: str) -> dict[str, Any]:
     call.allow("name", "metadata", "active")
-    feature = _feature(call, feature_id)
+    feature = get_or_404(call, FEATURE, feature_id, label="feature")
     if "name" in call.params:
         feature["name"] = blank_to_none(call.params["name"]) or feature["name"]
     if "metadata" in call.params:
@@ -71,13 +66,6 @@ def list_features(call: Call) -> dict[str, Any]:
 # --- product features -------------------------------------------------------------------------------
 
 
-def _product(call: Call, product_id: str) -> dict[str, Any]:
-    product = call.state.store.get("product", product_id)
-    if product is None or product.get("_deleted"):
-        raise resource_missing("product", product_id)
-    return product
-
-
 def _product_feature(call: Call, attached: dict[str, Any]) -> dict[str, Any]:
     feature = call.state.store.get(FEATURE, attached["feature"]) or {}
     return {"id": attached["id"], "object": "product_feature", "entitlement_feature": public(feature),
@@ -86,27 +74,24 @@ def _product_feature(call: Call, attached: dict[str, Any]) -> dict[str, Any]:
 
 def attach_feature(call: Call, product_id: str) -> dict[str, Any]:
     call.allow("entitlement_feature")
-    product = _product(call, product_id)
-    feature_id = call.params.get("entitlement_feature")
-    if not feature_id:
-        raise missing_param("entitlement_feature")
-    if call.state.store.get(FEATURE, str(feature_id)) is None:
-        raise missing_reference("feature", str(feature_id), "entitlement_feature")
-    attached = {"id": new_id("prodft"), "feature": str(feature_id)}
+    product = get_or_404(call, "product", product_id)
+    feature = referenced(call, FEATURE, call.params.get("entitlement_feature"), "entitlement_feature",
+                         label="feature")
+    attached = {"id": new_id("prodft"), "feature": feature["id"]}
     product.setdefault("_features", []).append(attached)
     _refresh_everyone(call)
     return _product_feature(call, attached)
 
 
 def list_product_features(call: Call, product_id: str) -> dict[str, Any]:
-    product = _product(call, product_id)
+    product = get_or_404(call, "product", product_id)
     rows = list(reversed(product.get("_features", [])))
     return page(call, rows, f"/v1/products/{product_id}/features", lambda r: _product_feature(call, r),
                 "product_feature")
 
 
 def detach_feature(call: Call, product_id: str, attached_id: str) -> dict[str, Any]:
-    product = _product(call, product_id)
+    product = get_or_404(call, "product", product_id)
     attached = next((a for a in product.get("_features", []) if a["id"] == attached_id), None)
     if attached is None:
         raise resource_missing("product_feature", attached_id)
@@ -196,11 +181,9 @@ def retrieve_active(call: Call, entitlement_id: str) -> dict[str, Any]:
     raise resource_missing("active_entitlement", entitlement_id)
 
 
-ROUTES = [
-    ("POST", "/v1/entitlements/features", create_feature),
-    ("GET", "/v1/entitlements/features", list_features),
-    ("GET", "/v1/entitlements/features/{id}", retrieve_feature),
-    ("POST", "/v1/entitlements/features/{id}", update_feature),
+ROUTES: list[Route] = [
+    *crud_routes("/v1/entitlements/features", create=create_feature, list_all=list_features,
+                 retrieve=retrieve_feature, update=update_feature),
     ("GET", "/v1/entitlements/active_entitlements", list_active),
     ("GET", "/v1/entitlements/active_entitlements/{id}", retrieve_active),
     ("POST", "/v1/products/{id}/features", attach_feature),

@@ -6,17 +6,15 @@ import fnmatch
 from typing import Any
 
 from ..call import Call
-from ..errors import resource_missing
+from ..endpoints import Route, crud_routes
 from ..forms import as_str_list
 from ..lists import created_filter, page
+from ..lookup import get_or_404
 from ..store import public
 
 
 def retrieve(call: Call, event_id: str) -> dict[str, Any]:
-    event = call.state.store.get("event", event_id)
-    if event is None:
-        raise resource_missing("event", event_id)
-    return public(event)
+    return public(get_or_404(call, "event", event_id))
 
 
 def list_events(call: Call) -> dict[str, Any]:
@@ -34,7 +32,4 @@ def list_events(call: Call) -> dict[str, Any]:
     return page(call, rows, "/v1/events", public, "event")
 
 
-ROUTES = [
-    ("GET", "/v1/events", list_events),
-    ("GET", "/v1/events/{id}", retrieve),
-]
+ROUTES: list[Route] = crud_routes("/v1/events", list_all=list_events, retrieve=retrieve)

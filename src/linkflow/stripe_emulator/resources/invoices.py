@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..call import Call
-from ..errors import card_declined, invalid_request, resource_missing
+from ..endpoints import Route, crud_routes
+from ..errors import card_declined, invalid_request
 from ..events import emit
 from ..lists import created_filter, page
+from ..lookup import get_or_404
 from ..render import render
 from ..store import new_id
 from .clock_time import customer_now
@@ -169,15 +171,8 @@ def mark_uncollectible(call: Call, invoice: dict[str, Any], now: int) -> None:
 # --- API ----------------------------------------------------------------------------------------
 
 
-def _get(call: Call, invoice_id: str) -> dict[str, Any]:
-    invoice = call.state.store.get("invoice", invoice_id)
-    if invoice is None:
-        raise resource_missing("invoice", invoice_id)
-    return invoice
-
-
 def retrieve(call: Call, invoice_id: str) -> dict[str, Any]:
-    return render(call.state, "invoice", _get(call, invoice_id))
+    return render(call.state, "invoice", get_or_404(call, "invoice", invoice_id))
 
 
 def list_invoices(call: Call) -> dict[str, Any]:
@@ -198,7 +193,7 @@ def pay(call: Call, invoice_id: str) -> dict[str, Any]:
     from .billing import after_invoice_paid, payment_method_for  # billing builds on this module
 
     call.allow("payment_method", "paid_out_of_band", "off_session", "forgive", "source", "mandate")
-    invoice = _get(call, invoice_id)
+    invoice = get_or_404(call, "invoice", invoice_id)
     if invoice["status"] != "open":
         raise invalid_request(f"Invoice is already {invoice['status']}.", code="invoice_not_open")
     sub = call.state.store.get("subscription", invoice["subscription"])
@@ -217,8 +212,7 @@ def pay(call: Call, invoice_id: str) -> dict[str, Any]:
     return render(call.state, "invoice", invoice)
 
 
-ROUTES = [
-    ("GET", "/v1/invoices", list_invoices),
-    ("GET", "/v1/invoices/{id}", retrieve),
+ROUTES: list[Route] = [
+    *crud_routes("/v1/invoices", list_all=list_invoices, retrieve=retrieve),
     ("POST", "/v1/invoices/{id}/pay", pay),
 ]

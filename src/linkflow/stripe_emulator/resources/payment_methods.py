@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..call import Call
-from ..errors import invalid_request, missing_param, missing_reference, resource_missing
+from ..endpoints import Route
+from ..errors import invalid_request, resource_missing
 from ..lists import page
+from ..lookup import get_or_404, referenced
 from ..render import SYNTHETIC
 from ..state import EmulatorState
 
@@ -65,15 +67,6 @@ def payment_method_object(state: EmulatorState, pm_id: str, customer_id: str | N
 SYNTHETIC["payment_method"] = payment_method_object
 
 
-def _customer(call: Call, customer_id: Any, param: str) -> dict[str, Any]:
-    if not customer_id:
-        raise missing_param(param)
-    customer = call.state.store.get("customer", str(customer_id))
-    if customer is None or customer.get("_deleted"):
-        raise missing_reference("customer", str(customer_id), param)
-    return customer
-
-
 def retrieve(call: Call, pm_id: str) -> dict[str, Any]:
     if not pm_id.startswith("pm_"):
         raise resource_missing("PaymentMethod", pm_id)
@@ -82,7 +75,7 @@ def retrieve(call: Call, pm_id: str) -> dict[str, Any]:
 
 def attach(call: Call, pm_id: str) -> dict[str, Any]:
     call.allow("customer")
-    customer = _customer(call, call.params.get("customer"), "customer")
+    customer = referenced(call, "customer", call.params.get("customer"), "customer")
     check_payment_method(pm_id, "id")
     if pm_id not in customer["_payment_methods"]:
         customer["_payment_methods"].append(pm_id)
@@ -111,18 +104,16 @@ def _listing(call: Call, customer: dict[str, Any], url: str) -> dict[str, Any]:
 
 
 def list_payment_methods(call: Call) -> dict[str, Any]:
-    customer = _customer(call, call.params.get("customer"), "customer")
+    customer = referenced(call, "customer", call.params.get("customer"), "customer")
     return _listing(call, customer, "/v1/payment_methods")
 
 
 def list_customer_payment_methods(call: Call, customer_id: str) -> dict[str, Any]:
-    customer = call.state.store.get("customer", customer_id)
-    if customer is None or customer.get("_deleted"):
-        raise resource_missing("customer", customer_id)
+    customer = get_or_404(call, "customer", customer_id)
     return _listing(call, customer, f"/v1/customers/{customer_id}/payment_methods")
 
 
-ROUTES = [
+ROUTES: list[Route] = [
     ("GET", "/v1/payment_methods", list_payment_methods),
     ("GET", "/v1/payment_methods/{id}", retrieve),
     ("POST", "/v1/payment_methods/{id}/attach", attach),

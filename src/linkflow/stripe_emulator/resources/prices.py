@@ -5,23 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from ..call import Call
-from ..errors import invalid_request, missing_param, missing_reference, resource_missing
+from ..endpoints import Route, crud_routes
+from ..errors import invalid_request, missing_param
 from ..events import emit, emit_updated
 from ..forms import as_bool, as_dict, as_int, as_str_list, blank_to_none, merge_metadata
 from ..lists import created_filter, page
+from ..lookup import get_or_404, referenced
 from ..render import render
 from ..store import new_id, public
 from .billing import snapshot
 from .products import create_product
 
 INTERVALS = ("day", "week", "month", "year")
-
-
-def _get(call: Call, price_id: str) -> dict[str, Any]:
-    price = call.state.store.get("price", price_id)
-    if price is None:
-        raise resource_missing("price", price_id)
-    return price
 
 
 def plan_of(price: dict[str, Any]) -> dict[str, Any] | None:
@@ -85,10 +80,7 @@ def create(call: Call) -> dict[str, Any]:
     if "unit_amount" not in params and "unit_amount_decimal" not in params:
         raise missing_param("unit_amount")
     if params.get("product"):
-        product_id = params["product"]
-        product = call.state.store.get("product", product_id)
-        if product is None or product.get("_deleted"):
-            raise missing_reference("product", product_id, "product")
+        product_id = referenced(call, "product", params["product"], "product")["id"]
     elif params.get("product_data"):
         product_id = create_product(call, as_dict(params["product_data"], "product_data"))["id"]
     else:
@@ -116,12 +108,12 @@ def create(call: Call) -> dict[str, Any]:
 
 
 def retrieve(call: Call, price_id: str) -> dict[str, Any]:
-    return render(call.state, "price", _get(call, price_id))
+    return render(call.state, "price", get_or_404(call, "price", price_id))
 
 
 def update(call: Call, price_id: str) -> dict[str, Any]:
     call.allow("active", "lookup_key", "transfer_lookup_key", "nickname", "metadata", "tax_behavior")
-    price = _get(call, price_id)
+    price = get_or_404(call, "price", price_id)
     params = call.params
     before = snapshot(price)
     if "lookup_key" in params:
@@ -160,9 +152,5 @@ def list_prices(call: Call) -> dict[str, Any]:
     return page(call, rows, "/v1/prices", lambda r: public(r), "price")
 
 
-ROUTES = [
-    ("POST", "/v1/prices", create),
-    ("GET", "/v1/prices", list_prices),
-    ("GET", "/v1/prices/{id}", retrieve),
-    ("POST", "/v1/prices/{id}", update),
-]
+ROUTES: list[Route] = crud_routes("/v1/prices", create=create, list_all=list_prices, retrieve=retrieve,
+                                  update=update)

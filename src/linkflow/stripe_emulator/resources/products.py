@@ -5,22 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from ..call import Call
-from ..errors import invalid_request, missing_param, resource_missing
+from ..endpoints import Route, crud_routes
+from ..errors import invalid_request, missing_param
 from ..events import emit, emit_updated
 from ..forms import as_bool, as_str_list, blank_to_none, merge_metadata
 from ..lists import created_filter, page
+from ..lookup import get_or_404
 from ..render import deleted_stub, render
 from ..store import new_id
 from .billing import snapshot
 
 _FIELDS = ("name", "description", "statement_descriptor", "tax_code", "unit_label", "url")
-
-
-def _get(call: Call, product_id: str) -> dict[str, Any]:
-    product = call.state.store.get("product", product_id)
-    if product is None or product.get("_deleted"):
-        raise resource_missing("product", product_id)
-    return product
 
 
 def create_product(call: Call, params: dict[str, Any]) -> dict[str, Any]:
@@ -55,13 +50,13 @@ def create(call: Call) -> dict[str, Any]:
 
 
 def retrieve(call: Call, product_id: str) -> dict[str, Any]:
-    return render(call.state, "product", _get(call, product_id))
+    return render(call.state, "product", get_or_404(call, "product", product_id))
 
 
 def update(call: Call, product_id: str) -> dict[str, Any]:
     call.allow("name", "active", "description", "images", "metadata", "statement_descriptor", "tax_code",
                "unit_label", "url", "default_price", "shippable", "marketing_features")
-    product = _get(call, product_id)
+    product = get_or_404(call, "product", product_id)
     before = snapshot(product)
     params = call.params
     for field in _FIELDS:
@@ -84,7 +79,7 @@ def update(call: Call, product_id: str) -> dict[str, Any]:
 
 
 def delete(call: Call, product_id: str) -> dict[str, Any]:
-    product = _get(call, product_id)
+    product = get_or_404(call, "product", product_id)
     if any(p["product"] == product_id for p in call.state.store.table("price").values()):
         raise invalid_request("This product cannot be deleted because it has one or more user-created prices.")
     emit(call, "product.deleted", "product", product, created=call.now())
@@ -99,18 +94,12 @@ def list_products(call: Call) -> dict[str, Any]:
     created = created_filter(call)
     rows = [
         p for p in call.state.store.newest_first("product")
-        if not p.get("_deleted")
-        and (active is None or p["active"] == active)
+        if (active is None or p["active"] == active)
         and (ids is None or p["id"] in ids)
         and created(p)
     ]
     return page(call, rows, "/v1/products", lambda r: render(call.state, "product", r), "product")
 
 
-ROUTES = [
-    ("POST", "/v1/products", create),
-    ("GET", "/v1/products", list_products),
-    ("GET", "/v1/products/{id}", retrieve),
-    ("POST", "/v1/products/{id}", update),
-    ("DELETE", "/v1/products/{id}", delete),
-]
+ROUTES: list[Route] = crud_routes("/v1/products", create=create, list_all=list_products, retrieve=retrieve,
+                                  update=update, delete=delete)

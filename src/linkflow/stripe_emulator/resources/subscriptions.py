@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..call import Call
+from ..endpoints import Route, crud_routes
 from ..errors import card_declined, invalid_request, missing_param, missing_reference, resource_missing
 from ..events import emit, emit_updated
 from ..forms import as_bool, as_dict, as_int, blank_to_none, merge_metadata
-from ..lists import created_filter, page, search_page
+from ..lists import created_filter, page, search_records
+from ..lookup import get_or_404, referenced
 from ..render import RENDERERS, render
-from ..search import SUBSCRIPTION_FIELDS, compile_query
+from ..search import SUBSCRIPTION_FIELDS
 from ..state import EmulatorState
 from ..store import new_id, public
 from . import billing, invoices
@@ -25,8 +27,7 @@ PAUSE_BEHAVIORS = ("keep_as_draft", "mark_uncollectible", "void")
 LIVE_STATUSES = ("active", "past_due", "unpaid", "trialing", "incomplete", "paused")
 
 
-def render_subscription(state: EmulatorState, sub: dict[str, Any]) -> dict[str, Any]:
-    body = public(sub)
+def _render_items(state: EmulatorState, sub: dict[str, Any]) -> list[dict[str, Any]]:
     items = []
     for item in sub["_items"]:
         rendered = public(item)
@@ -35,6 +36,12 @@ def render_subscription(state: EmulatorState, sub: dict[str, Any]) -> dict[str, 
             rendered["price"] = public(price)
             rendered["plan"] = plan_of(price)
         items.append(rendered)
+    return items
+
+
+def render_subscription(state: EmulatorState, sub: dict[str, Any]) -> dict[str, Any]:
+    body = public(sub)
+    items = _render_items(state, sub)
     body["items"] = {"object": "list", "data": items, "has_more": False, "total_count": len(items),
                      "url": f"/v1/subscription_items?subscription={sub['id']}"}
     if len(items) == 1:  # older API versions show the single item's plan on the subscription
@@ -46,19 +53,8 @@ def render_subscription(state: EmulatorState, sub: dict[str, Any]) -> dict[str, 
 RENDERERS["subscription"] = render_subscription
 
 
-def _get(call: Call, sub_id: str) -> dict[str, Any]:
-    sub = call.state.store.get("subscription", sub_id)
-    if sub is None:
-        raise resource_missing("subscription", sub_id)
-    return sub
-
-
 def _price_for(call: Call, price_id: Any, param: str) -> dict[str, Any]:
-    if not price_id:
-        raise missing_param(param)
-    price = call.state.store.get("price", str(price_id))
-    if price is None:
-        raise missing_reference("price", str(price_id), param)
+    price = referenced(call, "price", price_id, param)
     if not price["active"]:
         raise invalid_request("The price specified is inactive. This field only accepts active prices.",
                               param=param)
@@ -85,19 +81,10 @@ def _check_intervals(call: Call, items: list[dict[str, Any]]) -> str:
     if len(intervals) > 1:
         raise invalid_request("All prices on a subscription must have the same `recurring.interval` and "
                               "`recurring.interval_count`.", param="items")
-    currencies = {p["currency"] for p in prices}
+    currencies = {str(p["currency"]) for p in prices}
     if len(currencies) > 1:
         raise invalid_request("All prices on a subscription must have the same currency.", param="items")
     return currencies.pop()
-
-
-def _customer_for(call: Call, customer_id: Any) -> dict[str, Any]:
-    if not customer_id:
-        raise missing_param("customer")
-    customer = call.state.store.get("customer", str(customer_id))
-    if customer is None or customer.get("_deleted"):
-        raise missing_reference("customer", str(customer_id), "customer")
-    return customer
 
 
 def _trial_end(call: Call, params: dict[str, Any], items: list[dict[str, Any]], now: int) -> int | None:
@@ -111,8 +98,8 @@ def _trial_end(call: Call, params: dict[str, Any], items: list[dict[str, Any]], 
         return now + days * DAY if days else None
     if as_bool(params.get("trial_from_plan", "false"), "trial_from_plan"):
         price = call.state.store.get("price", items[0]["price"]) or {}
-        days = (price.get("recurring") or {}).get("trial_period_days")
-        return now + days * DAY if days else None
+        plan_days = (price.get("recurring") or {}).get("trial_period_days")
+        return now + int(plan_days) * DAY if plan_days else None
     return None
 
 
@@ -229,12 +216,12 @@ def create(call: Call) -> dict[str, Any]:
     if call.params.get("collection_method", "charge_automatically") != "charge_automatically":
         raise invalid_request("The emulator only supports collection_method=charge_automatically.",
                               param="collection_method")
-    customer = _customer_for(call, call.params.get("customer"))
+    customer = referenced(call, "customer", call.params.get("customer"), "customer")
     return render(call.state, "subscription", new_subscription(call, customer, call.params))
 
 
 def retrieve(call: Call, sub_id: str) -> dict[str, Any]:
-    return render(call.state, "subscription", _get(call, sub_id))
+    return render(call.state, "subscription", get_or_404(call, "subscription", sub_id))
 
 
 def _update_items(call: Call, sub: dict[str, Any], specs: Any, now: int) -> None:
@@ -303,7 +290,7 @@ def update(call: Call, sub_id: str) -> dict[str, Any]:
                "description", "off_session", "billing_cycle_anchor", "cancellation_details", "proration_date",
                "collection_method", "payment_settings", "automatic_tax", "coupon", "promotion_code", "discounts",
                "default_tax_rates", "trial_from_plan")
-    sub = _get(call, sub_id)
+    sub = get_or_404(call, "subscription", sub_id)
     params = call.params
     if sub["status"] in ("canceled", "incomplete_expired") and set(params) - {
             "metadata", "cancellation_details", "expand"}:
@@ -343,7 +330,7 @@ def update(call: Call, sub_id: str) -> dict[str, Any]:
 
 def cancel(call: Call, sub_id: str) -> dict[str, Any]:
     call.allow("invoice_now", "prorate", "cancellation_details")
-    sub = _get(call, sub_id)
+    sub = get_or_404(call, "subscription", sub_id)
     if sub["status"] in ("canceled", "incomplete_expired"):
         raise resource_missing("subscription", sub_id)
     details = as_dict(call.params.get("cancellation_details", {}), "cancellation_details")
@@ -357,7 +344,7 @@ def cancel(call: Call, sub_id: str) -> dict[str, Any]:
 def resume(call: Call, sub_id: str) -> dict[str, Any]:
     """``POST /v1/subscriptions/{id}/resume``: a paused subscription starts a new cycle now."""
     call.allow("billing_cycle_anchor", "proration_behavior", "proration_date")
-    sub = _get(call, sub_id)
+    sub = get_or_404(call, "subscription", sub_id)
     if sub["status"] != "paused":
         raise invalid_request("Only subscriptions with `status=paused` can be resumed.")
     now = customer_now(call.state, billing.customer_of(call, sub))
@@ -399,16 +386,7 @@ def list_subscriptions(call: Call) -> dict[str, Any]:
 
 
 def search(call: Call) -> dict[str, Any]:
-    query = call.params.get("query")
-    if not query:
-        raise missing_param("query")
-    predicate = compile_query(str(query), SUBSCRIPTION_FIELDS)
-    now = call.state.clock.now()
-    rows = [
-        s for s in call.state.store.newest_first("subscription")
-        if call.state.search.visible(s["id"], now) and predicate(s)
-    ]
-    return search_page(call, rows, "/v1/subscriptions/search", lambda r: render(call.state, "subscription", r))
+    return search_records(call, "subscription", SUBSCRIPTION_FIELDS, "/v1/subscriptions/search")
 
 
 def list_items(call: Call) -> dict[str, Any]:
@@ -416,26 +394,21 @@ def list_items(call: Call) -> dict[str, Any]:
     sub_id = call.params.get("subscription")
     if not sub_id:
         raise missing_param("subscription")
-    rendered = render(call.state, "subscription", _get(call, str(sub_id)))["items"]["data"]
-    return page(call, rendered, f"/v1/subscription_items?subscription={sub_id}", lambda r: r, "subscription_item")
+    items = _render_items(call.state, get_or_404(call, "subscription", str(sub_id)))
+    return page(call, items, f"/v1/subscription_items?subscription={sub_id}", lambda r: r, "subscription_item")
 
 
 def retrieve_item(call: Call, item_id: str) -> dict[str, Any]:
     for sub in call.state.store.table("subscription").values():
-        for item in render(call.state, "subscription", sub)["items"]["data"]:
-            if item["id"] == item_id:
-                return item
+        if any(item["id"] == item_id for item in sub["_items"]):
+            return next(item for item in _render_items(call.state, sub) if item["id"] == item_id)
     raise resource_missing("subscription_item", item_id)
 
 
-ROUTES = [
-    ("GET", "/v1/subscription_items", list_items),
-    ("GET", "/v1/subscription_items/{id}", retrieve_item),
-    ("POST", "/v1/subscriptions", create),
-    ("GET", "/v1/subscriptions", list_subscriptions),
+ROUTES: list[Route] = [
+    *crud_routes("/v1/subscription_items", list_all=list_items, retrieve=retrieve_item),
+    *crud_routes("/v1/subscriptions", create=create, list_all=list_subscriptions, retrieve=retrieve, update=update,
+                 delete=cancel),
     ("GET", "/v1/subscriptions/search", search),
-    ("GET", "/v1/subscriptions/{id}", retrieve),
-    ("POST", "/v1/subscriptions/{id}", update),
-    ("DELETE", "/v1/subscriptions/{id}", cancel),
     ("POST", "/v1/subscriptions/{id}/resume", resume),
 ]

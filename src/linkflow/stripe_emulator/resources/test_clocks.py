@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..call import Call, system_call
-from ..errors import invalid_request, missing_param, resource_missing
+from ..endpoints import Route, crud_routes
+from ..errors import invalid_request, missing_param
 from ..events import emit
 from ..forms import as_int, blank_to_none
 from ..lists import page
+from ..lookup import get_or_404
 from ..render import deleted_stub
 from ..state import EmulatorState
 from ..store import new_id, public
@@ -23,10 +25,7 @@ LIFETIME = 30 * billing.DAY
 
 
 def _get(call: Call, clock_id: str) -> dict[str, Any]:
-    clock = call.state.store.get(KIND, clock_id)
-    if clock is None or clock.get("_deleted"):
-        raise resource_missing("test_helpers.test_clock", clock_id)
-    return clock
+    return get_or_404(call, KIND, clock_id, label="test_helpers.test_clock")
 
 
 def create(call: Call) -> dict[str, Any]:
@@ -50,7 +49,7 @@ def retrieve(call: Call, clock_id: str) -> dict[str, Any]:
 
 
 def list_clocks(call: Call) -> dict[str, Any]:
-    rows = [c for c in call.state.store.newest_first(KIND) if not c.get("_deleted")]
+    rows = call.state.store.newest_first(KIND)
     return page(call, rows, "/v1/test_helpers/test_clocks", public, "test_helpers.test_clock")
 
 
@@ -103,10 +102,8 @@ def advance_emulator_time(state: EmulatorState, seconds: float) -> int:
                                             if not s.get("test_clock")], state.clock.now_int())
 
 
-ROUTES = [
-    ("POST", "/v1/test_helpers/test_clocks", create),
-    ("GET", "/v1/test_helpers/test_clocks", list_clocks),
-    ("GET", "/v1/test_helpers/test_clocks/{id}", retrieve),
-    ("DELETE", "/v1/test_helpers/test_clocks/{id}", delete),
+ROUTES: list[Route] = [
+    *crud_routes("/v1/test_helpers/test_clocks", create=create, list_all=list_clocks, retrieve=retrieve,
+                 delete=delete),
     ("POST", "/v1/test_helpers/test_clocks/{id}/advance", advance),
 ]

@@ -6,18 +6,13 @@ import secrets
 from typing import Any
 
 from ..call import Call
-from ..errors import invalid_request, missing_param, resource_missing
+from ..endpoints import Route, crud_routes
+from ..errors import invalid_request, missing_param
 from ..forms import as_bool, as_str_list, blank_to_none, merge_metadata
 from ..lists import page
+from ..lookup import get_or_404
 from ..render import deleted_stub
 from ..store import new_id, public
-
-
-def _get(call: Call, endpoint_id: str) -> dict[str, Any]:
-    endpoint = call.state.store.get("webhook_endpoint", endpoint_id)
-    if endpoint is None or endpoint.get("_deleted"):
-        raise resource_missing("webhook_endpoint", endpoint_id)
-    return endpoint
 
 
 def _url(value: Any) -> str:
@@ -52,12 +47,12 @@ def create(call: Call) -> dict[str, Any]:
 
 
 def retrieve(call: Call, endpoint_id: str) -> dict[str, Any]:
-    return public(_get(call, endpoint_id))
+    return public(get_or_404(call, "webhook_endpoint", endpoint_id))
 
 
 def update(call: Call, endpoint_id: str) -> dict[str, Any]:
     call.allow("url", "enabled_events", "description", "metadata", "disabled")
-    endpoint = _get(call, endpoint_id)
+    endpoint = get_or_404(call, "webhook_endpoint", endpoint_id)
     params = call.params
     if "url" in params:
         endpoint["url"] = _url(params["url"])
@@ -73,21 +68,16 @@ def update(call: Call, endpoint_id: str) -> dict[str, Any]:
 
 
 def delete(call: Call, endpoint_id: str) -> dict[str, Any]:
-    endpoint = _get(call, endpoint_id)
+    endpoint = get_or_404(call, "webhook_endpoint", endpoint_id)
     endpoint["_deleted"] = True
     endpoint["status"] = "disabled"
     return deleted_stub(endpoint)
 
 
 def list_endpoints(call: Call) -> dict[str, Any]:
-    rows = [e for e in call.state.store.newest_first("webhook_endpoint") if not e.get("_deleted")]
+    rows = call.state.store.newest_first("webhook_endpoint")
     return page(call, rows, "/v1/webhook_endpoints", public, "webhook_endpoint")
 
 
-ROUTES = [
-    ("POST", "/v1/webhook_endpoints", create),
-    ("GET", "/v1/webhook_endpoints", list_endpoints),
-    ("GET", "/v1/webhook_endpoints/{id}", retrieve),
-    ("POST", "/v1/webhook_endpoints/{id}", update),
-    ("DELETE", "/v1/webhook_endpoints/{id}", delete),
-]
+ROUTES: list[Route] = crud_routes("/v1/webhook_endpoints", create=create, list_all=list_endpoints,
+                                  retrieve=retrieve, update=update, delete=delete)
