@@ -1,8 +1,9 @@
 """The Starlette application: the ``/v1`` request pipeline and the admin API under ``/_emulator``.
 
-A ``/v1`` request goes: authenticate → route → decode parameters → claim the idempotency key (or
-replay its answer) → injected latency/fault → handler under the state lock → ``expand[]`` → answer,
-stored for the idempotency key and logged for ``GET /_emulator/requests``.
+A ``/v1`` request goes: authenticate → route → decode parameters (refusing too deep ``expand[]``)
+→ claim the idempotency key (or replay its answer) → injected latency/fault → handler under the
+state lock → ``expand[]`` → answer, stored for the idempotency key and logged for
+``GET /_emulator/requests``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from . import admin
 from .auth import api_key
 from .call import Call
 from .errors import StripeError, unknown_route
-from .expand import expand
+from .expand import expand, expansion_paths
 from .forms import decode_body, decode_form
 from .idempotency import Replay
 from .routing import ROUTER
@@ -70,6 +71,8 @@ async def _run(request: Request, state: EmulatorState, out: _Outcome, request_id
     key = api_key(request.headers.get("authorization"))
     handler, args = ROUTER.match(method, path)
     params = await _params(request)
+    # A refused expansion is a validation error: nothing runs and no idempotent answer is kept.
+    expansions = expansion_paths(params["expand"]) if params.get("expand") else []
     idem_key = request.headers.get("idempotency-key") if method == "POST" else None
     if idem_key:
         out.headers["Idempotency-Key"] = idem_key
@@ -91,8 +94,8 @@ async def _run(request: Request, state: EmulatorState, out: _Outcome, request_id
     out.executed = True
     with state.lock:
         body = handler(call, *args)
-        if params.get("expand"):
-            body = expand(state, body, params["expand"])
+        if expansions:
+            body = expand(state, body, expansions)
     out.body = body
 
 

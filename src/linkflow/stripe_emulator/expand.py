@@ -2,6 +2,9 @@
 
 ``customer``, ``latest_invoice``, ``items.data.price.product`` and ``data.<field>`` on lists all
 work the same way: walk the path (through lists element-wise), expand ids met on the way.
+
+Stripe refuses a path of more than four levels and counts every segment, ``data`` on a list
+included: ``data.items.data.price`` is the deepest expansion of a subscription list.
 """
 
 from __future__ import annotations
@@ -16,15 +19,23 @@ from .state import EmulatorState
 MAX_DEPTH = 4
 
 
-def expand(state: EmulatorState, body: dict[str, Any], paths: Any) -> dict[str, Any]:
-    for path in as_str_list(paths, "expand"):
+def expansion_paths(value: Any) -> list[str]:
+    """The ``expand`` parameter as paths, refused before anything runs when one is too deep."""
+    paths = as_str_list(value, "expand")
+    for path in paths:
+        if len(path.split(".")) > MAX_DEPTH:
+            raise invalid_request(
+                f"You cannot expand more than {MAX_DEPTH} levels of a property. Property: {path}",
+                param="expand", code="property_expansion_max_depth",
+            )
+    return paths
+
+
+def expand(state: EmulatorState, body: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+    for path in paths:
         if path == "total_count":
             continue  # search results count themselves
-        parts = path.split(".")
-        if len(parts) - (1 if body.get("object") in ("list", "search_result") else 0) > MAX_DEPTH:
-            raise invalid_request(f"You cannot expand more than {MAX_DEPTH} levels of a property. "
-                                  f"Property: {path}", param="expand")
-        _walk(state, body, parts, path)
+        _walk(state, body, path.split("."), path)
     return body
 
 
