@@ -98,17 +98,17 @@ def test_lookup_keys_are_unique_unless_transferred(client: stripe.StripeClient) 
 
 def test_test_payment_methods_attach_list_detach_and_expand(client: stripe.StripeClient, monthly_price) -> None:
     customer = client.v1.customers.create(params={"payment_method": "pm_card_visa"})
-    client.v1.payment_methods.attach("pm_card_mastercard", params={"customer": customer.id})
+    mastercard = client.v1.payment_methods.attach("pm_card_mastercard", params={"customer": customer.id})
     listed = client.v1.customers.payment_methods.list(customer.id)
-    assert [(pm.id, pm.card.brand) for pm in listed.data] == [("pm_card_mastercard", "mastercard"),
-                                                               ("pm_card_visa", "visa")]
-    assert client.v1.payment_methods.retrieve("pm_card_visa").customer == customer.id
+    assert [pm.card.brand for pm in listed.data] == ["mastercard", "visa"]
+    visa = listed.data[1]
+    assert listed.data[0].id == mastercard.id
+    assert client.v1.payment_methods.retrieve(visa.id).customer == customer.id
     sub = client.v1.subscriptions.create(params={
-        "customer": customer.id, "items": [{"price": monthly_price.id}], "default_payment_method": "pm_card_visa",
+        "customer": customer.id, "items": [{"price": monthly_price.id}], "default_payment_method": visa.id,
         "expand": ["default_payment_method"]})
     assert sub.default_payment_method.card.last4 == "4242"
     with_subs = client.v1.customers.retrieve(customer.id, params={"expand": ["subscriptions"]})
     assert [s.id for s in with_subs.subscriptions.data] == [sub.id]
-    assert client.v1.payment_methods.detach("pm_card_mastercard").customer is None
-    assert [pm.id for pm in client.v1.payment_methods.list(params={"customer": customer.id}).data] == [
-        "pm_card_visa"]
+    assert client.v1.payment_methods.detach(mastercard.id).customer is None
+    assert [pm.id for pm in client.v1.payment_methods.list(params={"customer": customer.id}).data] == [visa.id]

@@ -13,9 +13,6 @@ Renderer = Callable[[EmulatorState, dict[str, Any]], dict[str, Any]]
 # Kinds whose JSON is more than the stored record register here (subscriptions embed their items).
 RENDERERS: dict[str, Renderer] = {}
 
-# Kinds that are not stored but made up from their id (test payment methods such as pm_card_visa).
-SYNTHETIC: dict[str, Callable[[EmulatorState, str], dict[str, Any] | None]] = {}
-
 # Properties that only exist when expanded, e.g. ("customer", "subscriptions").
 EXTRA_EXPANSIONS: dict[tuple[str, str], Renderer] = {}
 
@@ -35,7 +32,5 @@ def render_id(state: EmulatorState, object_id: str) -> dict[str, Any] | None:
     kind = kind_of(object_id)
     if kind is None:
         return None
-    if kind in SYNTHETIC:
-        return SYNTHETIC[kind](state, object_id)
     record = state.store.get(kind, object_id)
     return None if record is None else render(state, kind, record)

@@ -84,7 +84,7 @@ def payment_method_for(state: Any, sub: dict[str, Any]) -> str | None:
 
 def can_pay(call: Call, sub: dict[str, Any]) -> bool:
     pm = payment_method_for(call.state, sub)
-    return pm is not None and not declines(pm)
+    return pm is not None and not declines(call.state, pm)
 
 
 def bill(call: Call, sub: dict[str, Any], now: int, reason: str) -> tuple[dict[str, Any], bool]:

@@ -23,7 +23,7 @@ from ..render import render
 from ..store import new_id, public
 from .clock_time import customer_now
 from .customers import new_customer
-from .payment_methods import check_payment_method, declines
+from .payment_methods import attach_param, check_payment_method, declines
 from .subscriptions import new_subscription
 
 KIND = "checkout_session"
@@ -161,10 +161,10 @@ def complete(call: Call, session_id: str) -> dict[str, Any]:
     session = _get(call, session_id)
     if session["status"] != "open":
         raise invalid_request(f"This Checkout Session is {session['status']}, not open.")
-    pm = check_payment_method(call.params.get("payment_method", "pm_card_visa"), "payment_method")
-    if declines(pm):
+    card = check_payment_method(call, call.params.get("payment_method", "pm_card_visa"), "payment_method")
+    if declines(call.state, card):
         raise card_declined(param="payment_method")
-    customer = _customer(call, session, pm)
+    customer, pm = _customer(call, session, card)
     now = customer_now(call.state, customer)
     session.update(customer=customer["id"], status="complete", payment_status="paid",
                    customer_details={"address": customer.get("address"), "email": customer.get("email"),
@@ -189,16 +189,13 @@ def complete(call: Call, session_id: str) -> dict[str, Any]:
     return render(call.state, KIND, session)
 
 
-def _customer(call: Call, session: dict[str, Any], pm: str) -> dict[str, Any]:
+def _customer(call: Call, session: dict[str, Any], card: str) -> tuple[dict[str, Any], str]:
+    """The session's customer (made now if it has none) and the payment method ``card`` attached to it."""
     if session["customer"]:
         customer = referenced(call, "customer", session["customer"], "customer")
-        if pm not in customer["_payment_methods"]:
-            customer["_payment_methods"].append(pm)
-        return customer
-    params: dict[str, Any] = {"payment_method": pm}
-    if session["customer_email"]:
-        params["email"] = session["customer_email"]
-    return new_customer(call, params)
+    else:
+        customer = new_customer(call, {"email": session["customer_email"]} if session["customer_email"] else {})
+    return customer, attach_param(call, customer, card, "payment_method")
 
 
 ROUTES: list[Route] = [

@@ -17,7 +17,7 @@ from ..state import EmulatorState
 from ..store import new_id
 from . import billing
 from .clock_time import clock_now, customer_now
-from .payment_methods import check_payment_method
+from .payment_methods import attach_param, customers_own
 
 _TEXT_FIELDS = ("email", "name", "phone", "description")
 _ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
@@ -33,15 +33,15 @@ def _address(value: Any, param: str) -> dict[str, Any] | None:
     return {field: blank_to_none(spec.get(field)) for field in _ADDRESS_FIELDS}
 
 
-def _invoice_settings(customer: dict[str, Any], value: Any) -> None:
+def _invoice_settings(call: Call, customer: dict[str, Any], value: Any, attached: dict[str, str]) -> None:
+    """``attached``: test tokens this request attached, so that ``payment_method=pm_card_visa`` with
+    ``invoice_settings[default_payment_method]=pm_card_visa`` names one payment method, as on Stripe."""
     spec = as_dict(value, "invoice_settings")
     settings = customer["invoice_settings"]
     if "default_payment_method" in spec:
         pm = blank_to_none(spec["default_payment_method"])
         if pm:
-            check_payment_method(pm, "invoice_settings[default_payment_method]")
-            if pm not in customer["_payment_methods"]:
-                customer["_payment_methods"].append(pm)
+            pm = attached.get(pm) or customers_own(call, customer, pm, "invoice_settings[default_payment_method]")
         settings["default_payment_method"] = pm
     if "footer" in spec:
         settings["footer"] = blank_to_none(spec["footer"])
@@ -69,10 +69,12 @@ def new_customer(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     for field in _TEXT_FIELDS:
         if field in params:
             customer[field] = blank_to_none(params[field])
+    attached: dict[str, str] = {}
     if params.get("payment_method"):
-        customer["_payment_methods"].append(check_payment_method(params["payment_method"], "payment_method"))
+        token = params["payment_method"]
+        attached[str(token)] = attach_param(call, customer, token, "payment_method")
     if "invoice_settings" in params:
-        _invoice_settings(customer, params["invoice_settings"])
+        _invoice_settings(call, customer, params["invoice_settings"], attached)
     call.state.store.put("customer", customer)
     emit(call, "customer.created", "customer", customer, created=now)
     return customer
@@ -103,7 +105,7 @@ def update(call: Call, customer_id: str) -> dict[str, Any]:
         locales = params["preferred_locales"]
         customer["preferred_locales"] = [] if locales == "" else as_str_list(locales, "preferred_locales")
     if "invoice_settings" in params:
-        _invoice_settings(customer, params["invoice_settings"])
+        _invoice_settings(call, customer, params["invoice_settings"], {})
     if "tax_exempt" in params:
         customer["tax_exempt"] = params["tax_exempt"]
     emit_updated(call, "customer.updated", "customer", before, customer, created=customer_now(call.state, customer))

@@ -13,7 +13,7 @@ from ..lookup import get_or_404
 from ..render import render
 from ..store import new_id
 from .clock_time import customer_now
-from .payment_methods import check_payment_method, declines
+from .payment_methods import customers_own, declines
 
 DAY = 86400
 
@@ -135,7 +135,7 @@ def collect(call: Call, invoice: dict[str, Any], payment_method: str | None, now
     """
     invoice["attempted"] = True
     invoice["attempt_count"] += 1
-    if invoice["amount_due"] and (payment_method is None or declines(payment_method)):
+    if invoice["amount_due"] and (payment_method is None or declines(call.state, payment_method)):
         retries = call.state.billing.retry_days if retry else []
         attempt = invoice["attempt_count"]
         invoice["next_payment_attempt"] = (
@@ -205,7 +205,7 @@ def pay(call: Call, invoice_id: str) -> dict[str, Any]:
         mark_paid(call, invoice, now)
     else:
         pm = call.params.get("payment_method")
-        pm = check_payment_method(pm, "payment_method") if pm else payment_method_for(call.state, sub)
+        pm = customers_own(call, customer, pm, "payment_method") if pm else payment_method_for(call.state, sub)
         if not collect(call, invoice, pm, now):
             raise card_declined()
     after_invoice_paid(call, sub, invoice, now)

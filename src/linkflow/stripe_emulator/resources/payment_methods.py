@@ -1,9 +1,18 @@
-"""Stripe's test payment methods (``pm_card_visa``, ``pm_card_chargeDeclined``, ...).
+"""PaymentMethods: Stripe's test tokens (``pm_card_visa``, ``pm_card_chargeDeclined``, ...) and
+the payment methods made from them, one per customer.
 
-PaymentMethods are not stored: an id stands for itself and its object is made up from it. A test
-card whose name says it fails (``...Declined...``, ``...Fail...``) attaches fine and declines
-every charge, which is how the failed-payment scenarios are played. A customer's attached payment
-methods live on the customer record.
+As on Stripe, attaching a test token creates a new ``pm_...`` PaymentMethod each time, attached to
+that customer only; detaching it affects only that customer; an id that is neither stored nor a
+test token is unknown (404 in the path, 400 in a parameter). A default payment method
+(``invoice_settings[default_payment_method]``, a subscription's ``default_payment_method``,
+``payment_method`` on ``/pay``) must be attached to that customer.
+
+One leniency, kept for the callers that still rely on it: a test token given where a payment method
+of the customer is expected is attached to that customer first (a new ``pm_...``), then used. Real
+Stripe refuses a token there; attach it and pass the id it returns instead.
+
+A card whose token says it fails (``...Declined...``, ``...Fail...``) attaches fine and declines
+every charge, which is how the failed-payment scenarios are played.
 """
 
 from __future__ import annotations
@@ -12,25 +21,97 @@ from typing import Any
 
 from ..call import Call
 from ..endpoints import Route
-from ..errors import invalid_request, resource_missing
+from ..errors import invalid_request
 from ..lists import page
 from ..lookup import get_or_404, referenced
-from ..render import SYNTHETIC
 from ..state import EmulatorState
+from ..store import new_id, public
 
+KIND = "payment_method"
+TEST_TOKEN_PREFIX = "pm_card_"
 _BRANDS = {"visa": "4242", "mastercard": "4444", "amex": "8431", "discover": "1117", "diners": "0004",
            "jcb": "0505", "unionpay": "0005"}
 
 
-def check_payment_method(value: Any, param: str) -> str:
-    if not isinstance(value, str) or not value.startswith("pm_"):
-        raise invalid_request(f"No such PaymentMethod: '{value}'", param=param, code="resource_missing")
-    return value
+def _is_token(value: str) -> bool:
+    return value.startswith(TEST_TOKEN_PREFIX) and len(value) > len(TEST_TOKEN_PREFIX)
 
 
-def declines(payment_method: str) -> bool:
-    name = payment_method.lower()
+def _card_of(state: EmulatorState, pm_id: str) -> str:
+    """The test token a payment method was made from (a token is its own)."""
+    record = state.store.get(KIND, pm_id)
+    return str(record["_token"]) if record is not None else pm_id
+
+
+def _fails(token: str) -> bool:
+    name = token.lower()
     return "declined" in name or "fail" in name
+
+
+def declines(state: EmulatorState, pm_id: str) -> bool:
+    return _fails(_card_of(state, pm_id))
+
+
+def _object(pm_id: str, token: str, customer_id: str | None, created: int) -> dict[str, Any]:
+    name = token.removeprefix(TEST_TOKEN_PREFIX).lower()
+    brand = next((b for b in _BRANDS if name.startswith(b)), "visa")
+    last4 = "0002" if _fails(token) else _BRANDS[brand]
+    return {
+        "id": pm_id, "object": "payment_method", "allow_redisplay": "unspecified",
+        "billing_details": {"address": None, "email": None, "name": None, "phone": None, "tax_id": None},
+        "card": {"brand": brand, "checks": None, "country": "US", "display_brand": brand, "exp_month": 12,
+                 "exp_year": 2034, "fingerprint": f"emu{last4}{brand}", "funding": "credit", "generated_from": None,
+                 "last4": last4, "networks": {"available": [brand], "preferred": None},
+                 "regulated_status": "unregulated", "three_d_secure_usage": {"supported": True}, "wallet": None},
+        "created": created, "customer": customer_id, "customer_account": None,
+        "livemode": False, "metadata": {}, "type": "card",
+    }
+
+
+def _attach_new(call: Call, token: str, customer: dict[str, Any]) -> dict[str, Any]:
+    record = _object(new_id("pm"), token, customer["id"], call.now())
+    record["_token"] = token
+    call.state.store.put(KIND, record)
+    customer["_payment_methods"].append(record["id"])
+    return record
+
+
+def _stored(call: Call, value: Any, param: str) -> dict[str, Any]:
+    if not isinstance(value, str):
+        raise invalid_request(f"Invalid string: {value}", param=param)
+    return referenced(call, KIND, value, param, label="PaymentMethod")
+
+
+def check_payment_method(call: Call, value: Any, param: str) -> str:
+    """``value`` names a test token or a stored payment method (400 on ``param`` if not)."""
+    if isinstance(value, str) and _is_token(value):
+        return value
+    return str(_stored(call, value, param)["id"])
+
+
+def attach_param(call: Call, customer: dict[str, Any], value: Any, param: str) -> str:
+    """``payment_method`` when creating a customer: a test token, or an unattached payment method."""
+    if isinstance(value, str) and _is_token(value):
+        return str(_attach_new(call, value, customer)["id"])
+    record = _stored(call, value, param)
+    if record["customer"] not in (None, customer["id"]):
+        raise invalid_request("The payment method you provided has already been attached to a customer.",
+                              param=param)
+    if record["customer"] is None:
+        record["customer"] = customer["id"]
+        customer["_payment_methods"].append(record["id"])
+    return str(record["id"])
+
+
+def customers_own(call: Call, customer: dict[str, Any], value: Any, param: str) -> str:
+    """A payment method ``value`` that must be attached to ``customer`` (test tokens: see the docstring)."""
+    if isinstance(value, str) and _is_token(value):
+        return str(_attach_new(call, value, customer)["id"])
+    record = _stored(call, value, param)
+    if record["id"] not in customer["_payment_methods"]:
+        raise invalid_request(f"The customer does not have a payment method with the ID {record['id']}. The "
+                              "payment method must be attached to the customer.", param=param)
+    return str(record["id"])
 
 
 def customer_payment_method(customer: dict[str, Any]) -> str | None:
@@ -41,66 +122,40 @@ def customer_payment_method(customer: dict[str, Any]) -> str | None:
     return attached[-1] if attached else None
 
 
-def _owner(state: EmulatorState, pm_id: str) -> str | None:
-    for customer in state.store.table("customer").values():
-        if not customer.get("_deleted") and pm_id in customer.get("_payment_methods", []):
-            return str(customer["id"])
-    return None
-
-
-def payment_method_object(state: EmulatorState, pm_id: str, customer_id: str | None = None) -> dict[str, Any]:
-    name = pm_id.removeprefix("pm_card_").lower()
-    brand = next((b for b in _BRANDS if name.startswith(b)), "visa")
-    last4 = "0002" if declines(pm_id) else _BRANDS[brand]
-    return {
-        "id": pm_id, "object": "payment_method", "allow_redisplay": "unspecified",
-        "billing_details": {"address": None, "email": None, "name": None, "phone": None, "tax_id": None},
-        "card": {"brand": brand, "checks": None, "country": "US", "display_brand": brand, "exp_month": 12,
-                 "exp_year": 2034, "fingerprint": f"emu{last4}{brand}", "funding": "credit", "generated_from": None,
-                 "last4": last4, "networks": {"available": [brand], "preferred": None},
-                 "regulated_status": "unregulated", "three_d_secure_usage": {"supported": True}, "wallet": None},
-        "created": 0, "customer": customer_id or _owner(state, pm_id), "customer_account": None,
-        "livemode": False, "metadata": {}, "type": "card",
-    }
-
-
-SYNTHETIC["payment_method"] = payment_method_object
-
-
 def retrieve(call: Call, pm_id: str) -> dict[str, Any]:
-    if not pm_id.startswith("pm_"):
-        raise resource_missing("PaymentMethod", pm_id)
-    return payment_method_object(call.state, pm_id)
+    if _is_token(pm_id):
+        return _object(pm_id, pm_id, None, call.now())
+    return public(get_or_404(call, KIND, pm_id, label="PaymentMethod"))
 
 
 def attach(call: Call, pm_id: str) -> dict[str, Any]:
     call.allow("customer")
     customer = referenced(call, "customer", call.params.get("customer"), "customer")
-    check_payment_method(pm_id, "id")
-    if pm_id not in customer["_payment_methods"]:
-        customer["_payment_methods"].append(pm_id)
-    return payment_method_object(call.state, pm_id, customer["id"])
+    if not _is_token(pm_id):
+        get_or_404(call, KIND, pm_id, label="PaymentMethod")
+    return public(call.state.store.get(KIND, attach_param(call, customer, pm_id, "id")) or {})
 
 
 def detach(call: Call, pm_id: str) -> dict[str, Any]:
-    owner = _owner(call.state, pm_id)
-    if owner is None:
+    if _is_token(pm_id):
+        record = None
+    else:
+        record = get_or_404(call, KIND, pm_id, label="PaymentMethod")
+    if record is None or record["customer"] is None:
         raise invalid_request("The payment method you provided is not attached to a customer so detachment "
                               "is impossible.")
-    customer = call.state.store.get("customer", owner)
-    assert customer is not None
-    customer["_payment_methods"].remove(pm_id)
-    if customer["invoice_settings"]["default_payment_method"] == pm_id:
-        customer["invoice_settings"]["default_payment_method"] = None
-    obj = payment_method_object(call.state, pm_id)
-    obj["customer"] = None
-    return obj
+    customer = call.state.store.get("customer", record["customer"])
+    if customer is not None:
+        customer["_payment_methods"].remove(pm_id)
+        if customer["invoice_settings"]["default_payment_method"] == pm_id:
+            customer["invoice_settings"]["default_payment_method"] = None
+    record["customer"] = None
+    return public(record)
 
 
 def _listing(call: Call, customer: dict[str, Any], url: str) -> dict[str, Any]:
-    rows = [{"id": pm} for pm in reversed(customer["_payment_methods"])]
-    return page(call, rows, url, lambda r: payment_method_object(call.state, r["id"], customer["id"]),
-                "payment_method")
+    records = (call.state.store.get(KIND, pm_id) for pm_id in reversed(customer["_payment_methods"]))
+    return page(call, [r for r in records if r is not None], url, public, "payment_method")
 
 
 def list_payment_methods(call: Call) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from ..state import EmulatorState
 from ..store import new_id, public
 from . import billing, invoices
 from .clock_time import customer_now
-from .payment_methods import check_payment_method
+from .payment_methods import customers_own
 from .prices import plan_of
 
 DAY = billing.DAY
@@ -116,8 +116,8 @@ def _trial_settings(value: Any, current: dict[str, Any] | None = None) -> dict[s
     return {"end_behavior": {"missing_payment_method": missing}}
 
 
-def _record(sub_id: str, customer: dict[str, Any], params: dict[str, Any], items: list[dict[str, Any]],
-            currency: str, now: int) -> dict[str, Any]:
+def _record(call: Call, sub_id: str, customer: dict[str, Any], params: dict[str, Any],
+            items: list[dict[str, Any]], currency: str, now: int) -> dict[str, Any]:
     pm = params.get("default_payment_method")
     return {
         "id": sub_id, "object": "subscription", "application": None, "application_fee_percent": None,
@@ -129,7 +129,7 @@ def _record(sub_id: str, customer: dict[str, Any], params: dict[str, Any], items
         "collection_method": "charge_automatically", "created": now, "currency": currency,
         "current_period_end": None, "current_period_start": None, "customer": customer["id"],
         "customer_account": None, "days_until_due": None,
-        "default_payment_method": check_payment_method(pm, "default_payment_method") if pm else None,
+        "default_payment_method": customers_own(call, customer, pm, "default_payment_method") if pm else None,
         "default_source": None, "default_tax_rates": [], "description": blank_to_none(params.get("description")),
         "discount": None, "discounts": [], "ended_at": None,
         "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}}, "latest_invoice": None,
@@ -176,7 +176,7 @@ def new_subscription(call: Call, customer: dict[str, Any], params: dict[str, Any
     if behavior not in PAYMENT_BEHAVIORS:
         raise invalid_request("Invalid payment_behavior: must be one of " + ", ".join(PAYMENT_BEHAVIORS),
                               param="payment_behavior")
-    sub = _record(sub_id, customer, params, items, currency, now)
+    sub = _record(call, sub_id, customer, params, items, currency, now)
     _start(call, sub, _trial_end(call, params, items, now), behavior, now)
     if params.get("cancel_at_period_end") == "true":
         sub.update(cancel_at_period_end=True, cancel_at=sub["current_period_end"])
@@ -295,7 +295,8 @@ def update(call: Call, sub_id: str) -> dict[str, Any]:
     if sub["status"] in ("canceled", "incomplete_expired") and set(params) - {
             "metadata", "cancellation_details", "expand"}:
         raise invalid_request("A canceled subscription can only update its cancellation_details and metadata.")
-    now = customer_now(call.state, billing.customer_of(call, sub))
+    customer = billing.customer_of(call, sub)
+    now = customer_now(call.state, customer)
     before = billing.snapshot(sub)
     if "items" in params:
         _update_items(call, sub, params["items"], now)
@@ -305,7 +306,7 @@ def update(call: Call, sub_id: str) -> dict[str, Any]:
         sub["description"] = blank_to_none(params["description"])
     if "default_payment_method" in params:
         pm = blank_to_none(params["default_payment_method"])
-        sub["default_payment_method"] = check_payment_method(pm, "default_payment_method") if pm else None
+        sub["default_payment_method"] = customers_own(call, customer, pm, "default_payment_method") if pm else None
     if "cancel_at_period_end" in params:
         at_end = as_bool(params["cancel_at_period_end"], "cancel_at_period_end")
         sub.update(cancel_at_period_end=at_end, cancel_at=sub["current_period_end"] if at_end else None)
