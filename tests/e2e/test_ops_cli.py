@@ -44,8 +44,9 @@ def _env(stack: Any, **overrides: str) -> dict[str, str]:
 
 
 def linkflow(stack: Any, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The CLI as a script runs it: stdin is not a terminal."""
     return subprocess.run([sys.executable, "-m", "linkflow.cli", *args], env=_env(stack, **env),
-                          capture_output=True, text=True, timeout=90)
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=90)
 
 
 def linkflow_all(stack: Any, *commands: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
@@ -125,10 +126,12 @@ def test_list_shows_the_failed_execution_and_where_it_stopped(stack, failed):
                    "failed_state": "WriteProfile", "error": "InjectedFault", "redrive_count": 0}
     assert {e["status"] for e in doc["executions"]} == {"FAILED"}
     assert row["start_date"].endswith("Z") and row["duration_s"] >= 0
+    # It failed moments ago: nearly all of its 14 days to be redriven are left.
+    assert 13.9 <= row["redrive_days_left"] <= 14 and row["redrive_deadline"] > row["stop_date"]
 
     assert table.returncode == 0, table.stderr
     line = next(line for line in table.stdout.splitlines() if sub in line)
-    assert "FAILED" in line and "WriteProfile (InjectedFault)" in line
+    assert "FAILED" in line and "WriteProfile (InjectedFault)" in line and " d left" in line
 
 
 def test_show_gives_the_timeline_with_the_error_and_masked_io(stack, failed):
@@ -219,24 +222,42 @@ def test_bulk_redrive_after_a_stripe_outage(stack, clean_faults):
     with ThreadPoolExecutor(2) as pool:
         outcomes = list(pool.map(lambda i: onboard(stack, f"ops-outage{i}"), range(2)))
     stripe_admin(stack, "DELETE", "faults")
-    arns = {desc["executionArn"] for _, _, desc in outcomes}
     assert {desc["status"] for _, _, desc in outcomes} == {"FAILED"}
+    oldest, newest = (desc["executionArn"] for _, _, desc in sorted(outcomes, key=lambda o: o[2]["startDate"]))
+    sfn = stack.client("stepfunctions")
+
+    def untouched() -> bool:
+        return all((d["status"], d.get("redriveCount", 0)) == ("FAILED", 0)
+                   for d in (sfn.describe_execution(executionArn=arn) for arn in (oldest, newest)))
+
+    # A script without --yes: refused before anything happens, with its own exit code.
+    refused = linkflow(stack, "executions", "redrive", "--all-failed", "--since", since)
+    assert refused.returncode == 4, (refused.stdout, refused.stderr)
+    assert refused.stdout == "" and "pass --yes" in refused.stderr and untouched()
 
     dry = linkflow(stack, "executions", "redrive", "--all-failed", "--since", since, "--dry-run", "-o", "json")
     assert dry.returncode == 0, dry.stderr
     planned = as_json(dry)
-    assert planned["dry_run"] is True and planned["summary"]["redriven"] == 0
-    assert {e["execution_arn"] for e in planned["executions"] if e["result"] == "would_redrive"} == arns
+    assert planned["dry_run"] is True and planned["summary"]["redriven"] == 0 and planned["left_out"] == 0
+    assert {e["execution_arn"] for e in planned["executions"] if e["result"] == "would_redrive"} == {oldest, newest}
+    assert untouched()
 
-    # Step Functions throttles the first two RedriveExecution calls: the CLI backs off and goes on.
+    # --max 1 takes the oldest; Step Functions throttles its first two RedriveExecution calls: the CLI
+    # backs off and goes on, and says one was left out.
     admin(stack, "POST", "faults", {"service": "stepfunctions", "operation": "RedriveExecution", "count": 2})
-    result = linkflow(stack, "executions", "redrive", "--all-failed", "--since", since, "--output", "json")
-    assert result.returncode == 0, (result.stdout, result.stderr)
-    report = as_json(result)
-    assert report["summary"] == {"redriven": 2, "skipped": 0, "failed": 0, "would_redrive": 0}
-    assert report["throttled_retries"] == 2
-    sfn = stack.client("stepfunctions")
-    for arn in arns:
+    capped = linkflow(stack, "executions", "redrive", "--all-failed", "--since", since, "--max", "1", "--yes")
+    assert capped.returncode == 0, (capped.stdout, capped.stderr)
+    assert "redriven 1, skipped 0, failed 0 (throttled 2x, backed off)" in capped.stdout
+    assert "1 more left out by --max 1 (run again for them)" in capped.stdout
+    desc = sfn.describe_execution(executionArn=newest)
+    assert (desc["status"], desc.get("redriveCount", 0)) == ("FAILED", 0)
+
+    rest = linkflow(stack, "executions", "redrive", "--all-failed", "--since", since, "--yes", "--output", "json")
+    assert rest.returncode == 0, (rest.stdout, rest.stderr)
+    report = as_json(rest)
+    assert (report["max"], report["left_out"], report["window_closed"]) == (100, 0, 0)
+    assert [e["execution_arn"] for e in report["executions"] if e["result"] == "redriven"] == [newest]
+    for arn in (oldest, newest):
         desc = wait_for_execution(sfn, arn)
         assert (desc["status"], desc["redriveCount"]) == ("SUCCEEDED", 1)
 
@@ -369,6 +390,9 @@ def test_bad_input_and_unreachable_endpoints_are_one_line_with_their_exit_code(s
         (("users", "show", "00000000-0000-4000-8000-000000000000"), {}, 2, "no user found"),
         (("executions", "list", "--since", "yesterday-ish"), {}, 2, "--since 'yesterday-ish'"),
         (("executions", "list", "--stack", "no-such-stack"), {}, 2, "unknown stack 'no-such-stack'"),
+        (("executions", "--stack", "no-such-stack", "list"), {}, 2, "unknown stack 'no-such-stack'"),
+        (("users", "--stack", "no-such-stack", "show", sub), {}, 2, "unknown stack 'no-such-stack'"),
+        (("executions", "redrive", "--all-failed", "true"), {}, 2, "write --all-failed, not --all-failed true"),
         (("executions", "list"), {"AWS_ENDPOINT_URL": dead}, 3, f"cannot reach AWS at {dead}"),
         (("users", "show", sub), {"STRIPE_API_BASE": dead}, 3, f"cannot reach Stripe at {dead}"),
     ]

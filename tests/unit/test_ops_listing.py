@@ -100,7 +100,7 @@ class FakeSecrets:
 
 def _clients(env: dict, secrets: FakeSecrets) -> Clients:
     clients = Clients(environ=env)
-    clients.aws = lambda service, **_: secrets  # type: ignore[method-assign]
+    clients.__dict__["secretsmanager"] = secrets  # what the cached_property would have built
     return clients
 
 

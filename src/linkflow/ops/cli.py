@@ -3,19 +3,51 @@
 Same code against AWS and the local stack: boto3 resolves the endpoint, region and credentials;
 the stack's CloudFormation outputs name every resource. The work is in :mod:`linkflow.ops.commands`,
 imported when a command runs so ``linkflow --help`` stays fast. Exit codes: :mod:`linkflow.ops.errors`.
+
+``--stack`` goes before or after the subcommand (``linkflow executions --stack X list`` or
+``linkflow executions list --stack X``); after wins, then before, then ``LINKFLOW_STACK``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-executions_app = typer.Typer(no_args_is_help=True, help="List, inspect and redrive state machine executions.")
-users_app = typer.Typer(no_args_is_help=True, help="One user across Cognito, DynamoDB and Stripe, drift flagged.")
+if TYPE_CHECKING:
+    # Typer (0.2x) ships its own copy of click; these are the types its commands are declared with.
+    from typer._click import Context, Parameter
 
-StackOpt = Annotated[str | None, typer.Option("--stack", envvar="LINKFLOW_STACK", show_envvar=True,
-                                              help="CloudFormation stack whose outputs name the resources.")]
+
+def _untyped_flags(params: list[Parameter]) -> list[Parameter]:
+    """Flags take no value: show none (typer prints ``<bool>`` beside every flag, --help included)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return _untyped_flags(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        return _untyped_flags(super().get_params(ctx))
+
+
+executions_app = typer.Typer(cls=_Group, no_args_is_help=True,
+                             help="List, inspect and redrive state machine executions.")
+users_app = typer.Typer(cls=_Group, no_args_is_help=True,
+                        help="One user across Cognito, DynamoDB and Stripe, drift flagged.")
+
+_STACK_HELP = "CloudFormation stack whose outputs name the resources"
+# The group reads LINKFLOW_STACK; a subcommand's own --stack (no envvar) overrides the group's.
+GroupStackOpt = Annotated[str | None, typer.Option("--stack", envvar="LINKFLOW_STACK", show_envvar=True,
+                                                   help=f"{_STACK_HELP}.")]
+StackOpt = Annotated[str | None, typer.Option("--stack", help=f"{_STACK_HELP} (default: LINKFLOW_STACK).")]
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="table (for people) or json (stable fields).")]
 MachineOpt = Annotated[str | None, typer.Option("--machine", help="onboarding or subscription-events (default: all).")]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="Started within an age (30m, 2h, 7d) or since a "
@@ -23,8 +55,27 @@ SinceOpt = Annotated[str | None, typer.Option("--since", help="Started within an
 STATUS_HELP = "RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE."
 
 
-@executions_app.command("list")
+def _stack(ctx: typer.Context, stack: str | None) -> str | None:
+    """``--stack`` after the subcommand, else before it (or ``LINKFLOW_STACK``, which the group reads)."""
+    if stack is not None or ctx.parent is None:
+        return stack
+    before = ctx.parent.params.get("stack")
+    return before if isinstance(before, str) else None
+
+
+@executions_app.callback()
+def executions_group(stack: GroupStackOpt = None) -> None:
+    """List, inspect and redrive state machine executions."""
+
+
+@users_app.callback()
+def users_group(stack: GroupStackOpt = None) -> None:
+    """One user across Cognito, DynamoDB and Stripe, drift flagged."""
+
+
+@executions_app.command("list", cls=_Command)
 def list_command(
+    ctx: typer.Context,
     machine: MachineOpt = None,
     status: Annotated[str | None, typer.Option("--status", help=STATUS_HELP)] = None,
     since: SinceOpt = None,
@@ -32,14 +83,18 @@ def list_command(
     stack: StackOpt = None,
     output: OutputOpt = "table",
 ) -> None:
-    """Executions of the stack's state machines, newest first, with where failed ones stopped."""
+    """Executions of the stack's state machines, newest first, with where failed ones stopped.
+
+    Failed, timed-out and aborted ones show the days left to redrive them (14 days from when they stopped).
+    """
     from .commands import list_command
 
-    raise typer.Exit(list_command(stack, output, machine=machine, status=status, since=since, limit=limit))
+    raise typer.Exit(list_command(_stack(ctx, stack), output, machine=machine, status=status, since=since, limit=limit))
 
 
-@executions_app.command("show")
+@executions_app.command("show", cls=_Command)
 def show_command(
+    ctx: typer.Context,
     execution: Annotated[str, typer.Argument(help="Execution ARN, or a name (looked up in every machine).")],
     io: Annotated[bool, typer.Option("--io", help="Add inputs and outputs (secrets and emails masked).")] = False,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Stream a running execution until it ends.")] = False,
@@ -56,17 +111,29 @@ def show_command(
     """
     from .commands import show_command
 
-    raise typer.Exit(show_command(stack, output, execution=execution, with_io=io, follow=follow, interval=interval,
-                                  timeout=timeout, machine=machine, page_size=page_size))
+    raise typer.Exit(show_command(_stack(ctx, stack), output, execution=execution, with_io=io, follow=follow,
+                                  interval=interval, timeout=timeout, machine=machine, page_size=page_size))
 
 
-@executions_app.command("redrive")
+@executions_app.command("redrive", cls=_Command)
 def redrive_command(
+    ctx: typer.Context,
     execution: Annotated[str | None, typer.Argument(help="Execution ARN or name.")] = None,
-    all_failed: Annotated[bool, typer.Option("--all-failed", help="Every FAILED or TIMED_OUT execution.")] = False,
+    all_failed: Annotated[bool, typer.Option("--all-failed", help="Every FAILED or TIMED_OUT execution still "
+                                                                   "inside its 14-day redrive window.")] = False,
     machine: MachineOpt = None,
     since: SinceOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --all-failed: list, redrive nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --all-failed: list what would be redriven, "
+                                                             "change nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="With --all-failed: do not ask (needed when stdin is "
+                                                           "not a terminal).")] = False,
+    max_count: Annotated[int | None, typer.Option("--max", help="With --all-failed: at most this many, oldest "
+                                                                 "first; says how many were left out (default "
+                                                                 "100).")] = None,
+    rate: Annotated[float | None, typer.Option("--rate", help="With --all-failed: executions a second (token "
+                                                               "bucket, one second of burst), under the "
+                                                               "RedriveExecution and DescribeExecution quotas "
+                                                               "(default 5).")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="One execution: wait until it ends again.")] = False,
     timeout: Annotated[float, typer.Option(help="--wait: give up after this many seconds.")] = 300.0,
     stack: StackOpt = None,
@@ -74,16 +141,24 @@ def redrive_command(
 ) -> None:
     """Redrive one execution or every failed one: same ARN, resumes at the failed state.
 
-    Exit 1 if a redrive failed (for one execution: also if it is not redrivable, or --wait saw it fail again).
+    --all-failed shows what it will redrive and asks first; without a terminal to ask on, it needs --yes.
+
+    Exit 0 if every redrive started; 1 if one failed (one execution: or was not redrivable, or failed again).
+
+    Exit 2 for bad input, 3 if AWS cannot be reached.
+
+    Exit 4 if --all-failed was not confirmed (no --yes and stdin not a terminal, or answered no): nothing redriven.
     """
     from .commands import redrive_command
 
-    raise typer.Exit(redrive_command(stack, output, execution=execution, all_failed=all_failed, machine=machine,
-                                     since=since, dry_run=dry_run, wait=wait, timeout=timeout))
+    raise typer.Exit(redrive_command(_stack(ctx, stack), output, execution=execution, all_failed=all_failed,
+                                     machine=machine, since=since, dry_run=dry_run, yes=yes, max_count=max_count,
+                                     rate=rate, wait=wait, timeout=timeout))
 
 
-@users_app.command("show")
+@users_app.command("show", cls=_Command)
 def users_show_command(
+    ctx: typer.Context,
     user: Annotated[str, typer.Argument(help="Cognito sub (UUID), email, or Stripe customer id (cus_...).")],
     stack: StackOpt = None,
     output: OutputOpt = "table",
@@ -94,7 +169,7 @@ def users_show_command(
     """
     from .commands import users_show_command
 
-    raise typer.Exit(users_show_command(stack, output, user=user))
+    raise typer.Exit(users_show_command(_stack(ctx, stack), output, user=user))
 
 
 def register(app: typer.Typer) -> None:

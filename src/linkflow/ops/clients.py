@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
@@ -21,6 +22,11 @@ from .errors import Unreachable
 
 if TYPE_CHECKING:
     import stripe
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_stepfunctions import SFNClient
 
 STRIPE_DEFAULT_BASE = "https://api.stripe.com"
 _CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "total_max_attempts": 3},
@@ -37,23 +43,35 @@ class Clients:
         self.aws_endpoint = env.get("AWS_ENDPOINT_URL") or "the AWS endpoint"
         self._stripe_key = env.get("STRIPE_API_KEY") or None
         self.stripe_base = (env.get("STRIPE_API_BASE") or "").rstrip("/") or STRIPE_DEFAULT_BASE
-        self._session: Any = None
-        self._clients: dict[tuple[str, bool], Any] = {}
         self._stripe: stripe.StripeClient | None = None  # imported on first use: executions never need it
 
-    @property
-    def session(self) -> Any:
-        if self._session is None:
-            self._session = boto3.session.Session(region_name=self._region)
-        return self._session
+    # Each client is built on first use: `executions` never pays for Cognito or Secrets Manager.
+    @cached_property
+    def session(self) -> boto3.session.Session:
+        return boto3.session.Session(region_name=self._region)
 
-    def aws(self, service: str, *, single_shot: bool = False) -> Any:
-        key = (service, single_shot)
-        if key not in self._clients:
-            self._clients[key] = self.session.client(service, config=_SINGLE_SHOT if single_shot else _CONFIG)
-        return self._clients[key]
+    @cached_property
+    def cloudformation(self) -> CloudFormationClient:
+        return self.session.client("cloudformation", config=_CONFIG)
 
-    def table(self, name: str) -> Any:
+    @cached_property
+    def sfn(self) -> SFNClient:
+        return self.session.client("stepfunctions", config=_CONFIG)
+
+    @cached_property
+    def sfn_single_shot(self) -> SFNClient:
+        """Step Functions without botocore's retries: bulk redrive backs off and counts throttling itself."""
+        return self.session.client("stepfunctions", config=_SINGLE_SHOT)
+
+    @cached_property
+    def cognito(self) -> CognitoIdentityProviderClient:
+        return self.session.client("cognito-idp", config=_CONFIG)
+
+    @cached_property
+    def secretsmanager(self) -> SecretsManagerClient:
+        return self.session.client("secretsmanager", config=_CONFIG)
+
+    def table(self, name: str) -> Table:
         return self.session.resource("dynamodb", config=_CONFIG).Table(name)
 
     def stripe(self, secret_name: str) -> stripe.StripeClient:
@@ -70,9 +88,8 @@ class Clients:
         return self._stripe
 
     def _key_from_secret(self, secret_name: str) -> str:
-        secrets = self.aws("secretsmanager")
         try:
-            raw = secrets.get_secret_value(SecretId=secret_name)["SecretString"]
+            raw = self.secretsmanager.get_secret_value(SecretId=secret_name)["SecretString"]
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code == "ResourceNotFoundException":

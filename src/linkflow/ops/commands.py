@@ -11,19 +11,38 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import render
 from .clients import Clients
-from .errors import EXIT_OK, EXIT_PROBLEMS, OpsError, UsageError, explain
+from .errors import EXIT_OK, EXIT_PROBLEMS, NotConfirmed, OpsError, UsageError, explain
 from .executions import STATUSES, ExecutionSummary, check_ref, list_executions, resolve, timeline
-from .redrive import REDRIVEN, Backoff, RedriveReport, check, redrive, redrive_many
+from .redrive import (
+    DEFAULT_MAX,
+    DEFAULT_RATE,
+    REDRIVEN,
+    Backoff,
+    RedriveReport,
+    Selection,
+    check,
+    pacing,
+    redrive,
+    redrive_many,
+    select,
+)
 from .since import parse_since
 from .stack import MACHINES, StackResources, load_stack
 from .timeline import FAILED_STATUSES, event_line, iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.type_defs import DescribeExecutionOutputTypeDef, HistoryEventTypeDef
 
 TERMINAL = {"SUCCEEDED", *FAILED_STATUSES}
 OUTPUTS = ("table", "json")
@@ -42,12 +61,12 @@ class Operator:
     @property
     def stack(self) -> StackResources:
         if self._stack is None:
-            self._stack = load_stack(self.clients.aws("cloudformation"), self.stack_name)
+            self._stack = load_stack(self.clients.cloudformation, self.stack_name)
         return self._stack
 
     @property
-    def sfn(self) -> Any:
-        return self.clients.aws("stepfunctions")
+    def sfn(self) -> SFNClient:
+        return self.clients.sfn
 
 
 def run(stack: str | None, output: str, command: Callable[[Operator], int]) -> int:
@@ -113,7 +132,7 @@ def list_command(stack: str | None, output: str, *, machine: str | None, status:
 # --- executions show -------------------------------------------------------------------------
 
 
-def _summary(machine: str, desc: dict[str, Any]) -> ExecutionSummary:
+def _summary(machine: str, desc: DescribeExecutionOutputTypeDef) -> ExecutionSummary:
     return ExecutionSummary(arn=desc["executionArn"], name=desc["name"], machine=machine, status=desc["status"],
                             start=desc["startDate"], stop=desc.get("stopDate"),
                             redrive_count=int(desc.get("redriveCount") or 0), error=desc.get("error"))
@@ -126,7 +145,8 @@ def _parsed(raw: Any) -> Any:
         return raw
 
 
-def show_document(op: Operator, machine: str, desc: dict[str, Any], page_size: int, with_io: bool) -> dict[str, Any]:
+def show_document(op: Operator, machine: str, desc: DescribeExecutionOutputTypeDef, page_size: int,
+                  with_io: bool) -> dict[str, Any]:
     """The ``executions show`` document: DescribeExecution plus the timeline of the whole history, masked."""
     from .masking import mask  # pydantic and the shared package load only for the commands that print I/O
 
@@ -145,12 +165,13 @@ def show_document(op: Operator, machine: str, desc: dict[str, Any], page_size: i
     if with_io:
         doc["input"] = _parsed(desc.get("input"))
         doc["output"] = _parsed(desc.get("output"))
-    return mask(doc)
+    masked: dict[str, Any] = mask(doc)
+    return masked
 
 
-def _new_events(sfn: Any, arn: str, after_id: int) -> list[dict[str, Any]]:
+def _new_events(sfn: SFNClient, arn: str, after_id: int) -> list[HistoryEventTypeDef]:
     """Events with an id above ``after_id``, read from the end of the history backwards."""
-    fresh: list[dict[str, Any]] = []
+    fresh: list[HistoryEventTypeDef] = []
     paginator = sfn.get_paginator("get_execution_history")
     for page in paginator.paginate(executionArn=arn, reverseOrder=True, PaginationConfig={"PageSize": 100}):
         newer = [e for e in page["events"] if e["id"] > after_id]
@@ -160,7 +181,8 @@ def _new_events(sfn: Any, arn: str, after_id: int) -> list[dict[str, Any]]:
     return sorted(fresh, key=lambda e: e["id"])
 
 
-def wait_for(op: Operator, arn: str, interval: float, timeout: float, stream: bool) -> dict[str, Any]:
+def wait_for(op: Operator, arn: str, interval: float, timeout: float,
+             stream: bool) -> DescribeExecutionOutputTypeDef:
     """Poll until the execution ends or ``timeout`` passes; print new history events if ``stream``."""
     from .masking import mask_text
 
@@ -174,7 +196,7 @@ def wait_for(op: Operator, arn: str, interval: float, timeout: float, stream: bo
                 line = event_line(event)
                 if line:
                     op.out.print(f"[dim]{render.short_time(iso(event['timestamp']))}[/] "
-                                 f"{render.escape(mask_text(line))}")
+                                 f"{escape(mask_text(line))}")
         if desc["status"] in TERMINAL or time.monotonic() >= deadline:
             return desc
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
@@ -212,8 +234,7 @@ def _redrive_one(op: Operator, ref: str, machine: str | None, wait: bool, timeou
     key, desc = resolve(op.sfn, op.stack, ref, machine)
     execution = _summary(key, desc)
     report = RedriveReport()
-    outcome = check(op.sfn, execution) or redrive(op.clients.aws("stepfunctions", single_shot=True), execution,
-                                                  Backoff(), report)
+    outcome = check(op.sfn, execution) or redrive(op.clients.sfn_single_shot, execution, Backoff(), report)
     report.outcomes.append(outcome)
     if wait and outcome.result == REDRIVEN:
         final = wait_for(op, execution.arn, 1.0, timeout, stream=False)
@@ -223,33 +244,88 @@ def _redrive_one(op: Operator, ref: str, machine: str | None, wait: bool, timeou
     return report
 
 
-def _redrive_all(op: Operator, machine: str | None, since: datetime | None, dry_run: bool) -> RedriveReport:
-    candidates = list_executions(op.sfn, op.stack, machine=machine, statuses=("FAILED", "TIMED_OUT"), since=since,
-                                 with_failure=False)
+@dataclass(frozen=True)
+class BulkOptions:
+    """``--all-failed`` and what goes with it."""
+
+    since: datetime | None
+    dry_run: bool
+    yes: bool
+    max_count: int
+    rate: float
+
+
+def _confirm(selection: Selection, max_count: int) -> None:
+    """Show what a bulk redrive will do and ask; :class:`NotConfirmed` unless the answer is yes."""
+    err = render.console(stderr=True)
+    err.print(render.executions_table([e.to_json() for e in selection.chosen]))
+    err.print(render.selection_note(len(selection.chosen), selection.left_out, selection.window_closed, max_count))
+    if not typer.confirm(f"Redrive these {len(selection.chosen)} executions?", default=False, err=True):
+        raise NotConfirmed("not confirmed: nothing redriven")
+
+
+def _redrive_all(op: Operator, machine: str | None, bulk: BulkOptions) -> RedriveReport:
+    candidates = list_executions(op.sfn, op.stack, machine=machine, statuses=("FAILED", "TIMED_OUT"),
+                                 since=bulk.since, with_failure=False)
+    selection = select(candidates, bulk.max_count)
+    if selection.chosen and not bulk.dry_run and not bulk.yes:
+        _confirm(selection, bulk.max_count)
     progress = Progress(TextColumn("redriving"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.description}"), console=render.console(stderr=True),
-                        disable=op.json or not candidates)
+                        disable=op.json or not selection.chosen)
     with progress:
-        task = progress.add_task("", total=len(candidates))
-        return redrive_many(op.sfn, op.clients.aws("stepfunctions", single_shot=True), candidates, dry_run=dry_run,
-                            on_done=lambda o: progress.update(task, advance=1, description=f"{o.name} {o.result}"))
+        task = progress.add_task("", total=len(selection.chosen))
+        report = redrive_many(op.sfn, op.clients.sfn_single_shot, selection.chosen, dry_run=bulk.dry_run,
+                              pace=pacing(bulk.rate),
+                              on_done=lambda o: progress.update(task, advance=1, description=f"{o.name} {o.result}"))
+    report.max_count, report.left_out, report.window_closed = bulk.max_count, selection.left_out, \
+        selection.window_closed
+    return report
+
+
+def stdin_is_terminal() -> bool:
+    """Whether someone can answer a question (a name of its own so tests can be that someone)."""
+    return sys.stdin.isatty()
+
+
+_BOOL_WORDS = {"true", "false", "yes", "no", "on", "off", "1", "0"}
+
+
+def _check_redrive_args(execution: str | None, all_failed: bool, bulk: BulkOptions, max_given: bool,
+                        rate_given: bool, wait: bool) -> None:
+    flags = all_failed or bulk.dry_run or bulk.yes or wait
+    if flags and execution is not None and execution.lower() in _BOOL_WORDS:
+        raise UsageError(f"{execution!r} after a flag: --all-failed, --dry-run, --yes and --wait take no value "
+                         f"(write --all-failed, not --all-failed {execution})")
+    if all_failed == (execution is not None):
+        raise UsageError("give one execution (ARN or name) or --all-failed, not both")
+    if not all_failed and (bulk.since is not None or bulk.dry_run or bulk.yes or max_given or rate_given):
+        raise UsageError("--since, --dry-run, --yes, --max and --rate go with --all-failed")
+    if all_failed and wait:
+        raise UsageError("--wait goes with one execution, not --all-failed")
+    if bulk.max_count < 1:
+        raise UsageError("--max must be at least 1")
+    if bulk.rate <= 0:
+        raise UsageError("--rate must be more than zero")
+    if all_failed and not (bulk.dry_run or bulk.yes or stdin_is_terminal()):
+        raise NotConfirmed("--all-failed changes executions: pass --yes to redrive without being asked (stdin is "
+                           "not a terminal, nobody can answer), or --dry-run to see what it would redrive")
 
 
 def redrive_command(stack: str | None, output: str, *, execution: str | None, all_failed: bool,
-                    machine: str | None, since: str | None, dry_run: bool, wait: bool, timeout: float) -> int:
+                    machine: str | None, since: str | None, dry_run: bool, yes: bool, max_count: int | None,
+                    rate: float | None, wait: bool, timeout: float) -> int:
     def command(op: Operator) -> int:
-        if all_failed == (execution is not None):
-            raise UsageError("give one execution (ARN or name) or --all-failed, not both")
-        if not all_failed and (since is not None or dry_run):
-            raise UsageError("--since and --dry-run go with --all-failed")
-        if all_failed and wait:
-            raise UsageError("--wait goes with one execution, not --all-failed")
+        bulk = BulkOptions(since=check_since(since), dry_run=dry_run, yes=yes,
+                           max_count=DEFAULT_MAX if max_count is None else max_count,
+                           rate=DEFAULT_RATE if rate is None else rate)
+        _check_redrive_args(execution, all_failed, bulk, max_count is not None, rate is not None, wait)
         selected = check_machine(machine)
         if execution is not None:
             report = _redrive_one(op, check_ref(execution), selected, wait, timeout)
             ok = all(o.result == REDRIVEN for o in report.outcomes)
         else:
-            report = _redrive_all(op, selected, check_since(since), dry_run)
+            report = _redrive_all(op, selected, bulk)
             ok = report.ok
         doc = report.to_json()
         if op.json:

@@ -6,6 +6,7 @@ Exit codes (scripts rely on them)::
     1  the command worked and found problems: drift, failed redrives, an execution that ended badly
     2  usage error: bad input, unknown execution / stack / user, malformed ARN
     3  cannot reach (or use) AWS or Stripe: connection refused, timeout, no credentials, refused key
+    4  not confirmed: a bulk change was refused (no --yes and stdin is not a terminal) or answered no
 
 :func:`explain` turns the exceptions botocore and the stripe SDK raise into one of these, with a
 one-line message that names the endpoint and why.
@@ -24,6 +25,7 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+EXIT_NOT_CONFIRMED = 4
 
 _AUTH_CODES = {
     "AccessDenied",
@@ -59,6 +61,10 @@ class Unreachable(OpsError):
     exit_code = EXIT_UNREACHABLE
 
 
+class NotConfirmed(OpsError):
+    exit_code = EXIT_NOT_CONFIRMED
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     current: BaseException | None = exc
@@ -82,10 +88,12 @@ def _why(detail: str, default: str) -> str:
 
 
 def _explain_boto(exc: BaseException, aws_endpoint: str) -> OpsError | None:
-    endpoint = getattr(exc, "kwargs", {}).get("endpoint_url") if isinstance(exc, boto_errors.BotoCoreError) else None
+    # botocore's errors keep their format arguments in ``kwargs``; connection errors name the endpoint.
+    details: dict[str, object] = getattr(exc, "kwargs", {}) if isinstance(exc, boto_errors.BotoCoreError) else {}
+    endpoint = details.get("endpoint_url")
     if endpoint:
         timed_out = isinstance(exc, boto_errors.ConnectTimeoutError | boto_errors.ReadTimeoutError)
-        why = "timed out" if timed_out else _why(str(exc.kwargs.get("error", "")), "connection failed")
+        why = "timed out" if timed_out else _why(str(details.get("error", "")), "connection failed")
         return Unreachable(f"cannot reach AWS at {endpoint}: {why}")
     if isinstance(exc, ResponseParserError):
         return Unreachable(f"cannot use AWS at {aws_endpoint}: the answer is not an AWS response")

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from .errors import UsageError
 from .stack import StackResources
-from .timeline import FAILED_STATUSES, Timeline, build_timeline, iso
+from .timeline import FAILED_STATUSES, Timeline, build_timeline, event_details, iso
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.type_defs import (
+        DescribeExecutionOutputTypeDef,
+        ExecutionListItemTypeDef,
+        HistoryEventTypeDef,
+    )
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 _EXECUTION_ARN = re.compile(r"^(arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}):execution:([^:\s]+):([^:\s]+)$")
 _NAME = re.compile(r"^[^\s<>{}\[\]?*\"#%\\^|~`$&,;:/]{1,80}$")
 HISTORY_PAGE_SIZE = 1000  # GetExecutionHistory's maximum
+# RedriveExecution accepts an execution for 14 days after it stopped (a hard Step Functions quota).
+REDRIVE_WINDOW = timedelta(days=14)
 
 
 @dataclass
@@ -36,11 +48,27 @@ class ExecutionSummary:
         end = self.stop or datetime.now(UTC)
         return round((end - self.start).total_seconds(), 3)
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def redrive_deadline(self) -> datetime | None:
+        """Until when RedriveExecution accepts it; None unless it failed, timed out or was aborted."""
+        if self.status not in FAILED_STATUSES or self.stop is None:
+            return None
+        return self.stop + REDRIVE_WINDOW
+
+    def redrive_days_left(self, now: datetime | None = None) -> float | None:
+        """Days (rounded down to a tenth, 0 once closed) until the redrive window closes."""
+        deadline = self.redrive_deadline
+        if deadline is None:
+            return None
+        left = (deadline - (now or datetime.now(UTC))).total_seconds() / 86400
+        return max(0.0, math.floor(left * 10) / 10)
+
+    def to_json(self, now: datetime | None = None) -> dict[str, Any]:
         return {
             "name": self.name, "execution_arn": self.arn, "machine": self.machine, "status": self.status,
             "start_date": iso(self.start), "stop_date": iso(self.stop), "duration_s": self.duration_s,
             "redrive_count": self.redrive_count, "failed_state": self.failed_state, "error": self.error,
+            "redrive_deadline": iso(self.redrive_deadline), "redrive_days_left": self.redrive_days_left(now),
         }
 
 
@@ -48,7 +76,7 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _describe(sfn: Any, arn: str) -> dict[str, Any] | None:
+def _describe(sfn: SFNClient, arn: str) -> DescribeExecutionOutputTypeDef | None:
     try:
         return sfn.describe_execution(executionArn=arn)
     except ClientError as exc:
@@ -73,7 +101,8 @@ def check_ref(ref: str) -> str:
     return ref
 
 
-def resolve(sfn: Any, stack: StackResources, ref: str, machine: str | None = None) -> tuple[str, dict[str, Any]]:
+def resolve(sfn: SFNClient, stack: StackResources, ref: str,
+            machine: str | None = None) -> tuple[str, DescribeExecutionOutputTypeDef]:
     """``(machine key, DescribeExecution answer)`` for an execution ARN or a bare execution name.
 
     A name is looked up in every state machine of the stack (or the one ``machine`` selects).
@@ -101,20 +130,20 @@ def resolve(sfn: Any, stack: StackResources, ref: str, machine: str | None = Non
     return found[0]
 
 
-def history(sfn: Any, arn: str, page_size: int = HISTORY_PAGE_SIZE) -> list[dict[str, Any]]:
+def history(sfn: SFNClient, arn: str, page_size: int = HISTORY_PAGE_SIZE) -> list[HistoryEventTypeDef]:
     """Every event of the execution, oldest first, following ``nextToken`` to the end."""
-    events: list[dict[str, Any]] = []
+    events: list[HistoryEventTypeDef] = []
     paginator = sfn.get_paginator("get_execution_history")
     for page in paginator.paginate(executionArn=arn, PaginationConfig={"PageSize": page_size}):
         events.extend(page["events"])
     return events
 
 
-def timeline(sfn: Any, arn: str, page_size: int = HISTORY_PAGE_SIZE) -> Timeline:
+def timeline(sfn: SFNClient, arn: str, page_size: int = HISTORY_PAGE_SIZE) -> Timeline:
     return build_timeline(history(sfn, arn, page_size))
 
 
-def where_it_failed(sfn: Any, arn: str) -> tuple[str | None, str | None]:
+def where_it_failed(sfn: SFNClient, arn: str) -> tuple[str | None, str | None]:
     """``(failed state, error)`` from the end of the history, without reading all of it."""
     exited: set[str] = set()
     error: str | None = None
@@ -123,24 +152,24 @@ def where_it_failed(sfn: Any, arn: str) -> tuple[str | None, str | None]:
         for event in page["events"]:
             kind = event["type"]
             if kind in ("ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted") and error is None:
-                details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
-                error = details.get("error") or kind.removeprefix("Execution").upper()
-            elif kind.endswith("StateExited"):
+                error = event_details(event).get("error") or kind.removeprefix("Execution").upper()
+            elif kind.endswith("StateExited") and "stateExitedEventDetails" in event:
                 exited.add(event["stateExitedEventDetails"]["name"])
-            elif kind.endswith("StateEntered"):
+            elif kind.endswith("StateEntered") and "stateEnteredEventDetails" in event:
                 name = event["stateEnteredEventDetails"]["name"]
                 if name not in exited:
                     return name, error
     return None, error
 
 
-def _summary(item: dict[str, Any], machine: str) -> ExecutionSummary:
+def _summary(item: ExecutionListItemTypeDef, machine: str) -> ExecutionSummary:
     return ExecutionSummary(arn=item["executionArn"], name=item["name"], machine=machine, status=item["status"],
                             start=item["startDate"], stop=item.get("stopDate"),
                             redrive_count=int(item.get("redriveCount") or 0))
 
 
-def _listed(sfn: Any, machine_arn: str, status: str | None, since: datetime | None) -> Any:
+def _listed(sfn: SFNClient, machine_arn: str, status: str | None,
+            since: datetime | None) -> Iterator[ExecutionListItemTypeDef]:
     params: dict[str, Any] = {"stateMachineArn": machine_arn, "PaginationConfig": {"PageSize": 100}}
     if status:
         params["statusFilter"] = status
@@ -152,7 +181,7 @@ def _listed(sfn: Any, machine_arn: str, status: str | None, since: datetime | No
 
 
 def list_executions(
-    sfn: Any, stack: StackResources, *, machine: str | None = None, statuses: tuple[str, ...] = (),
+    sfn: SFNClient, stack: StackResources, *, machine: str | None = None, statuses: tuple[str, ...] = (),
     since: datetime | None = None, limit: int | None = None, with_failure: bool = True,
 ) -> list[ExecutionSummary]:
     """Executions of the selected machines, newest first; ``with_failure`` adds where failed ones stopped."""

@@ -75,16 +75,28 @@ def state_errors(state: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def redrive_window(days_left: float | None) -> str:
+    """``13.9 d left``, ``closed`` (past the 14-day window) or ``-`` (not failed)."""
+    if days_left is None:
+        return "-"
+    if days_left <= 0:
+        return "[red]closed[/]"
+    text = f"{days_left:g} d left"
+    return f"[yellow]{text}[/]" if days_left < 2 else text
+
+
 def executions_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("name", "machine", "status", "start (UTC)", "duration", "redrives", "failed state"):
+    for column in ("name", "machine", "status", "start (UTC)", "duration", "redrives", "redrive window",
+                   "failed state"):
         table.add_column(column, no_wrap=True)
     for row in rows:
         failed = row["failed_state"] or ""
         if row.get("error"):
             failed = f"{failed} ({row['error']})" if failed else row["error"]
         table.add_row(escape(row["name"]), row["machine"], styled(row["status"]), short_time(row["start_date"]),
-                      duration(row["duration_s"]), str(row["redrive_count"]), escape(failed) or "-")
+                      duration(row["duration_s"]), str(row["redrive_count"]),
+                      redrive_window(row.get("redrive_days_left")), escape(failed) or "-")
     return table
 
 
@@ -94,17 +106,18 @@ def show_execution(out: Console, doc: dict[str, Any], with_io: bool) -> None:
     out.print(f"  started   {short_time(doc['start_date'])} UTC   stopped {short_time(doc['stop_date'])}   "
               f"duration {duration(doc['duration_s'])}")
     reason = f" ({escape(doc['redrive_status_reason'])})" if doc.get("redrive_status_reason") else ""
-    out.print(f"  redrives  {doc['redrive_count']}   redrive status {doc.get('redrive_status') or '-'}{reason}   "
-              f"history events {doc['history_events']}")
+    window = f"   redrive window {redrive_window(doc.get('redrive_days_left'))}" if doc.get("redrive_deadline") else ""
+    out.print(f"  redrives  {doc['redrive_count']}   redrive status {doc.get('redrive_status') or '-'}{reason}"
+              f"{window}   history events {doc['history_events']}")
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("#", "state", "run", "status", "entered (UTC)", "duration", "attempts", "errors"):
         table.add_column(column, no_wrap=column != "errors", overflow="fold")
-    redrives = iter(e for e in doc["execution_events"] if e["type"] == "ExecutionRedriven")
+    redriven_at = iter([e["timestamp"] for e in doc["execution_events"] if e["type"] == "ExecutionRedriven"])
     run = 0
     for index, state in enumerate(doc["states"], 1):
         if state["run"] != run:
             run = state["run"]
-            when = next(redrives, {}).get("timestamp")
+            when = next(redriven_at, None)
             table.add_row("", f"[cyan]-- redriven ({run}) --[/]", "", "", short_time(when), "", "", "")
         name = escape(state["state"]) + (" [magenta](compensation)[/]" if state["compensation"] else "")
         table.add_row(str(index), name, str(state["run"]), styled(state["status"]), short_time(state["entered"]),
@@ -141,6 +154,17 @@ def redrive_table(report: dict[str, Any]) -> Table:
     return table
 
 
+def selection_note(chosen: int, left_out: int, window_closed: int, max_count: int | None = None) -> str:
+    """What a bulk redrive leaves out: ``12 more left out by --max 100 (run again for them)``."""
+    notes = [f"{chosen} to redrive, oldest first"]
+    if left_out:
+        notes.append(f"{left_out} more left out by --max{f' {max_count}' if max_count else ''} "
+                     "(run again for them)")
+    if window_closed:
+        notes.append(f"{window_closed} past the 14-day redrive window, not tried")
+    return "; ".join(notes)
+
+
 def redrive_summary(report: dict[str, Any]) -> str:
     s = report["summary"]
     if report["dry_run"]:
@@ -149,6 +173,10 @@ def redrive_summary(report: dict[str, Any]) -> str:
         line = f"redriven {s['redriven']}, skipped {s['skipped']}, failed {s['failed']}"
     if report["throttled_retries"]:
         line += f" (throttled {report['throttled_retries']}x, backed off)"
+    if report.get("left_out"):
+        line += f"; {report['left_out']} more left out by --max {report['max']} (run again for them)"
+    if report.get("window_closed"):
+        line += f"; {report['window_closed']} past the 14-day redrive window, not tried"
     return line
 
 

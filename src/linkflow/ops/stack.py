@@ -7,11 +7,14 @@ outputs): nothing here knows which one it talks to.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
 
 ONBOARDING = "onboarding"
 SUBSCRIPTION_EVENTS = "subscription-events"
@@ -71,7 +74,7 @@ class StackResources:
         return next((key for key, arn in self.machines.items() if arn == state_machine_arn), None)
 
 
-def load_stack(cloudformation: Any, name: str | None) -> StackResources:
+def load_stack(cloudformation: CloudFormationClient, name: str | None) -> StackResources:
     """The stack named ``name``; :class:`UsageError` if there is no name or no such stack."""
     if not name:
         raise UsageError("no stack: pass --stack NAME or set LINKFLOW_STACK")

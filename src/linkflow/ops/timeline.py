@@ -10,6 +10,7 @@ failed, succeeded) are kept in order next to the states.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -149,7 +150,8 @@ def _parse(raw: Any) -> Any:
     return raw
 
 
-def _details(event: dict[str, Any]) -> dict[str, Any]:
+def event_details(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``...EventDetails`` of a history event, whichever kind it is ({} if it has none)."""
     return next((v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, dict)), {}) or {}
 
 
@@ -219,13 +221,13 @@ class _Builder:
             self.open_runs.clear()
 
 
-def build_timeline(events: list[dict[str, Any]]) -> Timeline:
+def build_timeline(events: Sequence[Mapping[str, Any]]) -> Timeline:
     """The timeline of a complete history (every page of GetExecutionHistory, oldest first)."""
     builder = _Builder()
     for event in events:
         kind: str = event["type"]
         ts: datetime = event["timestamp"]
-        details = _details(event)
+        details = event_details(event)
         if kind.endswith("StateEntered"):
             builder.entered(kind, ts, event.get("stateEnteredEventDetails") or details)
         elif kind.endswith("StateExited"):
@@ -239,10 +241,10 @@ def build_timeline(events: list[dict[str, Any]]) -> Timeline:
     return Timeline(states=builder.states, events=builder.execution_events, event_count=len(events))
 
 
-def event_line(event: dict[str, Any]) -> str | None:
+def event_line(event: Mapping[str, Any]) -> str | None:
     """One readable line for a history event (``--follow``); None for events not worth a line."""
     kind: str = event["type"]
-    details = _details(event)
+    details = event_details(event)
     if kind.endswith("StateEntered"):
         return f"entered  {details.get('name')}"
     if kind.endswith("StateExited"):

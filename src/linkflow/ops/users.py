@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +60,8 @@ class UserReport:
                 "drift": [d.to_json() for d in self.drift]}
 
 
-def _cognito_user(user: dict[str, Any]) -> CognitoView:
+def _cognito_user(user: Mapping[str, Any]) -> CognitoView:
+    """ListUsers' ``UserType`` (``Attributes``) or AdminGetUser's answer (``UserAttributes``)."""
     attrs = {a["Name"]: a.get("Value", "") for a in user.get("Attributes") or user.get("UserAttributes") or []}
     try:
         identities = [{"provider": str(i.get("providerName")), "user_id": str(i.get("userId"))}
@@ -89,7 +91,7 @@ class UserLookup:
     def __init__(self, clients: Clients, stack: StackResources) -> None:
         self.clients = clients
         self.stack = stack
-        self.idp = clients.aws("cognito-idp")
+        self.idp = clients.cognito
         self.profiles = clients.table(stack.user_profiles_table)
         self.entitlements = clients.table(stack.entitlements_table)
         self.unlinked = clients.table(stack.unlinked_customers_table) if stack.unlinked_customers_table else None
@@ -116,7 +118,7 @@ class UserLookup:
         name = onboarding_execution_name(sub)
         arn = machine.replace(":stateMachine:", ":execution:", 1) + f":{name}"
         try:
-            desc = self.clients.aws("stepfunctions").describe_execution(executionArn=arn)
+            desc = self.clients.sfn.describe_execution(executionArn=arn)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
                 return None
@@ -194,7 +196,7 @@ class UserLookup:
         kind, value = classify(query)
         report = UserReport(query=query, kind=kind)
         if kind == SUB:
-            subs, candidates = [value], []
+            subs, candidates = [value], list[CustomerView]()
         elif kind == EMAIL:
             subs, candidates = self._subs_for_email(value, query.strip())
         else:
