@@ -4,11 +4,10 @@ and what they cost on AWS at list prices.
 A few sign-ups run one at a time (SignUp, then AdminConfirmSignUp: both Cognito triggers fire in
 the stack) on a quiet stack, each waited for until its onboarding execution ends; then:
 
-- Stripe calls: the emulator's request log (``GET /_emulator/requests``) over the window;
-- DynamoDB writes: the local AWS endpoint's operation counts (``GET /_linkflow/requests``, by
+- Stripe calls: the emulator's request log (``stripe_requests()``) over the window;
+- DynamoDB writes: the local AWS endpoint's operation counts (``operation_counts()``, by
   ``X-Amz-Target``): PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems;
-- Lambda invocations: the stack's invocation counts (``GET /_linkflow/invocations``), triggers
-  included;
+- Lambda invocations: the stack's invocation counts (``invocation_counts()``), triggers included;
 - state transitions, as Standard workflows bill them: every state entered plus every retry
   attempt, from each execution's history (``*StateEntered`` events, and ``LambdaFunctionScheduled``
   events beyond one per Task entered).
@@ -25,6 +24,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from linkflow.local.client import execution_arn, wait_for_execution
 from linkflow.local.template import load_template
 
 from . import pricing
@@ -35,28 +35,16 @@ from .trigger import STRIPE_LATENCY
 from .users import email, sign_up_and_confirm
 
 DDB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 def _snapshot(stack: BenchStack) -> dict[str, Any]:
-    return {"stripe": len(stack.emulator("GET", "requests")["data"]),
-            "aws": stack.admin("GET", "requests")["data"],
-            "lambda": stack.admin("GET", "invocations")["data"]}
+    return {"stripe": len(stack.local.stripe_requests()),
+            "aws": stack.local.operation_counts(),
+            "lambda": stack.local.invocation_counts()}
 
 
 def _diff(after: dict[str, int], before: dict[str, int]) -> Counter[str]:
     return Counter({k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)})
-
-
-def wait_execution(stack: BenchStack, arn: str, timeout: float = 120.0) -> dict[str, Any]:
-    sfn, deadline = stack.client("stepfunctions"), time.monotonic() + timeout
-    while True:
-        desc = sfn.describe_execution(executionArn=arn)
-        if desc["status"] in TERMINAL:
-            return desc  # type: ignore[no-any-return]
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{arn} still {desc['status']} after {timeout:.0f} s")
-        time.sleep(0.05)
 
 
 def history(stack: BenchStack, arn: str) -> list[dict[str, Any]]:
@@ -108,29 +96,29 @@ def _function_settings() -> tuple[dict[str, int], dict[str, str]]:
 def measure(run: Run) -> dict[str, Figure]:
     stack, k = run.stack, run.sizes.count_signups
     stack.wait_quiet()
-    prefix = stack.outputs["OnboardingStateMachineArn"].replace(":stateMachine:", ":execution:")
+    machine = stack.outputs["OnboardingStateMachineArn"]
     before = _snapshot(stack)
-    stack.emulator("POST", "faults", STRIPE_LATENCY)
+    stack.local.add_stripe_fault(STRIPE_LATENCY)
     runs, api_ms = [], {"PreSignUpFunction": 0.0, "PostConfirmationFunction": 0.0}
     try:
         for _ in range(k):
             t0 = time.perf_counter()
             sub = sign_up_and_confirm(stack, email("count"), timings=api_ms)
-            desc = wait_execution(stack, f"{prefix}:{sub}")
+            desc = wait_for_execution(stack.client("stepfunctions"), execution_arn(machine, sub), 120.0, poll=0.05)
             if desc["status"] != "SUCCEEDED":
                 raise RuntimeError(f"onboarding of {sub} ended {desc['status']}: {desc.get('error')}")
             runs.append(transitions(history(stack, desc["executionArn"])))
             run.state.setdefault("count_signups", []).append((sub, time.perf_counter() - t0))
         stack.wait_quiet()
     finally:
-        stack.emulator("DELETE", "faults")
+        stack.local.clear_stripe_faults()
     after = _snapshot(stack)
     return figures(stack, k, before, after, runs, {f: ms / k for f, ms in api_ms.items()})
 
 
 def figures(stack: BenchStack, k: int, before: dict[str, Any], after: dict[str, Any], runs: list[dict[str, Any]],
             trigger_ms: dict[str, float]) -> dict[str, Figure]:
-    stripe_log = stack.emulator("GET", "requests")["data"][before["stripe"]:after["stripe"]]
+    stripe_log = stack.local.stripe_requests()[before["stripe"]:after["stripe"]]
     stripe_calls = Counter(f"{r['method']} {_route(r['path'])}" for r in stripe_log)
     searches = sum(n for call, n in stripe_calls.items() if "/search" in call)
     aws = _diff(after["aws"], before["aws"])

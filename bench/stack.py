@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import json
-import socket
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import stripe
-from linkflow_shared.webhook_ingress import HANDLED_EVENT_TYPES
+from linkflow_shared.subscription_events import HANDLED_EVENT_TYPES
 
-from linkflow.local.process import LocalStackProcess, ProcessConfig
+from linkflow.local.client import LocalInfo, LocalStackClient
+from linkflow.local.process import LocalStackProcess, ProcessConfig, free_port
 
 from .floor import floor_output, write_bench_template
 
@@ -30,20 +28,6 @@ EVENTS_TASKS = 2  # ResolveCustomer, SyncEntitlement
 PASSWORD = "Corr3ct-Horse-Battery!"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _call(url: str, method: str, body: dict[str, Any] | None, timeout: float) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, method=method, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        raw = resp.read()
-    return json.loads(raw) if raw else None
-
-
 @dataclass
 class BenchStack:
     process: LocalStackProcess
@@ -51,12 +35,17 @@ class BenchStack:
     _clients: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def info(self) -> dict[str, Any]:
+    def info(self) -> LocalInfo:
         return self.process.info
 
     @property
     def outputs(self) -> dict[str, str]:
         return self.process.info["outputs"]
+
+    @property
+    def local(self) -> LocalStackClient:
+        """The stack's admin API (faults, counts, the emulator's log and webhook delivery)."""
+        return self.process.admin
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
@@ -65,14 +54,6 @@ class BenchStack:
 
     def stripe(self) -> stripe.StripeClient:
         return stripe.StripeClient(self.info["stripe"]["api_key"], base_addresses={"api": self.process.stripe_url})
-
-    def admin(self, method: str, name: str, body: dict[str, Any] | None = None) -> Any:
-        """An admin call of the local AWS endpoint (``/_linkflow/<name>``)."""
-        return _call(f"{self.process.aws_url}/_linkflow/{name}", method, body, 30)
-
-    def emulator(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 30) -> Any:
-        """An admin call of the Stripe emulator (``/_emulator/<path>``)."""
-        return _call(f"{self.process.stripe_url}/_emulator/{path}", method, body, timeout)
 
     def floor_arn(self, tasks: int) -> str:
         return self.outputs[floor_output(tasks)]
@@ -101,10 +82,9 @@ class BenchStack:
         """Until no webhook is pending and no execution of any machine runs."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.emulator("POST", "webhooks/wait", {"timeout": max(1.0, deadline - time.monotonic())},
-                          timeout=timeout + 5)
+            self.local.wait_for_webhooks(max(1.0, deadline - time.monotonic()))
             if all(self.running(arn) == 0 for arn in self.machine_arns()):
-                if self.emulator("GET", "webhooks/pending")["pending"] == 0:
+                if self.local.webhooks_pending() == 0:
                     return
             time.sleep(0.2)
         raise TimeoutError(f"the stack did not go quiet within {timeout:.0f} s")

@@ -32,13 +32,15 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from linkflow.local.client import StripeFault, execution_arn
+
 from .context import Run
 from .results import Figure, latency, missing, value
 from .stack import ROOT, BenchStack
 from .users import confirmed_user, post_confirmation_event
 
 FUNCTION = "PostConfirmationFunction"
-STRIPE_LATENCY = {"method": "POST", "path": "/v1/customers", "latency_ms": 250, "jitter": "lognormal"}
+STRIPE_LATENCY: StripeFault = {"method": "POST", "path": "/v1/customers", "latency_ms": 250, "jitter": "lognormal"}
 TARGET_RATIO = 0.05
 MIN_PAIRS = 5  # taken even past the time budget
 
@@ -142,7 +144,7 @@ def measure(run: Run) -> dict[str, Figure]:
     inline_ms: list[float] = []
     unsettled = 0
     log = (stack.workdir / "bench-trigger.log").open("a")
-    stack.emulator("POST", "faults", STRIPE_LATENCY)
+    stack.local.add_stripe_fault(STRIPE_LATENCY)
     try:
         with environment(env), contextlib.redirect_stdout(log):
             handler = load_handler(ROOT / "functions" / "post_confirmation", ROOT / "functions" / "shared")
@@ -159,7 +161,7 @@ def measure(run: Run) -> dict[str, Figure]:
                     ours_ms.append(a)
                     inline_ms.append(b)
     finally:
-        stack.emulator("DELETE", "faults")
+        stack.local.clear_stripe_faults()
         log.close()
     started = _started(stack, [e[0]["request"]["userAttributes"]["sub"] for e in events[:len(ours_ms) + 1]])
     run.state["trigger_executions"] = started
@@ -169,12 +171,11 @@ def measure(run: Run) -> dict[str, Figure]:
 
 
 def _started(stack: BenchStack, subs: list[str]) -> list[str]:
-    sfn, arn = stack.client("stepfunctions"), stack.outputs["OnboardingStateMachineArn"]
-    prefix = arn.replace(":stateMachine:", ":execution:")
+    sfn, machine = stack.client("stepfunctions"), stack.outputs["OnboardingStateMachineArn"]
     found = []
     for sub in subs:
         with contextlib.suppress(sfn.exceptions.ExecutionDoesNotExist):
-            sfn.describe_execution(executionArn=f"{prefix}:{sub}")
+            sfn.describe_execution(executionArn=execution_arn(machine, sub))
             found.append(sub)
     return found
 

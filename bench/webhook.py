@@ -48,7 +48,7 @@ def measure(run: Run) -> dict[str, Figure]:
             unsettled += not stack.settle(machine, run.sizes.settle_s)
             _, body, headers = signed(secret, customers[i % len(customers)].subscription)
             a = _post(http, f"{api}/stripe/webhook", body, headers)
-            b = _post(http, f"{api}/_linkflow/ping", body, headers)
+            b = _post(http, stack.local.ping_url, body, headers)
             if i:
                 ack_ms.append(a)
                 floor_ms.append(b)

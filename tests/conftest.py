@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import free_port, stripe_admin
 
-from linkflow.local.process import LocalStackProcess, ProcessConfig
+from linkflow.local.process import LocalStackProcess, ProcessConfig, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,10 +24,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStackProces
 
 
 @pytest.fixture
-def clean_faults(stack: object) -> Iterator[None]:
+def clean_faults(stack: LocalStackProcess) -> Iterator[None]:
     """Every fault a test injects (AWS or Stripe) is gone when it ends."""
-    from support import admin
-
     yield
-    admin(stack, "DELETE", "faults")
-    stripe_admin(stack, "DELETE", "faults")
+    stack.admin.clear_faults()
+    stack.admin.clear_stripe_faults()

@@ -1,22 +1,20 @@
-"""Helpers the workflow and e2e tests share: waiting on executions, reading history, signing up."""
+"""Helpers the workflow and e2e tests share: waiting on executions, reading history, signing up.
+
+The stack's admin API is reached through ``stack.admin`` (``linkflow.local.client.LocalStackClient``);
+``admin`` and ``stripe_admin`` here are its raw calls under the names the tests know.
+"""
 
 from __future__ import annotations
 
-import json
-import socket
 import time
-import urllib.error
-import urllib.request
 import uuid
 from typing import Any
 
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+from linkflow.local.client import execution_arn
+from linkflow.local.client import wait_for_execution as _wait_for_execution
+from linkflow.local.process import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["free_port"]  # tests import it from here
 
 
 def unique_email(prefix: str = "user") -> str:
@@ -24,14 +22,10 @@ def unique_email(prefix: str = "user") -> str:
 
 
 def wait_for_execution(sfn: Any, arn: str, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        desc = sfn.describe_execution(executionArn=arn)
-        if desc["status"] in TERMINAL:
-            return desc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"execution {arn} still {desc['status']} after {timeout}s")
-        time.sleep(0.02)
+    try:
+        return _wait_for_execution(sfn, arn, timeout=timeout)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def wait_until(predicate: Any, timeout: float = 20.0, what: str = "condition") -> Any:
@@ -57,22 +51,14 @@ def entered_states(events: list[dict[str, Any]]) -> list[str]:
 
 
 def admin(stack: Any, method: str, name: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    req = urllib.request.Request(f"{stack.aws_url}/_linkflow/{name}", method=method,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    """``method /_linkflow/<name>`` on the stack's AWS endpoint: ``(status, body)``."""
+    status, answer = stack.admin.aws_admin(method, name, body)
+    return status, answer
 
 
 def stripe_admin(stack: Any, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    req = urllib.request.Request(f"{stack.stripe_url}/_emulator/{path}", method=method,
-                                 data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        raw = resp.read()
-        return json.loads(raw) if raw else None
+    """``method /_emulator/<path>`` on the stack's Stripe emulator: its JSON answer (raises on an error)."""
+    return stack.admin.emulator(method, path, body)
 
 
 def onboarding_arn(stack: Any) -> str:
@@ -93,4 +79,4 @@ def confirm(stack: Any, sub: str) -> None:
 
 
 def execution_arn_for(stack: Any, name: str) -> str:
-    return onboarding_arn(stack).replace(":stateMachine:", ":execution:") + f":{name}"
+    return execution_arn(onboarding_arn(stack), name)

@@ -6,12 +6,13 @@ import json
 import signal
 import sys
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
 import typer
+
+if TYPE_CHECKING:
+    from linkflow.local.client import AwsFault, LocalStackClient
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Keep Cognito, DynamoDB and Stripe linked.")
@@ -21,7 +22,7 @@ app.add_typer(local_app, name="local")
 StateDir = Annotated[Path, typer.Option("--state-dir", help="Where the running stack keeps local.json.")]
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -65,25 +66,13 @@ def local_up(
     stack.stop()
 
 
-def _local_state(state_dir: Path) -> dict[str, Any]:
-    path = state_dir / "local.json"
-    if not path.is_file():
-        _fail(f"no running local stack: {path} not found (start one with `linkflow local up`)", 3)
-    return json.loads(path.read_text())
+def _local_stack(state_dir: Path) -> LocalStackClient:
+    from linkflow.local.client import LocalStackClient, StackNotRunning
 
-
-def _admin(state: dict[str, Any], method: str, name: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    url = f"{state['endpoints']['aws']}/_linkflow/{name}"
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
-    except OSError as exc:
-        _fail(f"cannot reach the local stack at {url}: {exc}", 3)
-        raise  # unreachable
+        return LocalStackClient.from_state_dir(state_dir)
+    except StackNotRunning as exc:
+        _fail(str(exc), 3)
 
 
 @local_app.command("federated-signin")
@@ -95,12 +84,17 @@ def federated_signin(
     state_dir: StateDir = Path(".linkflow"),
 ) -> None:
     """Simulate a first sign-in through an external provider (PreSignUp_ExternalProvider, PostConfirmation)."""
-    state = _local_state(state_dir)
-    status, body = _admin(state, "POST", "federated-signin", {
-        "provider": provider, "email": email, "email_verified": not unverified, "provider_user_id": provider_user_id})
-    if status != 200:
-        _fail(body.get("message") or body.get("error") or f"HTTP {status}", 1)
-    typer.echo(json.dumps(body, indent=2))
+    from linkflow.local.client import AdminCallFailed, StackUnreachable
+
+    stack = _local_stack(state_dir)
+    try:
+        user = stack.federated_signin(provider, email, email_verified=not unverified,
+                                      provider_user_id=provider_user_id)
+    except AdminCallFailed as exc:
+        _fail(exc.message, 1)
+    except StackUnreachable as exc:
+        _fail(str(exc), 3)
+    typer.echo(json.dumps(user, indent=2))
 
 
 @local_app.command("fault")
@@ -114,19 +108,31 @@ def local_fault(
     state_dir: StateDir = Path(".linkflow"),
 ) -> None:
     """Inject a fault into the next COUNT matching AWS calls of the running local stack."""
-    state = _local_state(state_dir)
-    spec = {k: v for k, v in {"service": service, "operation": operation, "resource": resource,
-                              "function": function, "error": error, "count": count}.items() if v is not None}
-    status, body = _admin(state, "POST", "faults", spec)
-    if status != 200:
-        _fail(body.get("error", f"HTTP {status}"))
-    typer.echo(json.dumps(body))
+    from linkflow.local.client import AdminCallFailed, StackUnreachable
+
+    stack = _local_stack(state_dir)
+    fault = cast("AwsFault", {k: v for k, v in {
+        "service": service, "operation": operation, "resource": resource, "function": function, "error": error,
+        "count": count}.items() if v is not None})
+    try:
+        fault_id = stack.add_fault(fault)
+    except AdminCallFailed as exc:
+        _fail(exc.message)
+    except StackUnreachable as exc:
+        _fail(str(exc), 3)
+    typer.echo(json.dumps({"id": fault_id}))
 
 
 @local_app.command("clear-faults")
 def local_clear_faults(state_dir: StateDir = Path(".linkflow")) -> None:
     """Remove every injected AWS fault."""
-    _admin(_local_state(state_dir), "DELETE", "faults")
+    from linkflow.local.client import StackUnreachable
+
+    stack = _local_stack(state_dir)
+    try:
+        stack.aws_admin("DELETE", "faults")
+    except StackUnreachable as exc:
+        _fail(str(exc), 3)
     typer.echo("faults cleared")
 
 

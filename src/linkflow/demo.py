@@ -11,10 +11,8 @@
 from __future__ import annotations
 
 import json
-import socket
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,22 +23,18 @@ from rich.console import Console
 from rich.table import Table
 
 from linkflow.local import LocalStack, LocalStackConfig
+from linkflow.local.client import execution_arn, wait_for_execution
+from linkflow.local.process import free_port
 from linkflow.ops.timeline import build_timeline
 
 _DESERIALIZE = TypeDeserializer()
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 PASSWORD = "Corr3ct-Horse-Battery!"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Demo:
     def __init__(self, stack: LocalStack, console: Console):
         self.stack = stack
+        self.admin = stack.admin
         self.console = console
         self.sfn = stack.client("stepfunctions")
         self.cognito = stack.client("cognito-idp")
@@ -61,19 +55,10 @@ class Demo:
         return sub, email
 
     def execution_arn(self, sub: str) -> str:
-        return self.outputs["OnboardingStateMachineArn"].replace(":stateMachine:", ":execution:") + f":{sub}"
+        return execution_arn(self.outputs["OnboardingStateMachineArn"], sub)
 
     def wait(self, arn: str, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                desc = self.sfn.describe_execution(executionArn=arn)
-            except self.sfn.exceptions.ExecutionDoesNotExist:
-                desc = {"status": "PENDING"}
-            if desc["status"] in TERMINAL:
-                return desc
-            time.sleep(0.05)
-        raise TimeoutError(f"{arn} did not finish within {timeout}s")
+        return wait_for_execution(self.sfn, arn, timeout=timeout, poll=0.05)
 
     def show_execution(self, arn: str) -> None:
         desc = self.sfn.describe_execution(executionArn=arn)
@@ -114,12 +99,6 @@ class Demo:
         self.console.print_json(json.dumps(records, default=str))
         return records
 
-    def stripe_fault(self, method: str, body: dict[str, Any] | None = None) -> None:
-        req = urllib.request.Request(f"{self.stack.stripe_url}/_emulator/faults", method=method,
-                                     data=json.dumps(body).encode() if body else None,
-                                     headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(req, timeout=10).read()
-
     def expect(self, ok: bool, what: str) -> None:
         mark = "[green]ok[/]" if ok else "[red]NOT OK[/]"
         self.console.print(f"  {mark}  {what}")
@@ -129,21 +108,14 @@ class Demo:
     # -- scenarios ------------------------------------------------------------------------------
     def settle(self, timeout: float = 60) -> None:
         """Stripe's webhooks delivered and every subscription-events execution finished."""
-        self.emulator("POST", "webhooks/wait", {"timeout": timeout})
+        self.admin.wait_for_webhooks(timeout)
         machine = self.outputs["SubscriptionEventsStateMachineArn"]
         deadline = time.monotonic() + timeout
         while self.sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
             if time.monotonic() > deadline:
                 raise TimeoutError("subscription-events executions still running")
             time.sleep(0.05)
-        self.emulator("POST", "webhooks/wait", {"timeout": timeout})
-
-    def emulator(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        req = urllib.request.Request(f"{self.stack.stripe_url}/_emulator/{path}", method=method,
-                                     data=json.dumps(body).encode() if body else None,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            return json.loads(resp.read() or b"null")
+        self.admin.wait_for_webhooks(timeout)
 
     def scenario_signup(self) -> None:
         self.console.rule("1. Native sign-up → onboarding")
@@ -157,12 +129,12 @@ class Demo:
         self.expect(bool(records["profile"]) and records["profile"]["email"] == email, "profile with the email")
         self.expect((records["entitlement"] or {}).get("status") == "none", "entitlement status none")
         self.expect(customer.get("metadata", {}).get("cognito_sub") == sub, "Stripe customer linked by metadata")
-        self.first_user = (sub, customer.get("id"))
+        self.first_user: tuple[str, str | None] = (sub, customer.get("id"))
 
     def scenario_outage(self) -> None:
         self.console.rule("2. Stripe outage → failure at the Stripe task → redrive")
-        self.stripe_fault("POST", {"method": "POST", "path": "/v1/customers", "status": 500,
-                                   "until": int(time.time()) + 3600})
+        self.admin.add_stripe_fault({"method": "POST", "path": "/v1/customers", "status": 500,
+                                     "until": int(time.time()) + 3600})
         self.console.print("Stripe emulator: POST /v1/customers answers 500 for the next hour")
         sub, _ = self.sign_up("Grace", "Hopper")
         arn = self.execution_arn(sub)
@@ -171,7 +143,7 @@ class Demo:
         before = self.show_records(sub)
         self.expect(desc["status"] == "FAILED", "execution FAILED after its retry budget")
         self.expect(bool(before["profile"]) and bool(before["entitlement"]), "profile and entitlement exist anyway")
-        self.stripe_fault("DELETE")
+        self.admin.clear_stripe_faults()
         self.console.print("Stripe is back (faults cleared); redriving the same execution")
         self.sfn.redrive_execution(executionArn=arn)
         desc = self.wait(arn)
@@ -185,6 +157,7 @@ class Demo:
     def scenario_subscription(self) -> None:
         self.console.rule("3. Subscription with a trial → Stripe webhooks → entitlement")
         sub, customer_id = self.first_user
+        assert customer_id, "scenario 1 left its user without a Stripe customer"
         product = self.stripe.v1.products.create(params={"name": "linkflow Pro", "metadata": {"plan": "pro"}})
         price = self.stripe.v1.prices.create(params={
             "product": product.id, "unit_amount": 1500, "currency": "usd", "recurring": {"interval": "month"},
@@ -196,7 +169,7 @@ class Demo:
                            f"({subscription.status})")
         self.settle()
         before = self.records(sub)["entitlement"] or {}
-        self.emulator("POST", "clock", {"advance_seconds": 15 * 86400})
+        self.admin.advance_emulator_clock(15 * 86400)
         self.console.print("emulator clock advanced 15 days: the trial ends and the first invoice is paid")
         self.settle()
         after = self.records(sub)["entitlement"] or {}
@@ -217,8 +190,8 @@ class Demo:
 def run_demo(wait_time_scale: float = 0.01) -> int:
     console = Console()
     with tempfile.TemporaryDirectory(prefix="linkflow-demo-") as state_dir:
-        config = LocalStackConfig(state_dir=state_dir, aws_port=_free_port(), stripe_port=_free_port(),
-                                  api_port=_free_port(), wait_time_scale=wait_time_scale,
+        config = LocalStackConfig(state_dir=Path(state_dir), aws_port=free_port(), stripe_port=free_port(),
+                                  api_port=free_port(), wait_time_scale=wait_time_scale,
                                   lambda_log=Path(state_dir) / "lambda.log")
         console.print(f"starting the local stack (wait-time scale {wait_time_scale}) ...")
         with LocalStack(config) as stack:

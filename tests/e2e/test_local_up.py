@@ -16,6 +16,8 @@ import boto3
 import pytest
 from support import free_port, unique_email, wait_for_execution, wait_until
 
+from linkflow.local.client import LocalStackClient, execution_arn
+
 ROOT = Path(__file__).resolve().parents[2]
 LINKFLOW = [sys.executable, "-m", "linkflow.cli"]
 
@@ -68,10 +70,14 @@ def test_local_up_serves_the_stack_and_stops_cleanly_on_sigterm(tmp_path):
                               Password="Corr3ct-Horse-Battery!")["UserSub"]
         cognito.admin_confirm_sign_up(UserPoolId=info["cognito"]["user_pool_id"], Username=sub)
         machine = info["outputs"]["OnboardingStateMachineArn"]
-        arn = machine.replace(":stateMachine:", ":execution:") + f":{sub}"
+        arn = execution_arn(machine, sub)
         wait_until(lambda: any(e["executionArn"] == arn for e in
                                sfn.list_executions(stateMachineArn=machine)["executions"]), what="execution")
         assert wait_for_execution(sfn, arn)["status"] == "SUCCEEDED"
+
+        # A client built from local.json reaches every endpoint's admin API.
+        local = LocalStackClient.from_state_dir(tmp_path)
+        assert local.ping() and local.invocation_counts() and local.stripe_requests()
 
         # The federated sign-in simulator works against the running stack.
         out = subprocess.run(LINKFLOW + ["local", "federated-signin", "--provider", "Google", "--email",

@@ -18,17 +18,9 @@ from typing import Any
 
 import boto3.dynamodb.types
 import stripe
-from support import (
-    confirm,
-    entered_states,
-    execution_arn_for,
-    history,
-    onboarding_arn,
-    sign_up,
-    stripe_admin,
-    wait_for_execution,
-    wait_until,
-)
+from support import confirm, entered_states, history, sign_up, wait_for_execution, wait_until
+
+from linkflow.local.client import StripeRequest, execution_arn
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL_PATH = ROOT / "statemachines" / "onboarding.asl.json"
@@ -118,7 +110,7 @@ class Onboarding:
         self.ddb = self.stack.client("dynamodb")
         self.idp = self.stack.client("cognito-idp")
         self.pool = info["cognito"]["user_pool_id"]
-        self.machine_arn = onboarding_arn(self.stack)
+        self.machine_arn = info["outputs"]["OnboardingStateMachineArn"]
         outputs = info["outputs"]
         self.tables = {"profiles": outputs["UserProfilesTableName"], "entitlements": outputs["EntitlementsTableName"],
                        "claims": outputs["EmailClaimsTableName"]}
@@ -151,7 +143,7 @@ class Onboarding:
 
     # --- executions -----------------------------------------------------------------------------
     def arn(self, sub: str) -> str:
-        return execution_arn_for(self.stack, sub)
+        return execution_arn(self.machine_arn, sub)
 
     def describe(self, sub: str) -> dict[str, Any] | None:
         try:
@@ -218,12 +210,12 @@ class Onboarding:
         return list(self.stripe.v1.customers.list(params={"email": email, "limit": 100}).data)
 
     def stripe_log_mark(self) -> int:
-        return len(stripe_admin(self.stack, "GET", "requests")["data"])
+        return len(self.stack.admin.stripe_requests())
 
-    def stripe_requests(self, since: int = 0) -> list[dict[str, Any]]:
-        return stripe_admin(self.stack, "GET", "requests")["data"][since:]
+    def stripe_requests(self, since: int = 0) -> list[StripeRequest]:
+        return self.stack.admin.stripe_requests()[since:]
 
-    def customer_creations(self, sub: str, since: int = 0) -> list[dict[str, Any]]:
+    def customer_creations(self, sub: str, since: int = 0) -> list[StripeRequest]:
         """``POST /v1/customers`` calls made with the sub's onboarding idempotency key."""
         key = customer_idempotency_key(sub)
         return [r for r in self.stripe_requests(since)
@@ -237,17 +229,17 @@ class Onboarding:
         until a request has taken it (the fault is gone from the emulator's list). Clearing the
         faults at the end releases the request.
         """
-        stripe_admin(self.stack, "POST", "faults", {"method": "POST", "path": "/v1/customers",
-                                                    "latency_ms": HOLD_MS, "count": 1})
+        self.stack.admin.add_stripe_fault({"method": "POST", "path": "/v1/customers", "latency_ms": HOLD_MS,
+                                           "count": 1})
 
         def in_flight() -> None:
-            wait_until(lambda: not stripe_admin(self.stack, "GET", "faults")["data"], timeout=EXECUTION_TIMEOUT,
+            wait_until(lambda: not self.stack.admin.stripe_faults(), timeout=EXECUTION_TIMEOUT,
                        what="the workflow's POST /v1/customers to be in flight")
 
         try:
             yield in_flight
         finally:
-            stripe_admin(self.stack, "DELETE", "faults")
+            self.stack.admin.clear_stripe_faults()
 
 
 def provider_user_id() -> str:

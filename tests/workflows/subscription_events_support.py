@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
-from support import confirm, execution_arn_for, sign_up, stripe_admin, unique_email, wait_for_execution, wait_until
+from support import confirm, entered_states, execution_arn_for, sign_up, unique_email, wait_for_execution, wait_until
 
+from linkflow.local.client import WebhookDelivery, execution_arn
 from linkflow.stripe_emulator import signature_header
+
+__all__ = ["DAY", "T0", "Events", "entered_states"]
 
 DAY = 86400
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z, where every test clock starts
@@ -145,7 +148,7 @@ class Events:
         return True
 
     def execution_arn(self, event_id: str) -> str:
-        return self.machine_arn.replace(":stateMachine:", ":execution:") + f":{event_id}"
+        return execution_arn(self.machine_arn, event_id)
 
     def executions_named(self, event_id: str) -> list[dict[str, Any]]:
         return self.executions_by_name().get(event_id, [])
@@ -168,7 +171,7 @@ class Events:
         while quiet < 2:
             remaining = deadline - time.monotonic()
             assert remaining > 0, f"not quiescent after {timeout}s: running={len(self.running())}"
-            idle = stripe_admin(self.stack, "POST", "webhooks/wait", {"timeout": min(remaining, 20)})["idle"]
+            idle = self.stack.admin.wait_for_webhooks(min(remaining, 20))["idle"]
             if idle and not self.running():
                 quiet += 1
             else:
@@ -181,12 +184,12 @@ class Events:
         return json.loads(desc["output"])
 
     # --- events and the ingress -----------------------------------------------------------------
-    def delivered_events(self, since: int = 0) -> list[dict[str, Any]]:
+    def delivered_events(self, since: int = 0) -> list[WebhookDelivery]:
         """Deliveries the emulator attempted (oldest first), from position ``since`` of its log."""
-        return stripe_admin(self.stack, "GET", "webhooks/deliveries")["data"][since:]
+        return self.stack.admin.webhook_deliveries()[since:]
 
     def delivery_mark(self) -> int:
-        return len(stripe_admin(self.stack, "GET", "webhooks/deliveries")["data"])
+        return len(self.stack.admin.webhook_deliveries())
 
     def event_ids(self, customer_id: str, since: int, types: set[str] | None = None) -> list[str]:
         """Distinct events delivered since ``since`` whose object belongs to ``customer_id``."""
@@ -226,7 +229,3 @@ class Events:
                 return exc.code, json.loads(raw or b"{}")
             except ValueError:
                 return exc.code, {"raw": raw.decode("utf-8", "replace")}
-
-
-def entered_states(events: list[dict[str, Any]]) -> list[str]:
-    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]

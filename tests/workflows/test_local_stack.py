@@ -7,19 +7,9 @@ from pathlib import Path
 
 import botocore.exceptions
 import pytest
-from support import (
-    admin,
-    confirm,
-    entered_states,
-    execution_arn_for,
-    history,
-    onboarding_arn,
-    sign_up,
-    unique_email,
-    wait_for_execution,
-    wait_until,
-)
+from support import confirm, entered_states, execution_arn_for, history, sign_up, unique_email, wait_until
 
+from linkflow.local.client import AdminCallFailed, wait_for_execution
 from linkflow.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +48,7 @@ def test_tables_have_the_template_gsis(stack):
 def test_cloudformation_stack_outputs_name_the_resources(stack):
     described = stack.client("cloudformation").describe_stacks(StackName="linkflow-local")["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
-    assert outputs["OnboardingStateMachineArn"] == onboarding_arn(stack)
+    assert outputs["OnboardingStateMachineArn"] == stack.info["outputs"]["OnboardingStateMachineArn"]
     assert outputs["UserPoolId"] == stack.info["cognito"]["user_pool_id"]
     assert outputs == stack.info["outputs"]
 
@@ -98,9 +88,8 @@ def _describe(sfn, arn):
 def test_redrive_resumes_at_the_failed_task_on_the_same_arn(stack, clean_faults):
     sfn = stack.client("stepfunctions")
     # The write fails with an error no retrier matches: the execution fails at WriteProfile.
-    status, _ = admin(stack, "POST", "faults", {"service": "lambda", "function": "WriteProfileFunction",
-                                                "error": "InjectedFault", "count": 1})
-    assert status == 200
+    stack.admin.add_fault({"service": "lambda", "function": "WriteProfileFunction", "error": "InjectedFault",
+                           "count": 1})
     sub = sign_up(stack, unique_email("redrive"))
     confirm(stack, sub)
     arn = execution_arn_for(stack, sub)
@@ -134,9 +123,7 @@ def test_redrive_resumes_at_the_failed_task_on_the_same_arn(stack, clean_faults)
 
 def test_dynamodb_fault_answers_the_aws_error(stack, clean_faults):
     table = stack.info["outputs"]["UserProfilesTableName"]
-    status, body = admin(stack, "POST", "faults", {"service": "dynamodb", "operation": "PutItem",
-                                                   "resource": table, "count": 1})
-    assert status == 200 and body["id"]
+    assert stack.admin.add_fault({"service": "dynamodb", "operation": "PutItem", "resource": table, "count": 1})
     import boto3
     from botocore.config import Config
 
@@ -151,8 +138,9 @@ def test_dynamodb_fault_answers_the_aws_error(stack, clean_faults):
 
 
 def test_bad_fault_spec_is_rejected(stack):
-    status, body = admin(stack, "POST", "faults", {"service": "nosuch", "count": 1})
-    assert status == 400 and "service" in body["error"]
+    with pytest.raises(AdminCallFailed) as refused:
+        stack.admin.add_fault({"service": "nosuch", "count": 1})
+    assert refused.value.status == 400 and "service" in refused.value.message
 
 
 def test_concurrent_conditional_writes_have_exactly_one_winner(stack):

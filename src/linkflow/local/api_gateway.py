@@ -1,8 +1,5 @@
-"""The template's HTTP API routes, served as API Gateway (HTTP API, payload 2.0) calls the Lambdas.
-
-One route of its own, ``POST /_linkflow/ping``, answers 200 with no Lambda call: the floor that
-benchmarks compare the webhook ingress with (same server, same HTTP stack, no work).
-"""
+"""The template's HTTP API routes, served as API Gateway (HTTP API, payload 2.0) calls the Lambdas,
+plus the admin ``POST /_linkflow/ping`` (``admin.py``)."""
 
 from __future__ import annotations
 
@@ -20,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import admin
 from .aws_server import PortInUseError
 
 Invoker = Callable[[str, dict[str, Any]], tuple[Any, bool]]
-PING_PATH = "/_linkflow/ping"
 
 
 @dataclass(frozen=True)
@@ -85,12 +82,8 @@ def build_app(routes: list[HttpRoute], invoke: Invoker) -> Starlette:
 
         return endpoint
 
-    async def ping(request: Request) -> Response:
-        await request.body()  # read it as a route would, then do nothing
-        return JSONResponse({"pong": True})
-
     starlette_routes = [Route(r.path, endpoint_for(r), methods=[r.method]) for r in routes]
-    starlette_routes.append(Route(PING_PATH, ping, methods=["POST"]))
+    starlette_routes.append(Route(admin.PING_PATH, admin.ping, methods=["POST"]))
     app = Starlette(routes=starlette_routes)
     app.add_exception_handler(404, lambda req, exc: JSONResponse({"message": "Not Found"}, status_code=404))
     app.add_exception_handler(405, lambda req, exc: JSONResponse({"message": "Method Not Allowed"}, status_code=405))

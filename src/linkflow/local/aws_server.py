@@ -1,9 +1,8 @@
 """The local AWS endpoint: moto's server app behind a thin WSGI layer.
 
-The layer answers injected faults before moto sees a request, and serves the local stack's
-admin calls under ``/_linkflow/`` (never a path an AWS SDK uses). It counts the JSON-protocol
-operations it serves by ``X-Amz-Target`` (``GET /_linkflow/requests``): benchmarks derive the
-DynamoDB writes per sign-up from it.
+The layer answers injected faults before moto sees a request, hands the local stack's admin
+calls under ``/_linkflow/`` to ``admin.py``, and counts the JSON-protocol operations it serves by
+``X-Amz-Target`` (``GET /_linkflow/requests``).
 """
 
 from __future__ import annotations
@@ -12,18 +11,17 @@ import errno
 import io
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import faults as _faults
+from .admin import ADMIN_PREFIX, AdminCalls
 
 _DYNAMODB_WRITES = {f"DynamoDB_20120810.{op}" for op in (
     "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")}
-
-AdminHandler = Callable[[str, dict[str, Any]], tuple[int, Any]]
 
 
 class PortInUseError(OSError):
@@ -58,27 +56,19 @@ def bind(host: str, port: int, app: Any, request_handler: Any = None) -> BaseWSG
 
 
 class AwsApp:
-    def __init__(self, registry: _faults.FaultRegistry, admin: dict[str, AdminHandler]):
+    def __init__(self, registry: _faults.FaultRegistry, admin: AdminCalls):
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.registry = registry
         self.admin = admin
         self._ddb_write_lock = threading.Lock()
-        self._counts: dict[str, int] = {}
-        self._counts_lock = threading.Lock()
-        self.admin.setdefault("GET requests", self._requests)
-
-    def _requests(self, _name: str, _params: dict[str, Any]) -> tuple[int, Any]:
-        with self._counts_lock:
-            return 200, {"data": dict(self._counts)}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if path.startswith("/_linkflow/"):
-            return self._admin(path[len("/_linkflow/") :], environ, start_response)
+        if path.startswith(ADMIN_PREFIX):
+            return self._admin(path[len(ADMIN_PREFIX) :], environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target:
-            with self._counts_lock:
-                self._counts[target] = self._counts.get(target, 0) + 1
+            self.admin.operations.add(target)
         if self.registry.active():
             body = _read_body(environ)
             kind = _faults.classify(environ, body)
@@ -94,22 +84,11 @@ class AwsApp:
             # item; serializing every write here gives the same guarantee.
             with self._ddb_write_lock:
                 return list(self.moto(environ, start_response))
-        return self.moto(environ, start_response)
+        answer: Iterable[bytes] = self.moto(environ, start_response)
+        return answer
 
     def _admin(self, name: str, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        method = environ.get("REQUEST_METHOD", "GET")
-        handler = self.admin.get(f"{method} {name.rstrip('/')}")
-        if handler is None:
-            status, result = 404, {"error": f"no admin call {method} /_linkflow/{name}"}
-        else:
-            raw = _read_body(environ)
-            try:
-                params = json.loads(raw) if raw else {}
-                status, result = handler(name, params)
-            except (ValueError, KeyError, TypeError) as exc:
-                status, result = 400, {"error": str(exc)}
-            except Exception as exc:  # an admin call failing must answer, not kill the server thread
-                status, result = 500, {"error": f"{type(exc).__name__}: {exc}"}
+        status, result = self.admin.answer(environ.get("REQUEST_METHOD", "GET"), name, _read_body(environ))
         payload = json.dumps(result, default=str).encode()
         start_response(f"{status} {'OK' if status < 400 else 'Error'}",
                        [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 _local = threading.local()
 
 
-class OverlayEnviron(os._Environ):  # type: ignore[type-arg,name-defined]
+class OverlayEnviron(os._Environ[str]):
     def _overlay(self) -> Mapping[str, str]:
         return getattr(_local, "overlay", None) or {}
 
@@ -47,7 +47,7 @@ def install() -> None:
     if isinstance(os.environ, OverlayEnviron):
         return
     env = os.environ
-    os.environ = OverlayEnviron(  # type: ignore[misc]  # noqa: B003 (same data, new view)
+    os.environ = OverlayEnviron(  # noqa: B003 (same data, new view)
         env._data, env.encodekey, env.decodekey, env.encodevalue, env.decodevalue  # type: ignore[attr-defined]
     )
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TextIO
 
 from . import environ
 
@@ -170,7 +170,7 @@ class RoutedStream(io.TextIOBase):
     would drown the operator's console, so ``local up`` and the demo send them to a file.
     """
 
-    def __init__(self, console: Any, sink: Any):
+    def __init__(self, console: TextIO, sink: TextIO):
         self.console = console
         self.sink = sink
         self._lock = threading.Lock()

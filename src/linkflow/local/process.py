@@ -7,9 +7,9 @@ separate process is what an operator runs anyway.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,11 +17,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import boto3
-from botocore.config import Config
+from .client import Endpoints, LocalInfo, LocalStackClient, StackHandle, read_info
 
+HOST = "127.0.0.1"
 READY_LINE = "linkflow local stack ready"
 
 
@@ -35,36 +34,27 @@ class ProcessConfig:
     template: Path | None = None
 
 
-class LocalStackProcess:
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a stack of its own)."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalStackProcess(StackHandle):
     def __init__(self, config: ProcessConfig, startup_timeout: float = 120.0):
         self.config = config
         self.startup_timeout = startup_timeout
-        self.info: dict[str, Any] = {}
+        self.admin = LocalStackClient(Endpoints.on(HOST, config.aws_port, config.stripe_port, config.api_port))
+        self.info: LocalInfo = {}
         self.output: deque[str] = deque(maxlen=200)
         self._proc: subprocess.Popen[str] | None = None
         self._ready = threading.Event()
         self._reader: threading.Thread | None = None
 
     @property
-    def aws_url(self) -> str:
-        return f"http://127.0.0.1:{self.config.aws_port}"
-
-    @property
-    def stripe_url(self) -> str:
-        return f"http://127.0.0.1:{self.config.stripe_port}"
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.config.api_port}"
-
-    @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
-
-    def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.aws_url, region_name=self.info.get("region", "us-east-1"),
-                            aws_access_key_id="testing", aws_secret_access_key="testing",
-                            config=Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50))
 
     def start(self) -> LocalStackProcess:
         c = self.config
@@ -82,7 +72,7 @@ class LocalStackProcess:
             if self._proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError("linkflow local up did not become ready:\n" + "\n".join(self.output))
-        self.info = json.loads((Path(c.state_dir) / "local.json").read_text())
+        self.info = read_info(Path(c.state_dir))
         return self
 
     def _drain(self) -> None:

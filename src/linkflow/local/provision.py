@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .api_gateway import HttpRoute
+from .client import ResourceInfo
 from .lambda_runtime import FunctionSpec, LambdaRuntime
 from .template import Resolver, Template, TemplateError
 
@@ -42,7 +43,7 @@ SUPPORTED = set(TABLE_TYPES) | {FUNCTION_TYPE, LAYER_TYPE, STATE_MACHINE_TYPE, P
 
 @dataclass
 class Provisioned:
-    resources: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> type, name, arn
+    resources: dict[str, ResourceInfo] = field(default_factory=dict)  # logical id -> type, name, arn
     outputs: dict[str, str] = field(default_factory=dict)
     routes: list[HttpRoute] = field(default_factory=list)
     user_pool_id: str | None = None
@@ -328,4 +329,4 @@ def _empty_zip() -> bytes:
 
 
 def code_path(template: Template, logical_id: str) -> Path:
-    return template.root / template.resources[logical_id]["Properties"]["CodeUri"]
+    return Path(template.root, template.resources[logical_id]["Properties"]["CodeUri"])

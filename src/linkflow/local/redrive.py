@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime
 import json
 import threading
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 from moto.core.exceptions import AWSError
 from moto.stepfunctions.parser.api import (
@@ -45,7 +46,7 @@ def redrive_status(execution: Execution) -> tuple[str, str | None]:
     return "NOT_REDRIVABLE", f"Execution is {status.value if status else 'PENDING'} and cannot be redriven"
 
 
-def failed_state(events: list[dict[str, Any]]) -> tuple[str | None, Any]:
+def failed_state(events: Sequence[Mapping[str, Any]]) -> tuple[str | None, Any]:
     """The top-level state that was entered and never exited, with the input it was entered with."""
     open_states: dict[str, Any] = {}
     order: list[str] = []
@@ -84,27 +85,29 @@ class RedriveWorker(ExecutionWorker):
         # Built before start() so GetExecutionHistory never sees an empty history mid-redrive.
         program = self._get_evaluation_entrypoint()
         if self._state_name is not None:
-            program.start_at = StartAt(self._state_name)  # type: ignore[misc]
+            program.start_at = StartAt(self._state_name)  # type: ignore[attr-defined]  # a Program, typed as its base
         env = self._get_evaluation_environment()
         previous = self._previous_env
         if previous is not None:
             env.event_manager = previous.event_manager
             history = previous.event_manager.get_event_history()
             last_id = history[-1]["id"] if history else 0
-            env.event_history_context = EventHistoryContext(previous_event_id=last_id)
+            # Final in moto: a redrive continues the earlier history instead of starting one.
+            env.event_history_context = EventHistoryContext(previous_event_id=last_id)  # type: ignore[misc]
         if self._state_name is not None:
             env.states.reset(self._state_input)
         env.event_manager.add_event(
             context=env.event_history_context,
             event_type=HistoryEventType.ExecutionRedriven,
-            event_details=EventDetails(
-                executionRedrivenEventDetails=ExecutionRedrivenEventDetails(redriveCount=self._count)
-            ),
+            # moto's EventDetails does not list this key; the history serializes it as AWS does.
+            event_details=cast(EventDetails, {
+                "executionRedrivenEventDetails": ExecutionRedrivenEventDetails(redriveCount=self._count)}),
         )
         self._program = program
         self.env = env
 
     def _execution_logic(self) -> None:
+        assert self.env is not None  # set by _prepare
         self._program.eval(self.env)
         self._execution_communication.terminated()
 
@@ -120,6 +123,7 @@ def redrive(execution: Execution) -> datetime.datetime:
         if status != "REDRIVABLE":
             raise ExecutionNotRedrivable(f"Execution {execution.exec_arn}: {reason}")
         worker = execution.exec_worker
+        assert worker is not None, "a redrivable execution has run"
         events = worker.env.event_manager.get_event_history() if worker and worker.env else []
         state_name, state_input = failed_state(events)
         count = getattr(execution, "redrive_count", 0) + 1

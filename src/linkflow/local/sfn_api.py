@@ -19,6 +19,13 @@ def _execution(response: Any, arn: str) -> Any:
     return response.stepfunction_backend.describe_execution(arn)
 
 
+def _fields(result: ActionResult) -> dict[str, Any]:
+    """The answer's fields (moto's Step Functions responses answer with a dict)."""
+    fields = result.result
+    assert isinstance(fields, dict), type(fields)
+    return fields
+
+
 def redrive_execution(self: Any) -> ActionResult:
     execution = _execution(self, self._get_param("executionArn"))
     when = _redrive.redrive(execution)
@@ -27,7 +34,7 @@ def redrive_execution(self: Any) -> ActionResult:
 
 def _with_redrive_fields(original: Any) -> Any:
     def describe_execution(self: Any) -> ActionResult:
-        result = original(self)
+        result: ActionResult = original(self)
         execution = _execution(self, self._get_param("executionArn"))
         status, reason = _redrive.redrive_status(execution)
         extra: dict[str, Any] = {"redriveCount": getattr(execution, "redrive_count", 0), "redriveStatus": status}
@@ -35,7 +42,7 @@ def _with_redrive_fields(original: Any) -> Any:
             extra["redriveStatusReason"] = reason
         if getattr(execution, "redrive_date", None):
             extra["redriveDate"] = execution.redrive_date
-        result.result.update(extra)  # type: ignore[attr-defined]
+        _fields(result).update(extra)
         return result
 
     return describe_execution
@@ -43,11 +50,11 @@ def _with_redrive_fields(original: Any) -> Any:
 
 def _list_with_redrive_fields(original: Any) -> Any:
     def list_executions(self: Any) -> ActionResult:
-        result = original(self)
+        result: ActionResult = original(self)
         backend = self.stepfunction_backend
         redrive_filter = self._get_param("redriveFilter")
         items = []
-        for item in result.result["executions"]:  # type: ignore[attr-defined]
+        for item in _fields(result)["executions"]:
             execution = backend.describe_execution(item["executionArn"])
             count = getattr(execution, "redrive_count", 0)
             if count:
@@ -60,7 +67,7 @@ def _list_with_redrive_fields(original: Any) -> Any:
             if item.get("status") != "RUNNING" and execution.stop_date:
                 item["stopDate"] = execution.stop_date
             items.append(item)
-        result.result["executions"] = items  # type: ignore[attr-defined]
+        _fields(result)["executions"] = items
         return result
 
     return list_executions

@@ -15,19 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from . import cognito, environ, lambda_runtime, sfn_api, wait_scale
+from .admin import AdminCalls
 from .api_gateway import ApiServer, build_app
 from .aws_server import AwsApp, AwsServer
-from .faults import FaultRegistry, FaultSpecError
-from .lambda_runtime import HandlerFault, LambdaRuntime
+from .client import REGION, Endpoints, LocalInfo, LocalStackClient, StackHandle
+from .faults import FaultRegistry
+from .lambda_runtime import LambdaRuntime
 from .provision import Provisioned, Provisioner
 from .template import Template, TemplateError, load_template
 
 STACK_NAME = "linkflow-local"
-REGION = "us-east-1"
 HOST = "127.0.0.1"
 API_KEY = "sk_test_linkflow_local"
 WEBHOOK_PATH = "/stripe/webhook"
@@ -59,36 +57,20 @@ class LocalStackConfig:
         self.state_dir = Path(self.state_dir)
 
 
-class LocalStack:
+class LocalStack(StackHandle):
     def __init__(self, config: LocalStackConfig | None = None):
         self.config = config or LocalStackConfig()
+        self.admin = LocalStackClient(Endpoints.on(HOST, self.config.aws_port, self.config.stripe_port,
+                                                   self.config.api_port))
         self.runtime = LambdaRuntime()
         self.faults = FaultRegistry()
         self.provisioned: Provisioned | None = None
-        self.info: dict[str, Any] = {}
+        self.info: LocalInfo = {}
         self._aws: AwsServer | None = None
         self._api: ApiServer | None = None
         self._stripe: Any = None
         self._started = False
         self._lock = threading.Lock()
-
-    # -- endpoints ------------------------------------------------------------------------------
-    @property
-    def aws_url(self) -> str:
-        return f"http://{HOST}:{self.config.aws_port}"
-
-    @property
-    def stripe_url(self) -> str:
-        return f"http://{HOST}:{self.config.stripe_port}"
-
-    @property
-    def api_url(self) -> str:
-        return f"http://{HOST}:{self.config.api_port}"
-
-    def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.aws_url, region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing",
-                            config=Config(retries={"max_attempts": 2, "mode": "standard"}, max_pool_connections=50))
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -98,7 +80,9 @@ class LocalStack:
         self._install_patches()
         try:
             self._start_stripe()
-            self._aws = AwsServer(HOST, self.config.aws_port, AwsApp(self.faults, self._admin_calls()))
+            admin = AdminCalls(self.faults, self.runtime, REGION,
+                               lambda: self.provisioned.user_pool_id if self.provisioned else None)
+            self._aws = AwsServer(HOST, self.config.aws_port, AwsApp(self.faults, admin))
             self._aws.start()
             self._reset_moto()
             webhook_secret = self._register_webhook(template)
@@ -183,7 +167,7 @@ class LocalStack:
         client = stripe.StripeClient(API_KEY, base_addresses={"api": self.stripe_url})
         endpoint = client.webhook_endpoints.create(params={"url": f"{self.api_url}{WEBHOOK_PATH}",
                                                            "enabled_events": ["*"]})
-        return endpoint.secret
+        return str(endpoint.secret)
 
     def _create_stripe_secret(self, template: Template, webhook_secret: str) -> None:
         name = template.parameters.get("StripeSecretName")
@@ -204,9 +188,9 @@ class LocalStack:
         }
         self.client("cloudformation").create_stack(StackName=self.config.stack_name, TemplateBody=json.dumps(body))
 
-    def _write_state(self, webhook_secret: str) -> dict[str, Any]:
+    def _write_state(self, webhook_secret: str) -> LocalInfo:
         assert self.provisioned is not None
-        info = {
+        info: LocalInfo = {
             "region": REGION,
             "stack": self.config.stack_name,
             "endpoints": {"aws": self.aws_url, "stripe": self.stripe_url, "api": self.api_url},
@@ -234,49 +218,6 @@ class LocalStack:
             f"export STRIPE_API_BASE={self.stripe_url}",
             f"export STRIPE_API_KEY={API_KEY}",
         ]
-
-    # -- admin calls (POST /_linkflow/...) ------------------------------------------------------
-    def _admin_calls(self) -> dict[str, Any]:
-        return {
-            "GET health": lambda _n, _p: (200, {"status": "ok"}),
-            "POST faults": self._add_fault,
-            "DELETE faults": self._clear_faults,
-            "GET faults": lambda _n, _p: (200, {"data": [f.to_json() for f in self.faults.faults],
-                                                "handlers": {k: v.__dict__ for k, v in self.runtime.faults.items()}}),
-            "GET invocations": lambda _n, _p: (200, {"data": dict(self.runtime.invocations)}),
-            "POST federated-signin": self._federated_signin,
-        }
-
-    def _add_fault(self, _name: str, params: dict[str, Any]) -> tuple[int, Any]:
-        try:
-            if params.get("service") == "lambda" and params.get("function"):
-                fault = HandlerFault(count=int(params.get("count", 1)), error=params.get("error", "InjectedFault"),
-                                     message=params.get("message", "fault injected by the local stack"))
-                self.runtime.inject(params["function"], fault)
-                return 200, {"id": f"handler:{params['function']}"}
-            return 200, {"id": self.faults.add(params).id}
-        except (FaultSpecError, KeyError) as exc:
-            return 400, {"error": str(exc)}
-
-    def _clear_faults(self, _name: str, _params: dict[str, Any]) -> tuple[int, Any]:
-        self.faults.clear()
-        self.runtime.clear_faults()
-        return 200, {"cleared": True}
-
-    def _federated_signin(self, _name: str, params: dict[str, Any]) -> tuple[int, Any]:
-        from moto.cognitoidp.models import cognitoidp_backends
-
-        from .provision import ACCOUNT
-
-        assert self.provisioned is not None
-        backend = cognitoidp_backends[ACCOUNT][REGION]
-        pool_id = params.get("user_pool_id") or self.provisioned.user_pool_id
-        try:
-            result = cognito.federated_signin(backend, pool_id, params["provider"], params["email"],
-                                              bool(params.get("email_verified", True)), params.get("provider_user_id"))
-        except cognito.UserLambdaValidationException as exc:
-            return 400, {"error": "UserLambdaValidationException", "message": exc.message}
-        return 200, result
 
 
 __all__ = ["LocalStack", "LocalStackConfig", "TemplateError"]

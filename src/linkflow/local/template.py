@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cfn_tools import load_yaml
+from cfn_tools import load_yaml  # type: ignore[import-untyped]  # cfn-flip ships no type information
 
 _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 
@@ -34,11 +34,13 @@ class Template:
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
-        return self.body.get("Resources", {})
+        resources: dict[str, dict[str, Any]] = self.body.get("Resources", {})
+        return resources
 
     @property
     def globals_function(self) -> dict[str, Any]:
-        return self.body.get("Globals", {}).get("Function", {})
+        function: dict[str, Any] = self.body.get("Globals", {}).get("Function", {})
+        return function
 
     def of_type(self, *types: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v.get("Type") in types}

@@ -30,7 +30,8 @@ def install(scale: float) -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 
-    retrier_decl.time = _ScaledTime()  # type: ignore[assignment]
+    # moto's retrier sleeps through its module's ``time``: a scaled one shortens every Retry interval.
+    retrier_decl.time = _ScaledTime()  # type: ignore[attr-defined,assignment]  # moto does not export it; a stand-in
 
     def _wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
         # Wait for the scaled time; an execution being stopped sets the event and ends the wait.
