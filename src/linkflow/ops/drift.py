@@ -23,12 +23,31 @@ Drift codes are stable (scripts match on them):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
-from linkflow_shared.models import EntitlementRecord, ProfileRecord
+from linkflow_shared.stores import EntitlementRecord, ProfileRecord
 
 PAYING = {"active", "trialing"}
 _FAILED = {"FAILED", "TIMED_OUT", "ABORTED"}
+
+
+class SubscriptionView(TypedDict):
+    """One Stripe subscription of a customer, as ``users show`` reports it."""
+
+    id: str | None
+    status: str | None
+    plan: str | None  # the price's lookup_key, else its id
+    current_period_end: int | None
+    cancel_at_period_end: bool | None
+
+
+class OnboardingView(TypedDict):
+    """The user's onboarding execution (named after the sub)."""
+
+    execution_arn: str
+    name: str
+    status: str
+    redrive_count: int
 
 
 @dataclass
@@ -70,7 +89,7 @@ class CustomerView:
     found: bool = True  # False: Stripe answered 404
     metadata: dict[str, str] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)  # profile, entitlement, search, email, query
-    subscriptions: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "status", "plan", ...}]
+    subscriptions: list[SubscriptionView] = field(default_factory=list)
     unlinked: dict[str, Any] | None = None  # its UnlinkedCustomers item: events no user was found for
 
     @property
@@ -102,7 +121,7 @@ class UserView:
     profile: ProfileRecord | None = None
     entitlement: EntitlementRecord | None = None
     customers: list[CustomerView] = field(default_factory=list)
-    onboarding: dict[str, Any] | None = None  # {"execution_arn", "name", "status"}
+    onboarding: OnboardingView | None = None
     notes: list[str] = field(default_factory=list)
     drift: list[Drift] = field(default_factory=list)
 

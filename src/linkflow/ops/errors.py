@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import botocore.exceptions as boto_errors
 from botocore.parsers import ResponseParserError
+
+if TYPE_CHECKING:
+    import stripe
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -112,7 +115,7 @@ def _explain_boto(exc: BaseException, aws_endpoint: str) -> OpsError | None:
     return None
 
 
-def _explain_stripe(exc: Any, stripe_base: str) -> OpsError:
+def _explain_stripe(exc: stripe.StripeError, stripe_base: str) -> OpsError:
     import stripe
 
     if isinstance(exc, stripe.APIConnectionError):

@@ -11,13 +11,21 @@ from typing import Any
 
 import stripe
 from botocore.exceptions import ClientError
-from linkflow_shared.models import EntitlementRecord, normalize_email
+from linkflow_shared.models import normalize_email
 from linkflow_shared.onboarding import onboarding_execution_name
-from linkflow_shared.profiles import find_profiles_by_customer, find_profiles_by_email, get_profile
-from linkflow_shared.unlinked_customers import get_unlinked_customer
+from linkflow_shared.stores import EntitlementRecord, EntitlementsStore, ProfilesStore, Table, UnlinkedCustomersStore
 
 from .clients import Clients
-from .drift import CognitoView, CustomerView, Drift, UserView, find_drift, orphan_drift
+from .drift import (
+    CognitoView,
+    CustomerView,
+    Drift,
+    OnboardingView,
+    SubscriptionView,
+    UserView,
+    find_drift,
+    orphan_drift,
+)
 from .errors import UsageError
 from .stack import ONBOARDING, StackResources
 from .timeline import iso
@@ -78,7 +86,7 @@ def _plain(obj: Any) -> dict[str, Any]:
     return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
 
 
-def _subscription(raw: dict[str, Any]) -> dict[str, Any]:
+def _subscription(raw: dict[str, Any]) -> SubscriptionView:
     items = (raw.get("items") or {}).get("data") or []
     price = (items[0].get("price") or {}) if items else {}
     return {"id": raw.get("id"), "status": raw.get("status"), "plan": price.get("lookup_key") or price.get("id"),
@@ -92,9 +100,13 @@ class UserLookup:
         self.clients = clients
         self.stack = stack
         self.idp = clients.cognito
-        self.profiles = clients.table(stack.user_profiles_table)
-        self.entitlements = clients.table(stack.entitlements_table)
-        self.unlinked = clients.table(stack.unlinked_customers_table) if stack.unlinked_customers_table else None
+        self.profiles = ProfilesStore(Table(clients.table(stack.user_profiles_table)))
+        self.entitlements = EntitlementsStore(Table(clients.table(stack.entitlements_table)))
+        self.unlinked = (
+            UnlinkedCustomersStore(Table(clients.table(stack.unlinked_customers_table)))
+            if stack.unlinked_customers_table
+            else None
+        )
         self._customers: dict[str, CustomerView] = {}
 
     @property
@@ -108,10 +120,9 @@ class UserLookup:
         return [_cognito_user(u) for u in users]
 
     def _entitlement(self, sub: str) -> EntitlementRecord | None:
-        item = self.entitlements.get_item(Key={"cognito_sub": sub}, ConsistentRead=True).get("Item")
-        return EntitlementRecord.model_validate(item) if item else None
+        return self.entitlements.get(sub)
 
-    def _onboarding(self, sub: str) -> dict[str, Any] | None:
+    def _onboarding(self, sub: str) -> OnboardingView | None:
         machine = self.stack.machines.get(ONBOARDING)
         if machine is None:
             return None
@@ -161,14 +172,14 @@ class UserLookup:
 
     def _unlinked_record(self, customer: CustomerView) -> None:
         if self.unlinked is not None and customer.unlinked is None:
-            record = get_unlinked_customer(self.unlinked, customer.id)
+            record = self.unlinked.get(customer.id)
             customer.unlinked = record.model_dump(mode="json") if record else None
 
     # -- one user ----------------------------------------------------------------------------
     def view(self, sub: str, cognito: CognitoView | None = None) -> UserView:
         user = UserView(sub=sub)
         user.cognito = cognito or next(iter(self._cognito_by("sub", sub)), None)
-        user.profile = get_profile(self.profiles, sub)
+        user.profile = self.profiles.get(sub)
         user.entitlement = self._entitlement(sub)
         user.onboarding = self._onboarding(sub)
         customers: dict[str, CustomerView] = {}
@@ -215,14 +226,14 @@ class UserLookup:
     def _subs_for_email(self, email: str, raw: str) -> tuple[list[str], list[CustomerView]]:
         spellings = list(dict.fromkeys((email, raw)))
         subs = [u.sub for spelling in spellings for u in self._cognito_by("email", spelling)]
-        subs += [p.user_id for p in find_profiles_by_email(self.profiles, email)]
+        subs += [p.user_id for p in self.profiles.find_by_email(email)]
         customers = list({c.id: c for s in spellings for c in self._customers_by_email(s)}.values())
         subs += [c.metadata_sub for c in customers if c.live and c.metadata_sub]
         return subs, customers
 
     def _subs_for_customer(self, customer_id: str) -> tuple[list[str], list[CustomerView]]:
         customer = self._customer(customer_id, "query")
-        subs = [p.user_id for p in find_profiles_by_customer(self.profiles, customer_id)]
+        subs = [p.user_id for p in self.profiles.find_by_customer(customer_id)]
         if customer.metadata_sub:
             subs.append(customer.metadata_sub)
         if not customer.found and not subs:
