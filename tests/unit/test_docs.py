@@ -186,6 +186,28 @@ def test_the_link_check_catches_a_missing_file_and_a_missing_heading(tmp_path):
                                             "#also-nope: no heading #also-nope in page.md"]
 
 
+
+DOC_REFERENCE = re.compile(r"(?<![\w/.-])((?:docs/[\w.-]+|README)\.md)(?:#([\w-]+))?")
+REFERRING = ["template.yaml", "Makefile", "pyproject.toml", "statemachines/*.json", "bench/**/*.py",
+             "src/**/*.py", "functions/**/*.py", "tests/**/*.py"]
+
+
+def test_code_and_template_refer_only_to_docs_that_exist():
+    """A comment, docstring, ASL Comment or Output description naming a page (``docs/x.md``,
+    ``README.md#heading``) names one that exists, with that heading."""
+    broken = []
+    for pattern in REFERRING:
+        for source in sorted(ROOT.glob(pattern)):
+            if source == Path(__file__).resolve():
+                continue
+            for page, anchor in DOC_REFERENCE.findall(source.read_text(errors="replace")):
+                where = source.relative_to(ROOT)
+                if not (ROOT / page).is_file():
+                    broken.append(f"{where}: {page}")
+                elif anchor and anchor not in anchors(ROOT / page):
+                    broken.append(f"{where}: {page}#{anchor}")
+    assert not broken
+
 # --- the front page ----------------------------------------------------------------------------
 
 
