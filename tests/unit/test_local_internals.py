@@ -88,3 +88,29 @@ def test_env_overlay_is_per_thread():
     seen["after"] = os.environ["LINKFLOW_PROBE"]
     del os.environ["LINKFLOW_PROBE"]
     assert seen == {"here": "fn", "other": "process", "after": "process"}
+
+
+def test_admin_calls_answer_unknown_routes_and_bad_bodies_without_raising():
+    from linkflow.local.admin import AdminCalls
+    from linkflow.local.faults import FaultRegistry
+    from linkflow.local.lambda_runtime import LambdaRuntime
+
+    calls = AdminCalls(FaultRegistry(), LambdaRuntime(), "us-east-1", lambda: None)
+    assert calls.answer("GET", "health", b"") == (200, {"status": "ok"})
+    assert calls.answer("GET", "nosuch", b"")[0] == 404
+    assert calls.answer("POST", "faults", b"not json")[0] == 400
+    status, body = calls.answer("POST", "faults", b'{"service": "dynamodb", "operation": "PutItem", "count": 1}')
+    assert status == 200 and calls.answer("GET", "faults", b"")[1]["data"][0]["id"] == body["id"]
+    assert calls.answer("DELETE", "faults/", b"") == (200, {"cleared": True})
+    assert calls.answer("POST", "federated-signin", b'{"provider": "Google", "email": "a@example.com"}')[0] == 400
+
+
+def test_admin_call_failed_says_what_the_answer_says():
+    from linkflow.local.client import AdminCallFailed, execution_arn
+
+    assert AdminCallFailed("u", 400, {"error": "unknown service"}).message == "unknown service"
+    assert AdminCallFailed("u", 400, {"error": "X", "message": "why"}).message == "why"
+    assert AdminCallFailed("u", 400, {"error": {"type": "invalid_request_error", "message": "bad"}}).message == "bad"
+    assert AdminCallFailed("u", 502, None).message == "HTTP 502"
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:onboarding"
+    assert execution_arn(machine, "sub") == "arn:aws:states:us-east-1:123456789012:execution:onboarding:sub"
