@@ -1,23 +1,11 @@
-"""RecordUnlinkedCustomer step: note a Stripe customer no user owns, for operators to settle."""
+"""RecordUnlinkedCustomer: note a Stripe customer no user owns, for operators to settle."""
 
-import os
-from typing import Any
-
-from aws_lambda_powertools import Logger, Tracer
-from linkflow_shared.aws_clients import dynamodb_table
-from linkflow_shared.models import UnlinkedCustomerInput, parse_event_input
-from linkflow_shared.unlinked_customers import record_unlinked_customer
-
-UNLINKED_CUSTOMERS_TABLE = os.environ["UNLINKED_CUSTOMERS_TABLE"]
-logger = Logger()
-tracer = Tracer()
+from linkflow_shared.deps import Deps
+from linkflow_shared.step import step
+from linkflow_shared.stores import UnlinkedCustomer
+from linkflow_shared.subscription_events import UnlinkedCustomerInput, record_unlinked_customer
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler(capture_response=False)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    state = parse_event_input(UnlinkedCustomerInput, event)
-    record = record_unlinked_customer(state, table=dynamodb_table(UNLINKED_CUSTOMERS_TABLE))
-    logger.warning("Stripe customer linked to no user", extra={"customer": record.stripe_customer_id,
-                                                                "reason": record.reason, "events": record.event_count})
-    return record.dump()
+@step(UnlinkedCustomerInput)
+def handler(state: UnlinkedCustomerInput, deps: Deps) -> UnlinkedCustomer:
+    return record_unlinked_customer(state, unlinked=deps.unlinked_customers)

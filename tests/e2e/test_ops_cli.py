@@ -305,7 +305,7 @@ def _event_handled(stack: Any, client: stripe.StripeClient, event_type: str, obj
 
 def _customer_events_handled(stack: Any, client: stripe.StripeClient, customer_id: str, since: int) -> None:
     """Wait until every handled Stripe event about ``customer_id`` since ``since`` has been processed."""
-    from linkflow_shared.webhook_ingress import HANDLED_EVENT_TYPES
+    from linkflow_shared.subscription_events import HANDLED_EVENT_TYPES
 
     machine = stack.info["outputs"].get("SubscriptionEventsStateMachineArn")
     if machine is None:

@@ -16,9 +16,9 @@ ONBOARDING_TASKS = [
     "InitEntitlementFunction",
     "CreateStripeCustomerFunction",
     "StoreStripeCustomerIdFunction",
-    "DeleteStripeCustomerFunction",
-    "DisableDuplicateAccountFunction",
-    "RollbackOnboardingFunction",
+    "CompensateDeleteStripeCustomerFunction",
+    "CompensateDisableDuplicateAccountFunction",
+    "CompensateRollbackOnboardingFunction",
 ]
 TRIGGERS = ["PreSignUpFunction", "PostConfirmationFunction"]
 
@@ -108,8 +108,8 @@ def test_onboarding_step_rejects_bad_input(aws_module, load_handler, context, fu
     [
         ("LinkProviderFunction", "emailClaim"),
         ("StoreStripeCustomerIdFunction", "stripeCustomer"),
-        ("DeleteStripeCustomerFunction", "storedCustomer"),
-        ("DisableDuplicateAccountFunction", "emailClaim"),
+        ("CompensateDeleteStripeCustomerFunction", "storedCustomer"),
+        ("CompensateDisableDuplicateAccountFunction", "emailClaim"),
     ],
 )
 def test_step_without_the_result_it_builds_on_is_rejected(aws_module, load_handler, context, function, missing):

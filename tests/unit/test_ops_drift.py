@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from linkflow_shared.models import EntitlementRecord, ProfileRecord
+from linkflow_shared.stores import EntitlementRecord, ProfileRecord
 
 from linkflow.ops.drift import CognitoView, CustomerView, UserView, find_drift, orphan_drift
 

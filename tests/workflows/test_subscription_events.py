@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from linkflow_shared.webhook_ingress import HANDLED_EVENT_TYPES
+from linkflow_shared.subscription_events import HANDLED_EVENT_TYPES
 from subscription_events_support import DAY, T0, Events, entered_states
 from support import admin, history, stripe_admin
 

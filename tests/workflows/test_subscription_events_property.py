@@ -20,8 +20,9 @@ import pytest
 import stripe
 from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
-from linkflow_shared.subscription_sync import entitlement_from_view, fetch_stripe_view
-from linkflow_shared.webhook_ingress import HANDLED_EVENT_TYPES
+from linkflow_shared.gateways import SdkStripe
+from linkflow_shared.subscription_events import entitlement_from_view, fetch_stripe_view
+from linkflow_shared.subscription_events import HANDLED_EVENT_TYPES
 from subscription_events_support import DAY, T0, Events
 from support import admin, stripe_admin
 
@@ -145,7 +146,7 @@ def test_after_quiescence_the_entitlement_is_what_stripe_says(events, ops, chaos
     event(f"deliveries that never started an execution, re-posted late: {'some' if never_started else 'none'}")
     event(f"syncs that lost a write race and re-read: {'some' if conflicts else 'none'}")
 
-    view = fetch_stripe_view(events.stripe, history.customer)
+    view = fetch_stripe_view(SdkStripe(events.stripe), history.customer)
     expected = entitlement_from_view(view, cognito_sub=history.sub, email=None).item()
     stored = events.entitlement(history.sub)
     assert {k: stored.get(k) for k in COMPARED} == {k: expected.get(k) for k in COMPARED}

@@ -1,5 +1,15 @@
 """linkflow's shared Lambda package (deployed as the SharedLayer).
 
+Layout, by workflow::
+
+    errors.py, config.py, aws_clients.py   the error tree, the settings, the boto3 client factory
+    models.py                             the base model and field types every model shares
+    step.py, deps.py                      the one handler adapter and the collaborators it builds
+    stores/                               the only code that touches a table, one class per table
+    gateways/                             Cognito and Stripe, each a Protocol and its implementation
+    onboarding/                           the triggers and the onboarding machine's steps
+    subscription_events/                  the webhook ingress and the events machine's steps
+
 Importing it has no side effects: no environment is read, no client is built. The operator
 tooling imports it for records and models.
 """
@@ -10,106 +20,58 @@ from .errors import (
     CognitoRequestRejected,
     CognitoUnavailable,
     CognitoUserNotFound,
+    ConditionFailed,
     DynamoDBRequestRejected,
     DynamoDBThrottled,
     DynamoDBUnavailable,
     EmailAlreadyRegistered,
     EventsStartFailed,
-    InvalidEventInput,
-    InvalidOnboardingInput,
+    InvalidStepInput,
     LinkflowError,
     OnboardingStartFailed,
     ProfileMissing,
     RetryableError,
     SecretUnavailable,
+    StripeNotFound,
     StripeRequestRejected,
     StripeUnavailable,
     TerminalError,
     WriteConflict,
 )
-from .models import (
-    ClaimedEmailInput,
-    CognitoTriggerEvent,
-    CustomerDeletion,
-    CustomerLink,
-    DeleteCustomerInput,
-    EmailClaim,
-    EmailClaimResult,
-    EntitlementRecord,
-    EventHint,
-    LinkedEventInput,
-    LinkResult,
-    OnboardingInput,
-    OnboardingState,
-    ProfileRecord,
-    Rejection,
-    ResolvedCustomerInput,
-    RollbackResult,
-    StoreCustomerInput,
-    StoreCustomerResult,
-    StripeCustomerRef,
-    SyncResult,
-    UnlinkedCustomer,
-    UnlinkedCustomerInput,
-    UnlinkResult,
-    normalize_email,
-    parse_event_input,
-    parse_input,
-    utc_now,
-)
-from .onboarding import onboarding_execution_name, start_onboarding, write_profile
+from .models import Model, mask_email, normalize_email, parse_step_input, utc_now
+from .stores import EmailClaim, EntitlementRecord, ProfileRecord, Rejection, UnlinkedCustomer
 
 __all__ = [
     "RETRYABLE_ERRORS",
-    "ClaimedEmailInput",
-    "CustomerLink",
     "CognitoRequestRejected",
-    "CognitoTriggerEvent",
     "CognitoUnavailable",
     "CognitoUserNotFound",
-    "CustomerDeletion",
-    "DeleteCustomerInput",
+    "ConditionFailed",
     "DynamoDBRequestRejected",
     "DynamoDBThrottled",
     "DynamoDBUnavailable",
     "EmailAlreadyRegistered",
     "EmailClaim",
-    "EmailClaimResult",
     "EntitlementRecord",
-    "EventHint",
     "EventsStartFailed",
-    "InvalidEventInput",
-    "InvalidOnboardingInput",
-    "LinkResult",
-    "LinkedEventInput",
+    "InvalidStepInput",
     "LinkflowError",
-    "OnboardingInput",
+    "Model",
     "OnboardingStartFailed",
-    "OnboardingState",
     "ProfileMissing",
     "ProfileRecord",
     "Rejection",
-    "ResolvedCustomerInput",
     "RetryableError",
-    "RollbackResult",
     "SecretUnavailable",
     "Settings",
-    "StoreCustomerInput",
-    "StoreCustomerResult",
-    "StripeCustomerRef",
+    "StripeNotFound",
     "StripeRequestRejected",
     "StripeUnavailable",
-    "SyncResult",
     "TerminalError",
-    "UnlinkResult",
     "UnlinkedCustomer",
-    "UnlinkedCustomerInput",
     "WriteConflict",
+    "mask_email",
     "normalize_email",
-    "onboarding_execution_name",
-    "parse_event_input",
-    "parse_input",
-    "start_onboarding",
+    "parse_step_input",
     "utc_now",
-    "write_profile",
 ]

@@ -4,22 +4,31 @@ Honours ``AWS_ENDPOINT_URL`` (the local stack, moto) and ``AWS_REGION``; explici
 both. Clients are cached per (service, profile, endpoint, region) and shared across threads
 (boto3 clients are thread-safe); resources are not thread-safe, so tables are cached per thread.
 
-Two timeout profiles: ``task`` for state machine steps (their Retry backs off further) and
-``trigger`` for Cognito triggers, which must answer within 5 s.
+Three timeout profiles: ``task`` for state machine steps (their Retry backs off further),
+``trigger`` for Cognito triggers, which must answer within 5 s, and ``ingress`` for the webhook,
+which tries once (Stripe retries the delivery itself) and answers fast.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import boto3
 from botocore.config import Config
 
+if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+Profile = Literal["task", "trigger", "ingress"]
 PROFILES: dict[str, Config] = {
     "task": Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3}),
     "trigger": Config(connect_timeout=1, read_timeout=1.5, retries={"mode": "standard", "total_max_attempts": 2}),
+    "ingress": Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 1}),
 }
 
 _lock = threading.Lock()
@@ -34,7 +43,7 @@ def _where(endpoint_url: str | None, region_name: str | None) -> tuple[str | Non
 
 
 def client(
-    service: str, *, profile: str = "task", endpoint_url: str | None = None, region_name: str | None = None
+    service: str, *, profile: Profile = "task", endpoint_url: str | None = None, region_name: str | None = None
 ) -> Any:
     """A cached boto3 client for ``service``."""
     endpoint, region = _where(endpoint_url, region_name)
@@ -42,18 +51,31 @@ def client(
     with _lock:
         cached = _clients.get(key)
         if cached is None:
-            session = boto3.session.Session()
-            cached = session.client(service, endpoint_url=endpoint, region_name=region, config=PROFILES[profile])
+            cached = _session().client(  # type: ignore[call-overload]  # service is a runtime string
+                service, endpoint_url=endpoint, region_name=region, config=PROFILES[profile]
+            )
             _clients[key] = cached
     return cached
 
 
+def cognito(profile: Profile = "task") -> CognitoIdentityProviderClient:
+    return cast("CognitoIdentityProviderClient", client("cognito-idp", profile=profile))
+
+
+def stepfunctions(profile: Profile = "task") -> SFNClient:
+    return cast("SFNClient", client("stepfunctions", profile=profile))
+
+
+def secretsmanager(profile: Profile = "task") -> SecretsManagerClient:
+    return cast("SecretsManagerClient", client("secretsmanager", profile=profile))
+
+
 def dynamodb_table(
-    name: str, *, profile: str = "task", endpoint_url: str | None = None, region_name: str | None = None
-) -> Any:
+    name: str, *, profile: Profile = "task", endpoint_url: str | None = None, region_name: str | None = None
+) -> Table:
     """A DynamoDB ``Table`` resource, cached for the calling thread."""
     endpoint, region = _where(endpoint_url, region_name)
-    cache: dict[tuple[str, str | None, str | None], Any] = getattr(_thread, "resources", None) or {}
+    cache: dict[tuple[str, str | None, str | None], DynamoDBServiceResource] = getattr(_thread, "resources", None) or {}
     _thread.resources = cache
     key = (profile, endpoint, region)
     resource = cache.get(key)

@@ -1,8 +1,9 @@
 """Settings from the environment template.yaml gives every function.
 
-Each handler module reads them once, at its import (``SETTINGS = Settings.from_env()``); domain
-functions take what they need as explicit arguments, so an explicit value always beats the
-environment and tests need no patching. Importing this module reads nothing.
+The step adapter reads them once per process (``Settings.from_env()``, at a handler's first call)
+and builds every client and table from them (:class:`~linkflow_shared.deps.Deps`); domain code
+takes what it needs as explicit arguments, so an explicit value always beats the environment and
+tests need no patching. Importing this module reads nothing.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ DEFAULT_PLATFORM = "linkflow"
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything a function may need; a function's template environment sets what it uses."""
+
     stage: str = "dev"
     user_profiles_table: str = "UserProfiles"
     entitlements_table: str = "Entitlements"
     email_claims_table: str = "EmailClaims"
+    unlinked_customers_table: str = "UnlinkedStripeCustomers"
     stripe_secret_name: str = "linkflow/stripe"
     stripe_livemode: bool = False
     stripe_api_base: str | None = None
     onboarding_state_machine_arn: str | None = None
+    subscription_events_state_machine_arn: str | None = None
     platform: str = DEFAULT_PLATFORM
     metrics_namespace: str = "linkflow"
 
@@ -36,10 +41,12 @@ class Settings:
             user_profiles_table=env.get("USER_PROFILES_TABLE", defaults.user_profiles_table),
             entitlements_table=env.get("ENTITLEMENTS_TABLE", defaults.entitlements_table),
             email_claims_table=env.get("EMAIL_CLAIMS_TABLE", defaults.email_claims_table),
+            unlinked_customers_table=env.get("UNLINKED_CUSTOMERS_TABLE", defaults.unlinked_customers_table),
             stripe_secret_name=env.get("STRIPE_SECRET_NAME", defaults.stripe_secret_name),
             stripe_livemode=env.get("STRIPE_LIVEMODE", "false").strip().lower() == "true",
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             onboarding_state_machine_arn=env.get("ONBOARDING_STATE_MACHINE_ARN") or None,
+            subscription_events_state_machine_arn=env.get("SUBSCRIPTION_EVENTS_STATE_MACHINE_ARN") or None,
             platform=env.get("PLATFORM", defaults.platform),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", defaults.metrics_namespace),
         )

@@ -15,14 +15,22 @@ ARE the ``ErrorEquals`` names in ``statemachines/*.asl.json``: the split below m
     │   ├── OnboardingStartFailed    StartExecution failed (PostConfirmation trigger only)
     │   └── EventsStartFailed        StartExecution failed (webhook ingress only: answered 5xx)
     └── TerminalError                retrying cannot help
-        ├── InvalidOnboardingInput   an event or step input does not parse; nothing was written
+        ├── InvalidStepInput         a trigger event or step input does not parse into the step's
+        │                            model (the message names the model and fields, never values)
         ├── EmailAlreadyRegistered   PreSignUp rejects a native sign-up; the message reaches the user
         ├── CognitoUserNotFound      the user was deleted from Cognito mid-run (Catch → rollback)
         ├── CognitoRequestRejected   any other Cognito client error
         ├── DynamoDBRequestRejected  validation, missing table, access denied
+        ├── ConditionFailed          a conditional write's condition did not hold; carries the stored
+        │                            item (``ReturnValuesOnConditionCheckFailure=ALL_OLD``). Stores
+        │                            decide what it means; it only escapes a step by a bug
         ├── ProfileMissing           the profile vanished before the customer id could be stored
-        ├── StripeRequestRejected    auth, invalid request, idempotency-key reuse with other params
-        └── InvalidEventInput        a subscription-events step input does not parse; nothing was written
+        └── StripeRequestRejected    auth, invalid request, idempotency-key reuse with other params
+            └── StripeNotFound       HTTP 404: the object does not exist (never read as "deleted")
+
+Foreign errors are mapped onto this tree at the boundary, in one place each:
+:func:`dynamodb_errors` (here), :func:`cognito_errors` (here) and
+``gateways.stripe.stripe_errors``.
 
 Retryable errors that outlast their Retry fail the execution at the failing task, so a redrive
 resumes there; they are never routed into a ``Fail`` state.
@@ -32,7 +40,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 
@@ -80,7 +90,7 @@ class EventsStartFailed(RetryableError):
     pass
 
 
-class InvalidOnboardingInput(TerminalError):
+class InvalidStepInput(TerminalError):
     pass
 
 
@@ -109,8 +119,16 @@ class StripeRequestRejected(TerminalError):
     pass
 
 
-class InvalidEventInput(TerminalError):
+class StripeNotFound(StripeRequestRejected):
     pass
+
+
+class ConditionFailed(TerminalError):
+    """A conditional write lost; ``item`` is what the table holds (``None``: no item at all)."""
+
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        super().__init__("the write's condition did not hold")
+        self.item = item
 
 
 RETRYABLE_ERRORS: tuple[type[RetryableError], ...] = (
@@ -155,17 +173,15 @@ def _is_server_error(exc: ClientError) -> bool:
 
 @contextmanager
 def dynamodb_errors() -> Iterator[None]:
-    """Translate DynamoDB failures into the hierarchy above.
-
-    ``ConditionalCheckFailedException`` passes through untouched: callers decide what a failed
-    condition means.
-    """
+    """Translate DynamoDB failures into the hierarchy above; a failed condition becomes
+    :class:`ConditionFailed` carrying the stored item, when the request asked for it."""
     try:
         yield
     except ClientError as exc:
         code = error_code(exc)
         if code == "ConditionalCheckFailedException":
-            raise
+            stored: Any = dict(exc.response).get("Item")  # not in botocore's error TypedDict
+            raise ConditionFailed(_python_item(stored)) from None
         if code in _DYNAMODB_THROTTLING:
             raise DynamoDBThrottled(f"DynamoDB throttled the request ({code})") from exc
         if code in _DYNAMODB_TRANSIENT or _is_server_error(exc):
@@ -191,5 +207,11 @@ def cognito_errors() -> Iterator[None]:
         raise CognitoUnavailable(f"Cognito could not be reached: {exc}") from exc
 
 
-def is_condition_failure(exc: ClientError) -> bool:
-    return error_code(exc) == "ConditionalCheckFailedException"
+_deserializer = TypeDeserializer()
+
+
+def _python_item(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A failed condition's ``Item`` comes in DynamoDB's wire form even through a resource."""
+    if not raw:
+        return None
+    return {key: _deserializer.deserialize(value) for key, value in raw.items()}

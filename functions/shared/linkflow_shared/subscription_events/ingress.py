@@ -18,21 +18,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import stripe as stripe_sdk
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .errors import EventsStartFailed, SecretUnavailable, error_code
+from ..errors import EventsStartFailed, SecretUnavailable, error_code
 from .models import EventHint
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 MAX_BODY_BYTES = 256 * 1024
 SIGNATURE_TOLERANCE_SECONDS = 300
@@ -52,22 +52,25 @@ HANDLED_EVENT_TYPES = frozenset(
 )
 # Step Functions execution names: 1-80 characters, no whitespace or punctuation but - and _.
 _EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-INGRESS_CLIENT_CONFIG = Config(
-    connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 1}
-)
 
 
-@dataclass(frozen=True)
-class WebhookRequest:
-    """The part of an API Gateway HTTP API (payload 2.0) event the ingress reads."""
+class WebhookRequest(BaseModel):
+    """The part of an API Gateway HTTP API (payload 2.0) event the ingress reads. Anything API
+    Gateway could send parses (a malformed request is answered 4xx below, never a step error)."""
 
-    method: str
-    headers: dict[str, str]
-    body: bytes
+    model_config = ConfigDict(frozen=True)
+    method: str = ""
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: bytes = b""
 
+    @model_validator(mode="before")
     @classmethod
-    def from_api_gateway(cls, event: Any) -> WebhookRequest:
+    def _from_api_gateway(cls, event: Any) -> dict[str, Any]:
+        if isinstance(event, WebhookRequest):
+            return event.model_dump()
         event = event if isinstance(event, dict) else {}
+        if "requestContext" not in event and "method" in event:  # already in this model's shape
+            return dict(event)
         http = (event.get("requestContext") or {}).get("http") or {}
         headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
         raw = event.get("body") or ""
@@ -78,7 +81,11 @@ class WebhookRequest:
                 body = b"\xff"  # not base64: rejected below as not UTF-8 JSON
         else:
             body = str(raw).encode("utf-8")
-        return cls(method=str(http.get("method") or "").upper(), headers=headers, body=body)
+        return {"method": str(http.get("method") or "").upper(), "headers": headers, "body": body}
+
+    @classmethod
+    def from_api_gateway(cls, event: Any) -> WebhookRequest:
+        return cls.model_validate(event)
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,9 @@ def verify_signature(payload: str, header: str | None, secrets: Sequence[str], *
     matched, last_error = False, "no webhook secret is configured"
     for secret in secrets:
         try:
-            stripe_sdk.WebhookSignature.verify_header(payload, header, secret, tolerance=None)
+            stripe_sdk.WebhookSignature.verify_header(  # type: ignore[no-untyped-call]  # unannotated in the SDK
+                payload, header, secret, tolerance=None
+            )
         except stripe_sdk.SignatureVerificationError as exc:
             last_error = str(exc.user_message or exc)
             continue
@@ -177,7 +186,7 @@ def event_hint(event: dict[str, Any]) -> EventHint | None:
     )
 
 
-def handle_webhook(
+def stripe_webhook(
     request: WebhookRequest,
     *,
     secrets: Callable[[], Sequence[str]],
@@ -219,7 +228,7 @@ def handle_webhook(
     return WebhookResponse(200, {"received": True, "execution": name, "duplicate": not started})
 
 
-def start_events_execution(sfn: Any, state_machine_arn: str, hint: EventHint) -> bool:
+def start_events_execution(sfn: SFNClient, state_machine_arn: str, hint: EventHint) -> bool:
     """Start the event's execution; False if it exists and has closed (a duplicate delivery).
 
     A duplicate arriving while the first execution still runs gets that execution back from Step
@@ -239,19 +248,3 @@ def start_events_execution(sfn: Any, state_machine_arn: str, hint: EventHint) ->
         raise EventsStartFailed(f"Step Functions could not be reached: {type(exc).__name__}") from exc
     return True
 
-
-_lock = threading.Lock()
-_sfn: dict[tuple[str | None, str | None], Any] = {}
-
-
-def ingress_sfn_client() -> Any:
-    """A Step Functions client that makes one attempt per call (honours ``AWS_ENDPOINT_URL``)."""
-    endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
-    with _lock:
-        client = _sfn.get((endpoint, region))
-        if client is None:
-            client = _sfn[(endpoint, region)] = boto3.session.Session().client(
-                "stepfunctions", endpoint_url=endpoint, region_name=region, config=INGRESS_CLIENT_CONFIG
-            )
-    return client

@@ -30,14 +30,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import stripe as stripe_sdk
 from aws_lambda_powertools import Logger
 
-from .entitlements import read_sync_version, write_synced_entitlement
-from .errors import InvalidEventInput, StripeRequestRejected, WriteConflict
-from .models import EntitlementRecord, LinkedEventInput, SyncResult, utc_now
+from ..errors import StripeNotFound, WriteConflict
+from ..gateways import StripeGateway
+from ..models import utc_now
+from ..stores import EntitlementRecord, EntitlementsStore, EntitlementStatus
+from .models import ResolvedCustomerInput, SyncResult
 from .plans import plan_for_subscription
-from .stripe_gateway import stripe_errors
 
 logger = Logger(child=True)
 
@@ -52,9 +52,7 @@ STATUS_RANK = {
     "canceled": 6,
     "incomplete_expired": 7,
 }
-ENTITLEMENT_STATUSES = set(STATUS_RANK) | {"none"}
-SUBSCRIPTION_EXPAND = ["data.items.data.price.product"]
-PAGE_SIZE = 100
+ENTITLEMENT_STATUSES: frozenset[str] = frozenset(STATUS_RANK) | {"none"}
 WRITE_ATTEMPTS = 3
 
 
@@ -67,43 +65,14 @@ class StripeView:
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def retrieve_customer(client: stripe_sdk.StripeClient, customer_id: str) -> dict[str, Any] | None:
-    """The customer as JSON (``{"deleted": true}`` once deleted); ``None`` if Stripe never had it."""
+def fetch_stripe_view(stripe: StripeGateway, customer_id: str) -> StripeView:
     try:
-        with stripe_errors():
-            customer = client.v1.customers.retrieve(customer_id)
-    except StripeRequestRejected as exc:
-        cause = exc.__cause__
-        if isinstance(cause, stripe_sdk.InvalidRequestError) and cause.http_status == 404:
-            return None
-        raise
-    return dict(customer.last_response.data)
-
-
-def list_subscriptions(client: stripe_sdk.StripeClient, customer_id: str) -> list[dict[str, Any]]:
-    """Every subscription of the customer, canceled ones included, prices and products expanded."""
-    rows: list[dict[str, Any]] = []
-    params: dict[str, Any] = {
-        "customer": customer_id,
-        "status": "all",
-        "limit": PAGE_SIZE,
-        "expand": SUBSCRIPTION_EXPAND,
-    }
-    while True:
-        with stripe_errors():
-            page = client.v1.subscriptions.list(params=params)  # type: ignore[arg-type]
-        body = page.last_response.data
-        rows.extend(body.get("data") or [])
-        if not body.get("has_more") or not rows:
-            return rows
-        params = {**params, "starting_after": rows[-1]["id"]}
-
-
-def fetch_stripe_view(client: stripe_sdk.StripeClient, customer_id: str) -> StripeView:
-    customer = retrieve_customer(client, customer_id)
-    if customer is None or customer.get("deleted"):
+        customer = stripe.retrieve_customer(customer_id)
+    except StripeNotFound:
+        customer = {"deleted": True}
+    if customer.get("deleted"):
         return StripeView(customer_id=customer_id, deleted=True)
-    return StripeView(customer_id=customer_id, deleted=False, subscriptions=list_subscriptions(client, customer_id))
+    return StripeView(customer_id=customer_id, deleted=False, subscriptions=stripe.list_subscriptions(customer_id))
 
 
 def pick_subscription(subscriptions: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -128,24 +97,29 @@ def _period_end(subscription: dict[str, Any], item: Any) -> int | None:
     return int(end) if end else None
 
 
+def _status(raw: object) -> EntitlementStatus:
+    status = str(raw)
+    if status not in ENTITLEMENT_STATUSES:
+        logger.warning("unknown subscription status; entitlement none", extra={"status": status})
+        return "none"
+    return status  # type: ignore[return-value]  # checked against ENTITLEMENT_STATUSES above
+
+
 def entitlement_from_view(view: StripeView, *, cognito_sub: str, email: str | None) -> EntitlementRecord:
     """The entitlement Stripe's view implies (ordering fields are added by the write)."""
-    base = {"cognito_sub": cognito_sub, "email": email}
     chosen = None if view.deleted else pick_subscription(view.subscriptions)
     if chosen is None:
         customer = None if view.deleted else view.customer_id
-        return EntitlementRecord(**base, status="none", stripe_customer_id=customer)
+        return EntitlementRecord(cognito_sub=cognito_sub, email=email, status="none", stripe_customer_id=customer)
     plan, item = plan_for_subscription(chosen)
     if plan is None:
         logger.warning("subscription has no price mapped to a plan", extra={"subscription": chosen["id"]})
-    status = str(chosen.get("status"))
-    if status not in ENTITLEMENT_STATUSES:
-        logger.warning("unknown subscription status; entitlement none", extra={"status": status})
-        status = "none"
+    status = _status(chosen.get("status"))
     trial_end = chosen.get("trial_end")
     return EntitlementRecord(
-        **base,
-        status=status,  # type: ignore[arg-type]
+        cognito_sub=cognito_sub,
+        email=email,
+        status=status,
         plan=plan,
         current_period_end=_period_end(chosen, item),
         trial_expires_at=int(trial_end) if status == "trialing" and trial_end else None,
@@ -156,21 +130,19 @@ def entitlement_from_view(view: StripeView, *, cognito_sub: str, email: str | No
 
 
 def sync_entitlement(
-    state: LinkedEventInput,
+    state: ResolvedCustomerInput,
     *,
-    entitlements_table: Any,
-    stripe: stripe_sdk.StripeClient,
+    entitlements: EntitlementsStore,
+    stripe: StripeGateway,
     attempts: int = WRITE_ATTEMPTS,
 ) -> SyncResult:
     """Read the version, fetch Stripe, write conditionally; again if another sync wrote meanwhile."""
     link = state.customer
-    if link.outcome != "linked" or not link.sub:
-        raise InvalidEventInput("SyncEntitlement needs customer.outcome == linked and a sub")
     for attempt in range(1, attempts + 1):
-        base = read_sync_version(entitlements_table, link.sub)
+        base = entitlements.read_sync_version(state.sub)
         view = fetch_stripe_view(stripe, link.customer_id)
         now = utc_now()  # taken after the fetch; informational, the version decides
-        record = entitlement_from_view(view, cognito_sub=link.sub, email=link.email).model_copy(
+        record = entitlement_from_view(view, cognito_sub=state.sub, email=link.email).model_copy(
             update={
                 "updated_at": now,
                 "synced_at": now,
@@ -179,9 +151,9 @@ def sync_entitlement(
                 "last_event_type": state.event_type,
             }
         )
-        if write_synced_entitlement(entitlements_table, record, base):
+        if entitlements.write_synced(record, base):
             return SyncResult(
                 sync_version=base + 1, customer_deleted=view.deleted, attempts=attempt, entitlement=record
             )
-        logger.info("another sync wrote first; reading again", extra={"sub": link.sub, "attempt": attempt})
-    raise WriteConflict(f"entitlement {link.sub} kept changing during {attempts} sync attempts")
+        logger.info("another sync wrote first; reading again", extra={"sub": state.sub, "attempt": attempt})
+    raise WriteConflict(f"entitlement {state.sub} kept changing during {attempts} sync attempts")

@@ -1,4 +1,6 @@
-"""PreSignUp: one account per email, decided at the door where it can be.
+"""The Cognito triggers that open the onboarding workflow.
+
+PreSignUp (:func:`pre_signup`): one account per email, decided at the door where it can be.
 
 - A native sign-up (``PreSignUp_SignUp``, ``PreSignUp_AdminCreateUser``) whose normalized email
   belongs to an existing user (native or federated) is rejected with
@@ -13,26 +15,65 @@
   email claim decides (it disables the account if the email is someone else's).
 - Infrastructure failures fail open (the decision says so, the handler logs it): the workflow's
   claim is the authoritative check and catches what slips through here.
+
+PostConfirmation (:func:`post_confirmation`): only ``PostConfirmation_ConfirmSignUp`` (native
+confirmation, or a federated user's first sign-in) starts the onboarding execution, named by the
+sub; no Stripe or DynamoDB work happens in the trigger.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import TYPE_CHECKING
 
-from .cognito import UNCONFIRMED, CognitoUser, find_user_by_sub, find_users_by_email, link_identity
-from .email_claims import get_claim
-from .errors import EmailAlreadyRegistered, InvalidOnboardingInput, LinkflowError
-from .models import CognitoTriggerEvent, Model, normalize_email, utc_now
-from .profiles import add_provider
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..errors import EmailAlreadyRegistered, InvalidStepInput, LinkflowError, OnboardingStartFailed, error_code
+from ..gateways import UNCONFIRMED, CognitoGateway, CognitoUser
+from ..models import normalize_email, utc_now
+from ..stores import EmailClaimsStore, ProfilesStore
+from .models import CognitoTriggerEvent, OnboardingInput, SignUpDecision
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 NATIVE_SOURCES = frozenset({"PreSignUp_SignUp", "PreSignUp_AdminCreateUser"})
 EXTERNAL_SOURCE = "PreSignUp_ExternalProvider"
+CONFIRM_SIGN_UP = "PostConfirmation_ConfirmSignUp"
 
 
-class SignUpDecision(Model):
-    action: Literal["allow", "linked", "fail_open"]
-    reason: str
-    owner_user_id: str | None = None
+def onboarding_execution_name(sub: str) -> str:
+    """The onboarding execution of a user is named by its sub: one execution per user, ever."""
+    return sub
+
+
+def start_onboarding(sfn: SFNClient, state_machine_arn: str, onboarding: OnboardingInput) -> bool:
+    """Start the user's onboarding execution; False if it was started before (Cognito retried).
+
+    The input holds no timestamp, so a start repeated while the execution runs returns the same
+    execution; a start after it closed raises ``ExecutionAlreadyExists``, which is not an error.
+    """
+    try:
+        sfn.start_execution(
+            stateMachineArn=state_machine_arn,
+            name=onboarding_execution_name(onboarding.sub),
+            input=json.dumps(onboarding.dump()),
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ExecutionAlreadyExists":
+            return False
+        raise OnboardingStartFailed(f"StartExecution failed ({error_code(exc)})") from exc
+    except BotoCoreError as exc:
+        raise OnboardingStartFailed(f"Step Functions could not be reached: {type(exc).__name__}") from exc
+    return True
+
+
+def post_confirmation(trigger: CognitoTriggerEvent, *, sfn: SFNClient, state_machine_arn: str) -> bool | None:
+    """Start the user's onboarding; ``None`` when the trigger is not a sign-up confirmation,
+    else whether this call started it (False: started before)."""
+    if trigger.trigger_source != CONFIRM_SIGN_UP:
+        return None
+    return start_onboarding(sfn, state_machine_arn, OnboardingInput.from_trigger(trigger))
 
 
 def _email_of(trigger: CognitoTriggerEvent) -> str | None:
@@ -42,30 +83,34 @@ def _email_of(trigger: CognitoTriggerEvent) -> str | None:
     try:
         return normalize_email(raw or "")
     except ValueError:
-        raise InvalidOnboardingInput("invalid CognitoTriggerEvent: email: not a valid email address") from None
+        raise InvalidStepInput("invalid CognitoTriggerEvent: email: not a valid email address") from None
 
 
-def existing_owner(trigger: CognitoTriggerEvent, email: str, *, idp: Any, claims_table: Any) -> CognitoUser | None:
+def existing_owner(
+    trigger: CognitoTriggerEvent, email: str, *, cognito: CognitoGateway, claims: EmailClaimsStore
+) -> CognitoUser | None:
     """The user other than the one signing up who holds ``email``: the claim owner first, then any
     confirmed or federated user Cognito finds under either spelling of the address."""
     pool = trigger.user_pool_id
     me = {trigger.user_name, trigger.attributes.get("sub", "")}
-    claim = get_claim(claims_table, email)
+    claim = claims.get(email)
     if claim is not None:
-        owner = find_user_by_sub(idp, pool, claim.user_id)
+        owner = cognito.find_user_by_sub(pool, claim.user_id)
         if owner is not None and owner.username not in me and owner.sub not in me:
             return owner
     raw = (trigger.attributes.get("email") or "").strip()
     candidates = [
         user
-        for user in find_users_by_email(idp, pool, email, raw)
+        for user in cognito.find_users_by_email(pool, email, raw)
         if user.username not in me and user.sub not in me and user.status != UNCONFIRMED
     ]
     candidates.sort(key=lambda user: user.identity is not None)  # native accounts first
     return candidates[0] if candidates else None
 
 
-def guard_sign_up(trigger: CognitoTriggerEvent, *, idp: Any, claims_table: Any, profiles_table: Any) -> SignUpDecision:
+def pre_signup(
+    trigger: CognitoTriggerEvent, *, cognito: CognitoGateway, claims: EmailClaimsStore, profiles: ProfilesStore
+) -> SignUpDecision:
     """Decide a sign-up (see the module docstring); raises :class:`EmailAlreadyRegistered`."""
     source = trigger.trigger_source
     if source not in NATIVE_SOURCES and source != EXTERNAL_SOURCE:
@@ -74,7 +119,7 @@ def guard_sign_up(trigger: CognitoTriggerEvent, *, idp: Any, claims_table: Any, 
     if email is None:
         return SignUpDecision(action="allow", reason="the provider gave no email")
     try:
-        owner = existing_owner(trigger, email, idp=idp, claims_table=claims_table)
+        owner = existing_owner(trigger, email, cognito=cognito, claims=claims)
     except LinkflowError as exc:
         return SignUpDecision(action="fail_open", reason=f"owner lookup failed: {type(exc).__name__}: {exc}")
     if owner is None:
@@ -84,21 +129,26 @@ def guard_sign_up(trigger: CognitoTriggerEvent, *, idp: Any, claims_table: Any, 
     identity = trigger.identity
     if identity is None or not trigger.email_verified:
         return SignUpDecision(action="allow", reason="unverified federated email: not linked", owner_user_id=owner.sub)
-    return _link(trigger, owner, identity, profiles_table=profiles_table, idp=idp)
+    return _link(trigger, owner, identity, cognito=cognito, profiles=profiles)
 
 
 def _link(
-    trigger: CognitoTriggerEvent, owner: CognitoUser, identity: tuple[str, str], *, idp: Any, profiles_table: Any
+    trigger: CognitoTriggerEvent,
+    owner: CognitoUser,
+    identity: tuple[str, str],
+    *,
+    cognito: CognitoGateway,
+    profiles: ProfilesStore,
 ) -> SignUpDecision:
     provider_name, provider_user_id = identity
     try:
-        link_identity(idp, trigger.user_pool_id, owner.username, provider_name, provider_user_id)
+        cognito.link_identity(trigger.user_pool_id, owner.username, provider_name, provider_user_id)
     except LinkflowError as exc:
         return SignUpDecision(
             action="fail_open", reason=f"link failed: {type(exc).__name__}: {exc}", owner_user_id=owner.sub
         )
     try:
-        add_provider(profiles_table, owner.sub, provider_name, utc_now())
+        profiles.add_provider(owner.sub, provider_name, utc_now())
     except LinkflowError as exc:  # the link stands; only the profile's provider list lags
         return SignUpDecision(
             action="linked",

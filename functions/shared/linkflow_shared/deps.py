@@ -1,0 +1,82 @@
+"""What a step may need, built lazily from one complete :class:`~linkflow_shared.config.Settings`.
+
+A handler gets a fresh ``Deps`` per invocation (cheap: nothing is built until asked for, and the
+clients underneath are cached per process by ``aws_clients`` and ``gateways.stripe``). Tests pass
+ready collaborators instead (``Deps(settings, stripe=fake)``): an explicit value beats the
+environment.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from . import aws_clients
+from .aws_clients import Profile
+from .config import Settings
+from .gateways import BotoCognito, CognitoGateway, SdkStripe, StripeGateway, load_stripe_secret, stripe_client
+from .stores import EmailClaimsStore, EntitlementsStore, ProfilesStore, Table, UnlinkedCustomersStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+
+class Deps:
+    def __init__(self, settings: Settings, *, profile: Profile = "task", **ready: Any) -> None:
+        self.settings = settings
+        self.profile: Profile = profile
+        for name, value in ready.items():  # a ready collaborator shadows the lazy property
+            if not isinstance(getattr(type(self), name, None), cached_property):
+                raise TypeError(f"Deps has no collaborator named {name}")
+            self.__dict__[name] = value
+
+    def _table(self, name: str) -> Table:
+        return Table(aws_clients.dynamodb_table(name, profile=self.profile))
+
+    @cached_property
+    def cognito(self) -> CognitoGateway:
+        return BotoCognito(aws_clients.cognito(self.profile))
+
+    @cached_property
+    def stripe(self) -> StripeGateway:
+        s = self.settings
+        return SdkStripe(stripe_client(s.stripe_secret_name, api_base=s.stripe_api_base, livemode=s.stripe_livemode))
+
+    @cached_property
+    def sfn(self) -> SFNClient:
+        return aws_clients.stepfunctions(self.profile)
+
+    @cached_property
+    def profiles(self) -> ProfilesStore:
+        return ProfilesStore(self._table(self.settings.user_profiles_table))
+
+    @cached_property
+    def entitlements(self) -> EntitlementsStore:
+        return EntitlementsStore(self._table(self.settings.entitlements_table))
+
+    @cached_property
+    def email_claims(self) -> EmailClaimsStore:
+        return EmailClaimsStore(self._table(self.settings.email_claims_table))
+
+    @cached_property
+    def unlinked_customers(self) -> UnlinkedCustomersStore:
+        return UnlinkedCustomersStore(self._table(self.settings.unlinked_customers_table))
+
+    def webhook_secrets(self) -> list[str]:
+        """The current and the previous signing secret: both verify while a secret is rolled."""
+        secret = load_stripe_secret(self.settings.stripe_secret_name)
+        return [secret.webhook_secret, secret.webhook_secret_previous]
+
+    def count(self, metric: str) -> None:
+        """One CloudWatch metric data point (EMF log line), dimensioned by stage."""
+        with single_metric(metric, MetricUnit.Count, 1, namespace=self.settings.metrics_namespace) as point:
+            point.add_dimension("stage", self.settings.stage)
+
+
+def required(value: str | None, variable: str) -> str:
+    """A setting the function cannot work without (its template environment must set it)."""
+    if not value:
+        raise RuntimeError(f"{variable} is not set")
+    return value

@@ -1,0 +1,18 @@
+"""The ports to the systems linkflow links, each a ``Protocol`` with one real implementation."""
+
+from .cognito import EXTERNAL_PROVIDER, UNCONFIRMED, BotoCognito, CognitoGateway, CognitoUser
+from .stripe import SdkStripe, StripeGateway, StripeSecret, build_client, load_stripe_secret, stripe_client
+
+__all__ = [
+    "EXTERNAL_PROVIDER",
+    "UNCONFIRMED",
+    "BotoCognito",
+    "CognitoGateway",
+    "CognitoUser",
+    "SdkStripe",
+    "StripeGateway",
+    "StripeSecret",
+    "build_client",
+    "load_stripe_secret",
+    "stripe_client",
+]

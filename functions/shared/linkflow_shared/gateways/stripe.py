@@ -1,0 +1,233 @@
+"""Stripe, as linkflow uses it: the port the steps depend on, its SDK implementation, the client
+built from the secret, and Stripe's errors mapped onto linkflow's.
+
+The API key lives in the Secrets Manager secret named by ``STRIPE_SECRET_NAME`` (JSON
+``{"api_key", "webhook_secret", "webhook_secret_previous"}``), read through Powertools with a
+5-minute cache. ``STRIPE_API_BASE`` (the emulator) replaces Stripe's API address. The SDK does not
+retry (``max_network_retries=0``): the state machine's Retry owns backoff, so one policy decides.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import stripe as stripe_sdk
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+
+from .. import aws_clients
+from ..errors import SecretUnavailable, StripeNotFound, StripeRequestRejected, StripeUnavailable
+
+if TYPE_CHECKING:
+    from stripe.params import CustomerCreateParams, SubscriptionListParams
+
+SECRET_MAX_AGE_SECONDS = 300
+PRODUCT_MAX_AGE_SECONDS = 300
+HTTP_TIMEOUT_SECONDS = 10
+PAGE_SIZE = 100
+# Stripe expands at most four levels and counts ``data`` on lists: ``data.items.data.price`` is the
+# deepest a subscription list allows, so products are fetched (and cached) separately.
+SUBSCRIPTION_EXPAND = ["data.items.data.price"]
+
+JSON = dict[str, Any]
+
+
+class StripeGateway(Protocol):
+    """The Stripe operations linkflow's steps need; objects come back as Stripe's JSON."""
+
+    def create_customer(self, *, email: str, name: str | None, metadata: dict[str, str], idempotency_key: str) -> str:
+        """Create a customer; the same ``idempotency_key`` within 24 h answers the same customer."""
+        ...
+
+    def customers_with_email(self, email: str) -> list[JSON]:
+        """The live customers with ``email`` (a list, not a search: search is eventually consistent)."""
+        ...
+
+    def retrieve_customer(self, customer_id: str) -> JSON:
+        """The customer (``{"deleted": true, ...}`` once deleted); :class:`StripeNotFound` if Stripe
+        never had it under this key."""
+        ...
+
+    def delete_customer(self, customer_id: str) -> None: ...
+
+    def list_subscriptions(self, customer_id: str) -> list[JSON]:
+        """Every subscription of the customer, any status, each item's price with its product."""
+        ...
+
+
+@dataclass(frozen=True)
+class StripeSecret:
+    api_key: str
+    webhook_secret: str = ""
+    webhook_secret_previous: str = ""
+
+    def __repr__(self) -> str:  # never print a key, even by accident
+        return "StripeSecret(<redacted>)"
+
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str | None], stripe_sdk.StripeClient] = {}
+_providers: dict[int, parameters.SecretsProvider] = {}
+_products: dict[str, tuple[float, JSON]] = {}
+
+
+def _secrets_provider() -> parameters.SecretsProvider:
+    # Built on the one client factory (endpoint and region from the environment at call time),
+    # not Powertools' process-wide default provider, whose client is fixed by whoever came first.
+    sm = aws_clients.secretsmanager()
+    with _lock:
+        provider = _providers.get(id(sm))
+        if provider is None:
+            provider = _providers[id(sm)] = parameters.SecretsProvider(boto3_client=sm)
+    return provider
+
+
+def load_stripe_secret(secret_name: str) -> StripeSecret:
+    try:
+        value = _secrets_provider().get(secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+    except (GetParameterError, TransformParameterError) as exc:
+        raise SecretUnavailable(f"secret {secret_name} could not be read: {type(exc).__name__}") from None
+    if not isinstance(value, dict) or not value.get("api_key"):
+        raise SecretUnavailable(f"secret {secret_name} has no api_key")
+    return StripeSecret(
+        api_key=str(value["api_key"]),
+        webhook_secret=str(value.get("webhook_secret") or ""),
+        webhook_secret_previous=str(value.get("webhook_secret_previous") or ""),
+    )
+
+
+def build_client(api_key: str, *, api_base: str | None = None, livemode: bool = False) -> stripe_sdk.StripeClient:
+    """A ``StripeClient`` for ``api_key``; refuses a key of the wrong mode (test key in live and back)."""
+    is_live_key = "_live_" in api_key
+    if is_live_key != livemode:
+        raise StripeRequestRejected(
+            f"Stripe is configured with livemode={str(livemode).lower()} but the key is a "
+            f"{'live' if is_live_key else 'test'} key"
+        )
+    key = (api_key, api_base)
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            client = stripe_sdk.StripeClient(
+                api_key,
+                base_addresses={"api": api_base} if api_base else None,
+                max_network_retries=0,
+                http_client=stripe_sdk.RequestsClient(timeout=HTTP_TIMEOUT_SECONDS),
+            )
+            _clients[key] = client
+    return client
+
+
+def _is_transient(exc: stripe_sdk.StripeError) -> bool:
+    if isinstance(exc, stripe_sdk.APIConnectionError):
+        return True
+    status = exc.http_status or 0
+    should_retry = str((exc.headers or {}).get("Stripe-Should-Retry", "")).lower()
+    if should_retry == "false":
+        return False
+    return should_retry == "true" or status in (409, 429) or status >= 500
+
+
+@contextmanager
+def stripe_errors() -> Iterator[None]:
+    """429, 409 (idempotency key in flight), 5xx, connection failures → :class:`StripeUnavailable`;
+    404 → :class:`StripeNotFound`; authentication, permission, invalid requests →
+    :class:`StripeRequestRejected`."""
+    try:
+        yield
+    except stripe_sdk.StripeError as exc:
+        detail = f"{type(exc).__name__} (HTTP {exc.http_status}, code {exc.code}): {exc.user_message or exc}"
+        if _is_transient(exc):
+            raise StripeUnavailable(detail) from exc
+        if exc.http_status == 404:
+            raise StripeNotFound(detail) from exc
+        raise StripeRequestRejected(detail) from exc
+
+
+def _json(obj: stripe_sdk.StripeObject) -> JSON:
+    """The object as Stripe sent it (the SDK's wrapper objects stay out of linkflow's code)."""
+    response = obj.last_response
+    if response is None or not isinstance(response.data, dict):
+        raise StripeUnavailable(f"Stripe answered no JSON object for {type(obj).__name__}")
+    return response.data
+
+
+class SdkStripe:
+    """:class:`StripeGateway` on the official SDK's ``StripeClient``."""
+
+    def __init__(self, client: stripe_sdk.StripeClient) -> None:
+        self._client = client
+
+    def create_customer(self, *, email: str, name: str | None, metadata: dict[str, str], idempotency_key: str) -> str:
+        params: CustomerCreateParams = {"email": email, "metadata": metadata}
+        if name:
+            params["name"] = name
+        with stripe_errors():
+            customer = self._client.v1.customers.create(params=params, options={"idempotency_key": idempotency_key})
+        return str(customer.id)
+
+    def customers_with_email(self, email: str) -> list[JSON]:
+        with stripe_errors():
+            page = self._client.v1.customers.list(params={"email": email, "limit": PAGE_SIZE})
+        return list(_json(page).get("data") or [])
+
+    def retrieve_customer(self, customer_id: str) -> JSON:
+        with stripe_errors():
+            customer = self._client.v1.customers.retrieve(customer_id)
+        return _json(customer)
+
+    def delete_customer(self, customer_id: str) -> None:
+        with stripe_errors():
+            self._client.v1.customers.delete(customer_id)
+
+    def list_subscriptions(self, customer_id: str) -> list[JSON]:
+        rows: list[JSON] = []
+        params: SubscriptionListParams = {
+            "customer": customer_id,
+            "status": "all",
+            "limit": PAGE_SIZE,
+            "expand": SUBSCRIPTION_EXPAND,
+        }
+        while True:
+            with stripe_errors():
+                page = self._client.v1.subscriptions.list(params=params)
+            body = _json(page)
+            rows.extend(body.get("data") or [])
+            if not body.get("has_more") or not rows:
+                break
+            params = {**params, "starting_after": rows[-1]["id"]}
+        for subscription in rows:
+            for item in (subscription.get("items") or {}).get("data") or []:
+                price = item.get("price")
+                if isinstance(price, dict) and isinstance(price.get("product"), str):
+                    price["product"] = self._product(price["product"])
+        return rows
+
+    def _product(self, product_id: str) -> JSON:
+        """A product from a per-process cache of five minutes: a plan's product rarely changes, and a
+        sync per event should not cost a product fetch per event."""
+        now = time.monotonic()
+        with _lock:
+            cached = _products.get(product_id)
+        if cached is not None and now - cached[0] < PRODUCT_MAX_AGE_SECONDS:
+            return cached[1]
+        with stripe_errors():
+            product = _json(self._client.v1.products.retrieve(product_id))
+        with _lock:
+            _products[product_id] = (now, product)
+        return product
+
+
+def stripe_client(secret_name: str, *, api_base: str | None = None, livemode: bool = False) -> stripe_sdk.StripeClient:
+    """The client the Lambdas use: key from the secret, address from ``api_base`` if given."""
+    return build_client(load_stripe_secret(secret_name).api_key, api_base=api_base, livemode=livemode)
+
+
+def clear_product_cache() -> None:
+    with _lock:
+        _products.clear()
