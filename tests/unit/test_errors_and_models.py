@@ -8,29 +8,30 @@ import pytest
 import stripe
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from linkflow_shared import (
-    CognitoTriggerEvent,
     EmailAlreadyRegistered,
-    InvalidOnboardingInput,
-    OnboardingInput,
+    InvalidStepInput,
     ProfileRecord,
     normalize_email,
-    parse_input,
+    parse_step_input,
 )
 from linkflow_shared.errors import (
     CognitoRequestRejected,
     CognitoUnavailable,
     CognitoUserNotFound,
+    ConditionFailed,
     DynamoDBRequestRejected,
     DynamoDBThrottled,
     DynamoDBUnavailable,
     RetryableError,
+    StripeNotFound,
     StripeRequestRejected,
     StripeUnavailable,
     cognito_errors,
     dynamodb_errors,
 )
+from linkflow_shared.gateways.stripe import StripeSecret, build_client, stripe_errors
 from linkflow_shared.models import external_identity, mask_email
-from linkflow_shared.stripe_gateway import StripeSecret, build_client, stripe_errors
+from linkflow_shared.onboarding import CognitoTriggerEvent, OnboardingInput
 
 
 def client_error(code: str, status: int = 400) -> ClientError:
@@ -56,9 +57,28 @@ def test_dynamodb_errors_map_to_the_hierarchy(code, status, expected):
         raise client_error(code, status)
 
 
-def test_a_failed_condition_is_left_to_the_caller():
-    with pytest.raises(ClientError), dynamodb_errors():
-        raise client_error("ConditionalCheckFailedException")
+def test_a_failed_condition_carries_the_stored_item_in_python_types():
+    error = client_error("ConditionalCheckFailedException")
+    error.response["Item"] = {"userId": {"S": "u1"}, "n": {"N": "2"}, "tags": {"SS": ["a"]}}
+    with pytest.raises(ConditionFailed) as raised, dynamodb_errors():
+        raise error
+    assert raised.value.item == {"userId": "u1", "n": 2, "tags": {"a"}}
+    with pytest.raises(ConditionFailed) as raised, dynamodb_errors():
+        raise client_error("ConditionalCheckFailedException")  # no item asked for, or none stored
+    assert raised.value.item is None
+
+
+def test_a_failed_condition_through_a_real_table_returns_what_is_stored(aws):
+    from linkflow_shared.stores import Table
+
+    table = Table(aws.table("UserProfilesTable"))
+    table.put({"userId": "u1", "email": "a@example.com"})
+    with pytest.raises(ConditionFailed) as raised:
+        table.update({"userId": "u1"}, "SET email = :e", condition="attribute_not_exists(userId)", values={":e": "b"})
+    assert raised.value.item == {"userId": "u1", "email": "a@example.com"}
+    with pytest.raises(ConditionFailed) as raised:
+        table.delete({"userId": "nobody"}, condition="attribute_exists(userId)")
+    assert raised.value.item is None
 
 
 @pytest.mark.parametrize(
@@ -100,6 +120,7 @@ def test_cognito_errors_map_to_the_hierarchy(code, expected):
         (stripe.AuthenticationError("bad key", http_status=401), StripeRequestRejected),
         (stripe.PermissionError("nope", http_status=403), StripeRequestRejected),
         (stripe.IdempotencyError("other params", http_status=400), StripeRequestRejected),
+        (stripe.InvalidRequestError("No such customer", param="id", http_status=404), StripeNotFound),
         (
             stripe.APIError("lock", http_status=400, headers={"Stripe-Should-Retry": "true"}),
             StripeUnavailable,
@@ -186,7 +207,7 @@ def test_onboarding_input_from_a_native_confirmation():
             "userAttributes": {"sub": sub, "email": " Ada@Example.com", "given_name": "Ada", "email_verified": "true"}
         },
     }
-    onboarding = OnboardingInput.from_trigger(parse_input(CognitoTriggerEvent, event))
+    onboarding = OnboardingInput.from_trigger(parse_step_input(CognitoTriggerEvent, event))
     assert onboarding.dump() == {
         "userPoolId": "pool",
         "userName": sub,
@@ -208,13 +229,13 @@ def test_onboarding_input_from_a_federated_first_sign_in():
         "triggerSource": "PostConfirmation_ConfirmSignUp",
         "request": {"userAttributes": {"sub": sub, "email": "ada@example.com", "email_verified": "false"}},
     }
-    onboarding = OnboardingInput.from_trigger(parse_input(CognitoTriggerEvent, event))
+    onboarding = OnboardingInput.from_trigger(parse_step_input(CognitoTriggerEvent, event))
     assert onboarding.providers == ["Google"] and onboarding.is_external and not onboarding.email_verified
 
 
 def test_parse_errors_name_fields_not_values():
-    with pytest.raises(InvalidOnboardingInput) as raised:
-        parse_input(OnboardingInput, {"userPoolId": "p", "userName": "u", "sub": "secret-ish", "email": "ada@x"})
+    with pytest.raises(InvalidStepInput) as raised:
+        parse_step_input(OnboardingInput, {"userPoolId": "p", "userName": "u", "sub": "secret-ish", "email": "ada@x"})
     message = str(raised.value)
     assert "sub" in message and "email" in message
     assert "secret-ish" not in message and "ada@x" not in message

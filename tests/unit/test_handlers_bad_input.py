@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
-from linkflow_shared.errors import InvalidOnboardingInput, RetryableError, TerminalError
+from linkflow_shared.errors import InvalidStepInput, RetryableError, TerminalError
 from unit_support import resources
 
 ONBOARDING_TASKS = [
@@ -89,17 +89,18 @@ def test_every_function_in_the_template_is_covered_here():
 
 
 def test_the_bad_input_error_is_terminal():
-    assert issubclass(InvalidOnboardingInput, TerminalError)
-    assert not issubclass(InvalidOnboardingInput, RetryableError)
+    assert issubclass(InvalidStepInput, TerminalError)
+    assert not issubclass(InvalidStepInput, RetryableError)
 
 
 @pytest.mark.parametrize("function", ONBOARDING_TASKS)
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_onboarding_step_rejects_bad_input(aws_module, load_handler, context, function, case):
     handler = load_handler(function)
-    with pytest.raises(InvalidOnboardingInput) as raised:
+    with pytest.raises(InvalidStepInput) as raised:
         handler(BAD_INPUTS[case], context)
     assert "ada" not in str(raised.value), "the error message must not echo the email"
+    assert str(raised.value).startswith("invalid "), "the message names the model it could not parse"
     assert_nothing_written(aws_module)
 
 
@@ -114,7 +115,7 @@ def test_onboarding_step_rejects_bad_input(aws_module, load_handler, context, fu
 )
 def test_step_without_the_result_it_builds_on_is_rejected(aws_module, load_handler, context, function, missing):
     handler = load_handler(function)
-    with pytest.raises(InvalidOnboardingInput, match=missing):
+    with pytest.raises(InvalidStepInput, match=missing):
         handler(valid_input(), context)
     assert_nothing_written(aws_module)
 
@@ -126,7 +127,7 @@ def test_step_without_the_result_it_builds_on_is_rejected(aws_module, load_handl
 )
 def test_post_confirmation_rejects_bad_input_and_starts_nothing(aws_module, load_handler, context, attributes):
     handler = load_handler("PostConfirmationFunction")
-    with pytest.raises(InvalidOnboardingInput):
+    with pytest.raises(InvalidStepInput):
         handler(trigger_event("PostConfirmation_ConfirmSignUp", **attributes), context)
     assert_nothing_written(aws_module)
 
@@ -143,7 +144,7 @@ def test_post_confirmation_rejects_bad_input_and_starts_nothing(aws_module, load
 )
 def test_trigger_rejects_an_event_that_is_not_a_cognito_event(aws_module, load_handler, context, function, event):
     handler = load_handler(function)
-    with pytest.raises(InvalidOnboardingInput):
+    with pytest.raises(InvalidStepInput):
         handler(event, context)
     assert_nothing_written(aws_module)
 
@@ -151,6 +152,6 @@ def test_trigger_rejects_an_event_that_is_not_a_cognito_event(aws_module, load_h
 @pytest.mark.parametrize("email", [None, "", "no-at-sign", "two@@example.com"])
 def test_pre_signup_rejects_a_native_sign_up_without_a_valid_email(aws_module, load_handler, context, email):
     handler = load_handler("PreSignUpFunction")
-    with pytest.raises(InvalidOnboardingInput):
+    with pytest.raises(InvalidStepInput):
         handler(trigger_event("PreSignUp_SignUp", email=email), context)
     assert_nothing_written(aws_module)

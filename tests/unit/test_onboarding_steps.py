@@ -1,7 +1,7 @@
 """Onboarding steps and compensations against moto (tables and pool from template.yaml).
 
-Stripe is the in-memory ``FakeStripe``; the SDK against the emulator is covered by the workflow
-tests on the local stack.
+Stripe is the in-memory ``InMemoryStripe`` (the ``StripeGateway`` port); the SDK against the emulator
+is covered by the workflow tests on the local stack.
 """
 
 from __future__ import annotations
@@ -11,32 +11,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from linkflow_shared import (
+from linkflow_shared import CognitoUserNotFound, ProfileMissing
+from linkflow_shared.onboarding import (
     ClaimedEmailInput,
-    CognitoUserNotFound,
     DeleteCustomerInput,
     EmailClaimResult,
     OnboardingInput,
     OnboardingState,
-    ProfileMissing,
     StoreCustomerInput,
     StoreCustomerResult,
     StripeCustomerRef,
-)
-from linkflow_shared.compensations import delete_duplicate_customer, disable_duplicate_account, rollback_onboarding
-from linkflow_shared.email_claims import claim_email, get_claim
-from linkflow_shared.entitlements import get_entitlement
-from linkflow_shared.onboarding import (
     check_duplicate_email,
+    compensate_delete_stripe_customer,
+    compensate_disable_duplicate_account,
+    compensate_rollback_onboarding,
     create_stripe_customer,
     customer_idempotency_key,
     init_entitlement,
     link_provider,
-    store_customer_id,
+    store_stripe_customer_id,
     write_profile,
 )
-from linkflow_shared.profiles import get_profile
-from unit_support import FakeStripe, LinkingIdp
+from unit_support import InMemoryStripe, linking_cognito
 
 
 def native(aws: Any, email: str = "ada@example.com", spelled: str | None = None) -> OnboardingInput:
@@ -67,31 +63,26 @@ def federated(aws: Any, email: str, verified: bool = True, provider_user_id: str
 
 
 def tables(aws: Any) -> dict[str, Any]:
-    return {
-        "profiles_table": aws.table("UserProfilesTable"),
-        "entitlements_table": aws.table("EntitlementsTable"),
-        "claims_table": aws.table("EmailClaimsTable"),
-    }
+    return {"profiles": aws.profiles, "entitlements": aws.entitlements, "claims": aws.claims}
 
 
-def onboard(aws: Any, onboarding: OnboardingInput, stripe: FakeStripe) -> str:
+def onboard(aws: Any, onboarding: OnboardingInput, stripe: InMemoryStripe) -> str:
     """The happy path, step by step; answers the stored customer id."""
-    t = tables(aws)
-    assert check_duplicate_email(onboarding, idp=aws.idp, claims_table=t["claims_table"]).outcome == "claimed"
-    write_profile(onboarding, profiles_table=t["profiles_table"])
-    init_entitlement(onboarding, entitlements_table=t["entitlements_table"])
+    assert check_duplicate_email(onboarding, cognito=aws.cognito, claims=aws.claims).outcome == "claimed"
+    write_profile(onboarding, profiles=aws.profiles)
+    init_entitlement(onboarding, entitlements=aws.entitlements)
     customer = create_stripe_customer(
-        onboarding, idp=aws.idp, profiles_table=t["profiles_table"], stripe=stripe, platform="linkflow"
+        onboarding, cognito=aws.cognito, profiles=aws.profiles, stripe=stripe, platform="linkflow"
     )
     state = StoreCustomerInput(**onboarding.model_dump(), stripe_customer=customer)
-    return store_customer_id(state, idp=aws.idp, profiles_table=t["profiles_table"]).stored_customer_id
+    return store_stripe_customer_id(state, cognito=aws.cognito, profiles=aws.profiles).stored_customer_id
 
 
 # --- happy path ---------------------------------------------------------------------------------
 
 
 def test_happy_path_writes_one_profile_one_entitlement_one_customer(aws):
-    stripe = FakeStripe()
+    stripe = InMemoryStripe()
     onboarding = native(aws, spelled="  Ada@Example.com ")
     customer_id = onboard(aws, onboarding, stripe)
 
@@ -113,23 +104,23 @@ def test_happy_path_writes_one_profile_one_entitlement_one_customer(aws):
 
     creates = [call for name, call in stripe.calls if name == "create"]
     assert len(stripe.calls) == 1 and len(creates) == 1, "exactly one Stripe call: no search, no list"
-    assert creates[0]["options"] == {"idempotency_key": customer_idempotency_key(onboarding.sub)}
-    metadata = creates[0]["params"]["metadata"]
+    assert creates[0]["idempotency_key"] == customer_idempotency_key(onboarding.sub)
+    metadata = creates[0]["metadata"]
     assert metadata["cognito_user_id"] == metadata["cognito_sub"] == onboarding.sub
     assert metadata["user_pool_id"] == aws.pool_id
     assert {"platform", "created_via"} <= set(metadata)
 
 
 def test_every_step_is_idempotent(aws):
-    stripe = FakeStripe()
+    stripe = InMemoryStripe()
     onboarding = native(aws)
     first = onboard(aws, onboarding, stripe)
-    profile_before = get_profile(aws.table("UserProfilesTable"), onboarding.sub)
+    profile_before = aws.profiles.get(onboarding.sub)
     # a redrive or a retry runs the steps again: nothing is duplicated or overwritten
     second = onboard(aws, onboarding, stripe)
     assert first == second
     assert len(aws.items("UserProfilesTable")) == len(aws.items("EntitlementsTable")) == 1
-    profile_after = get_profile(aws.table("UserProfilesTable"), onboarding.sub)
+    profile_after = aws.profiles.get(onboarding.sub)
     assert profile_after.created_at == profile_before.created_at
     assert stripe.live() == [first]
     assert [name for name, _ in stripe.calls] == ["create"], "the stored customer is reused, not re-created"
@@ -138,9 +129,9 @@ def test_every_step_is_idempotent(aws):
 def test_init_entitlement_keeps_a_newer_entitlement(aws):
     onboarding = native(aws)
     aws.table("EntitlementsTable").put_item(Item={"cognito_sub": onboarding.sub, "status": "active", "plan": "pro"})
-    entitlement = init_entitlement(onboarding, entitlements_table=aws.table("EntitlementsTable"))
+    entitlement = init_entitlement(onboarding, entitlements=aws.entitlements)
     assert entitlement.status == "active"
-    assert get_entitlement(aws.table("EntitlementsTable"), onboarding.sub).plan == "pro"
+    assert aws.entitlements.get(onboarding.sub).plan == "pro"
 
 
 # --- the email claim (behaviours 7 and 8) -------------------------------------------------------
@@ -150,44 +141,40 @@ def test_the_claim_goes_to_the_first_claimer_and_names_it_to_the_second(aws):
     # Atomicity itself is DynamoDB's conditional write; moto does not lock, so racing threads
     # against it would test moto. What is ours: the condition and what each claimer is told.
     first, second = native(aws), native(aws, spelled="ADA@example.com")
-    claims = aws.table("EmailClaimsTable")
-    assert claim_email(claims, first.email, first.sub, "t1").user_id == first.sub
-    assert claim_email(claims, second.email, second.sub, "t2").user_id == first.sub
-    assert claim_email(claims, first.email, first.sub, "t3").claimed_at == "t1", "a re-claim keeps the claim"
+    assert aws.claims.claim(first.email, first.sub, "t1").user_id == first.sub
+    assert aws.claims.claim(second.email, second.sub, "t2").user_id == first.sub
+    assert aws.claims.claim(first.email, first.sub, "t3").claimed_at == "t1", "a re-claim keeps the claim"
     (item,) = aws.items("EmailClaimsTable")
     assert item == {"email": "ada@example.com", "userId": first.sub, "claimedAt": "t1"}
 
 
 def test_a_second_native_account_with_the_email_is_a_duplicate(aws):
     owner, other = native(aws), native(aws, spelled=" Ada@Example.com")
-    claims = aws.table("EmailClaimsTable")
-    assert check_duplicate_email(owner, idp=aws.idp, claims_table=claims).outcome == "claimed"
-    result = check_duplicate_email(other, idp=aws.idp, claims_table=claims)
+    assert check_duplicate_email(owner, cognito=aws.cognito, claims=aws.claims).outcome == "claimed"
+    result = check_duplicate_email(other, cognito=aws.cognito, claims=aws.claims)
     assert result == EmailClaimResult(outcome="duplicate", owner_user_id=owner.sub, owner_user_name=owner.user_name)
 
 
 def test_a_stale_claim_whose_owner_left_cognito_is_taken_over(aws):
     gone, newcomer = native(aws), native(aws, spelled="ADA@EXAMPLE.COM")
-    claims = aws.table("EmailClaimsTable")
-    check_duplicate_email(gone, idp=aws.idp, claims_table=claims)
+    check_duplicate_email(gone, cognito=aws.cognito, claims=aws.claims)
     aws.idp.admin_delete_user(UserPoolId=aws.pool_id, Username=gone.user_name)
-    assert check_duplicate_email(newcomer, idp=aws.idp, claims_table=claims).outcome == "claimed"
-    claim = get_claim(claims, newcomer.email)
+    assert check_duplicate_email(newcomer, cognito=aws.cognito, claims=aws.claims).outcome == "claimed"
+    claim = aws.claims.get(newcomer.email)
     assert claim.user_id == newcomer.sub and claim.previous_user_id == gone.sub
 
 
 def test_the_duplicate_account_is_disabled_and_the_reason_recorded_once(aws):
     owner, other = native(aws), native(aws, spelled="Ada@example.com")
-    claims = aws.table("EmailClaimsTable")
-    check_duplicate_email(owner, idp=aws.idp, claims_table=claims)
-    result = check_duplicate_email(other, idp=aws.idp, claims_table=claims)
+    check_duplicate_email(owner, cognito=aws.cognito, claims=aws.claims)
+    result = check_duplicate_email(other, cognito=aws.cognito, claims=aws.claims)
     state = ClaimedEmailInput(**other.model_dump(), email_claim=result)
     for _ in range(2):  # a retry records nothing twice
-        rejection = disable_duplicate_account(state, idp=aws.idp, claims_table=claims)
+        rejection = compensate_disable_duplicate_account(state, cognito=aws.cognito, claims=aws.claims)
     assert rejection.reason == "duplicate_native_sign_up" and rejection.cognito_disabled
     assert aws.idp.admin_get_user(UserPoolId=aws.pool_id, Username=other.user_name)["Enabled"] is False
     assert aws.idp.admin_get_user(UserPoolId=aws.pool_id, Username=owner.user_name)["Enabled"] is True
-    claim = get_claim(claims, owner.email)
+    claim = aws.claims.get(owner.email)
     assert claim.user_id == owner.sub
     assert claim.rejected_user_ids == [other.sub] and len(claim.rejections) == 1
     assert aws.items("UserProfilesTable") == []
@@ -195,28 +182,19 @@ def test_the_duplicate_account_is_disabled_and_the_reason_recorded_once(aws):
 
 def test_a_verified_federated_user_with_an_existing_email_is_linked_not_onboarded(aws_federated):
     aws = aws_federated
-    stripe = FakeStripe()
+    stripe = InMemoryStripe()
     owner = native_in_federated_pool(aws)
     onboard(aws, owner, stripe)
     google = federated(aws, owner.email, verified=True)
-    claims = aws.table("EmailClaimsTable")
-    result = check_duplicate_email(google, idp=aws.idp, claims_table=claims)
+    result = check_duplicate_email(google, cognito=aws.cognito, claims=aws.claims)
     assert result.outcome == "link_to_existing" and result.owner_user_id == owner.sub
 
-    idp = LinkingIdp(aws.idp)
+    cognito = linking_cognito(aws.idp)
     link = link_provider(
-        ClaimedEmailInput(**google.model_dump(), email_claim=result),
-        idp=idp,
-        profiles_table=aws.table("UserProfilesTable"),
+        ClaimedEmailInput(**google.model_dump(), email_claim=result), cognito=cognito, profiles=aws.profiles
     )
     assert link.linked_now and link.federated_user_deleted and link.profile_updated
-    (call,) = idp.links
-    assert call["DestinationUser"] == {"ProviderName": "Cognito", "ProviderAttributeValue": owner.user_name}
-    assert call["SourceUser"] == {
-        "ProviderName": "Google",
-        "ProviderAttributeName": "Cognito_Subject",
-        "ProviderAttributeValue": "4242",
-    }
+    assert cognito.links == [(aws.pool_id, owner.user_name, "Google", "4242")]
     usernames = {u["Username"] for u in aws.idp.list_users(UserPoolId=aws.pool_id)["Users"]}
     assert google.user_name not in usernames
     (profile,) = aws.items("UserProfilesTable")
@@ -227,13 +205,12 @@ def test_a_verified_federated_user_with_an_existing_email_is_linked_not_onboarde
 def test_an_unverified_federated_user_with_an_existing_email_is_never_linked(aws_federated):
     aws = aws_federated
     owner = native_in_federated_pool(aws)
-    claims = aws.table("EmailClaimsTable")
-    check_duplicate_email(owner, idp=aws.idp, claims_table=claims)
+    check_duplicate_email(owner, cognito=aws.cognito, claims=aws.claims)
     stranger = federated(aws, owner.email, verified=False)
-    result = check_duplicate_email(stranger, idp=aws.idp, claims_table=claims)
+    result = check_duplicate_email(stranger, cognito=aws.cognito, claims=aws.claims)
     assert result.outcome == "duplicate"
-    rejection = disable_duplicate_account(
-        ClaimedEmailInput(**stranger.model_dump(), email_claim=result), idp=aws.idp, claims_table=claims
+    rejection = compensate_disable_duplicate_account(
+        ClaimedEmailInput(**stranger.model_dump(), email_claim=result), cognito=aws.cognito, claims=aws.claims
     )
     assert rejection.reason == "unverified_external_email"
 
@@ -248,49 +225,51 @@ def native_in_federated_pool(aws: Any) -> OnboardingInput:
 
 
 def test_no_customer_is_created_when_the_profile_already_links_one(aws):
-    stripe = FakeStripe()
+    stripe = InMemoryStripe()
     onboarding = native(aws)
-    write_profile(onboarding, profiles_table=aws.table("UserProfilesTable"))
+    write_profile(onboarding, profiles=aws.profiles)
     aws.table("UserProfilesTable").update_item(
         Key={"userId": onboarding.sub},
         UpdateExpression="SET stripeCustomerId = :c",
         ExpressionAttributeValues={":c": "cus_checkout"},
     )
     customer = create_stripe_customer(
-        onboarding, idp=aws.idp, profiles_table=aws.table("UserProfilesTable"), stripe=stripe, platform="linkflow"
+        onboarding, cognito=aws.cognito, profiles=aws.profiles, stripe=stripe, platform="linkflow"
     )
     assert customer == StripeCustomerRef(customer_id="cus_checkout", created=False)
     assert stripe.calls == []
 
 
 def test_a_customer_linked_by_another_path_meanwhile_is_a_conflict_and_ours_is_deleted(aws):
-    stripe = FakeStripe()
+    stripe = InMemoryStripe()
     onboarding = native(aws)
     profiles = aws.table("UserProfilesTable")
-    write_profile(onboarding, profiles_table=profiles)
-    ours = create_stripe_customer(onboarding, idp=aws.idp, profiles_table=profiles, stripe=stripe, platform="x")
+    write_profile(onboarding, profiles=aws.profiles)
+    ours = create_stripe_customer(
+        onboarding, cognito=aws.cognito, profiles=aws.profiles, stripe=stripe, platform="x"
+    )
     theirs = stripe.add(onboarding.email, onboarding.sub)  # e.g. a checkout created and linked its own
     profiles.update_item(
         Key={"userId": onboarding.sub},
         UpdateExpression="SET stripeCustomerId = :c",
         ExpressionAttributeValues={":c": theirs},
     )
-    stored = store_customer_id(
-        StoreCustomerInput(**onboarding.model_dump(), stripe_customer=ours), idp=aws.idp, profiles_table=profiles
+    stored = store_stripe_customer_id(
+        StoreCustomerInput(**onboarding.model_dump(), stripe_customer=ours), cognito=aws.cognito, profiles=aws.profiles
     )
     assert stored == StoreCustomerResult(
         outcome="conflict", stored_customer_id=theirs, own_customer_id=ours.customer_id
     )
-    deletion = delete_duplicate_customer(
+    deletion = compensate_delete_stripe_customer(
         DeleteCustomerInput(**onboarding.model_dump(), stripe_customer=ours, stored_customer=stored), stripe=stripe
     )
     assert deletion.deleted_customer_id == ours.customer_id and deletion.kept_customer_id == theirs
     assert stripe.live() == [theirs]
-    assert get_profile(profiles, onboarding.sub).stripe_customer_id == theirs
+    assert aws.profiles.get(onboarding.sub).stripe_customer_id == theirs
 
 
 def test_a_customer_this_run_did_not_create_is_never_deleted(aws):
-    stripe = FakeStripe()
+    stripe = InMemoryStripe()
     onboarding = native(aws)
     theirs = stripe.add(onboarding.email, onboarding.sub)
     other = stripe.add(onboarding.email, onboarding.sub)
@@ -299,7 +278,7 @@ def test_a_customer_this_run_did_not_create_is_never_deleted(aws):
         stripe_customer=StripeCustomerRef(customer_id=other, created=False),
         stored_customer=StoreCustomerResult(outcome="conflict", stored_customer_id=theirs, own_customer_id=other),
     )
-    assert delete_duplicate_customer(state, stripe=stripe).deleted_customer_id is None
+    assert compensate_delete_stripe_customer(state, stripe=stripe).deleted_customer_id is None
     assert sorted(stripe.live()) == sorted([theirs, other])
 
 
@@ -309,14 +288,14 @@ def test_storing_on_a_vanished_profile_is_terminal(aws):
         **onboarding.model_dump(), stripe_customer=StripeCustomerRef(customer_id="cus_1", created=True)
     )
     with pytest.raises(ProfileMissing):
-        store_customer_id(state, idp=aws.idp, profiles_table=aws.table("UserProfilesTable"))
+        store_stripe_customer_id(state, cognito=aws.cognito, profiles=aws.profiles)
 
 
 def test_a_redrive_after_the_idempotency_key_expired_finds_the_earlier_customer(aws):
-    stripe = FakeStripe()
+    stripe = InMemoryStripe()
     onboarding = native(aws)
     profiles = aws.table("UserProfilesTable")
-    write_profile(onboarding, profiles_table=profiles)
+    write_profile(onboarding, profiles=aws.profiles)
     two_days_ago = (datetime.now(UTC) - timedelta(days=2)).isoformat().replace("+00:00", "Z")
     profiles.update_item(
         Key={"userId": onboarding.sub},
@@ -325,7 +304,9 @@ def test_a_redrive_after_the_idempotency_key_expired_finds_the_earlier_customer(
     )
     earlier = stripe.add(onboarding.email, onboarding.sub)
     stripe.add(onboarding.email, str(uuid.uuid4()))  # someone else's customer with the same email
-    customer = create_stripe_customer(onboarding, idp=aws.idp, profiles_table=profiles, stripe=stripe, platform="x")
+    customer = create_stripe_customer(
+        onboarding, cognito=aws.cognito, profiles=aws.profiles, stripe=stripe, platform="x"
+    )
     assert customer == StripeCustomerRef(customer_id=earlier, created=True)
     assert [name for name, _ in stripe.calls] == ["list"]
 
@@ -335,27 +316,26 @@ def test_a_redrive_after_the_idempotency_key_expired_finds_the_earlier_customer(
 
 @pytest.mark.parametrize("step", ["check", "create", "store"])
 def test_a_step_notices_the_user_was_deleted(aws, step):
-    stripe = FakeStripe()
+    stripe = InMemoryStripe()
     onboarding = native(aws)
-    profiles = aws.table("UserProfilesTable")
-    write_profile(onboarding, profiles_table=profiles)
+    write_profile(onboarding, profiles=aws.profiles)
     aws.idp.admin_delete_user(UserPoolId=aws.pool_id, Username=onboarding.user_name)
     with pytest.raises(CognitoUserNotFound):
         if step == "check":
-            check_duplicate_email(onboarding, idp=aws.idp, claims_table=aws.table("EmailClaimsTable"))
+            check_duplicate_email(onboarding, cognito=aws.cognito, claims=aws.claims)
         elif step == "create":
-            create_stripe_customer(onboarding, idp=aws.idp, profiles_table=profiles, stripe=stripe, platform="x")
+            create_stripe_customer(onboarding, cognito=aws.cognito, profiles=aws.profiles, stripe=stripe, platform="x")
         else:
             state = StoreCustomerInput(
                 **onboarding.model_dump(), stripe_customer=StripeCustomerRef(customer_id="cus_1", created=True)
             )
-            store_customer_id(state, idp=aws.idp, profiles_table=profiles)
+            store_stripe_customer_id(state, cognito=aws.cognito, profiles=aws.profiles)
     assert stripe.calls == [], "no customer is created for a deleted user"
-    assert get_profile(profiles, onboarding.sub).stripe_customer_id is None
+    assert aws.profiles.get(onboarding.sub).stripe_customer_id is None
 
 
 def test_the_rollback_removes_everything_the_run_created(aws):
-    stripe = FakeStripe()
+    stripe = InMemoryStripe()
     onboarding = native(aws)
     bystander = native(aws, "grace@example.com")
     onboard(aws, bystander, stripe)
@@ -365,7 +345,7 @@ def test_the_rollback_removes_everything_the_run_created(aws):
         **onboarding.model_dump(), stripe_customer=StripeCustomerRef(customer_id=customer_id, created=True)
     )
     for _ in range(2):  # idempotent: a retried rollback finds nothing left to do
-        result = rollback_onboarding(state, stripe=stripe, **tables(aws))
+        result = compensate_rollback_onboarding(state, stripe=stripe, **tables(aws))
     assert result.deleted_customer_ids == [] and not result.profile_deleted
     assert [p["userId"] for p in aws.items("UserProfilesTable")] == [bystander.sub]
     assert [e["cognito_sub"] for e in aws.items("EntitlementsTable")] == [bystander.sub]
@@ -374,9 +354,9 @@ def test_the_rollback_removes_everything_the_run_created(aws):
 
 
 def test_the_rollback_reports_what_it_removed(aws):
-    stripe = FakeStripe()
+    stripe = InMemoryStripe()
     onboarding = native(aws)
     customer_id = onboard(aws, onboarding, stripe)
-    result = rollback_onboarding(OnboardingState(**onboarding.model_dump()), stripe=stripe, **tables(aws))
+    result = compensate_rollback_onboarding(OnboardingState(**onboarding.model_dump()), stripe=stripe, **tables(aws))
     assert result.deleted_customer_ids == [customer_id]
     assert result.profile_deleted and result.entitlement_deleted and result.email_claim_released

@@ -5,38 +5,36 @@ from __future__ import annotations
 
 import json
 import uuid
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import stripe
-from linkflow_shared import CustomerLink, EventHint, InvalidEventInput, LinkedEventInput, ProfileRecord
-from linkflow_shared.customer_links import resolve_customer, unlink_deleted_customer
-from linkflow_shared.profiles import get_profile, put_new_profile
-from linkflow_shared.unlinked_customers import (
-    get_unlinked_customer,
-    list_unlinked_customers,
+from linkflow_shared import InvalidStepInput, ProfileRecord
+from linkflow_shared.subscription_events import (
+    CustomerLink,
+    EventHint,
+    ResolvedCustomerInput,
+    UnlinkedCustomerInput,
     record_unlinked_customer,
+    resolve_customer,
+    unlink_deleted_customer,
 )
-from unit_support import TEMPLATE, function_env, resolve, resources
+from unit_support import TEMPLATE, InMemoryStripe, function_env, resolve, resources
 
 EVENT_FUNCTIONS = ["ResolveCustomerFunction", "SyncEntitlementFunction", "RecordUnlinkedCustomerFunction",
                    "UnlinkDeletedCustomerFunction"]
 
 
-class Customers:
-    """``client.v1.customers.retrieve`` over a dict of customers; counts the calls."""
+def Customers(**customers: dict[str, Any]) -> InMemoryStripe:  # noqa: N802  (reads like the fake it builds)
+    """Stripe knowing exactly ``customers`` (by id)."""
+    fake = InMemoryStripe()
+    for customer_id, given in customers.items():
+        fields = dict(given)
+        fake.add(fields.pop("email", None), id=customer_id, **fields)
+    return fake
 
-    def __init__(self, **customers: dict[str, Any]) -> None:
-        self.customers = customers
-        self.calls = 0
-        self.v1 = SimpleNamespace(customers=SimpleNamespace(retrieve=self.retrieve))
 
-    def retrieve(self, customer_id: str) -> Any:
-        self.calls += 1
-        if customer_id not in self.customers:
-            raise stripe.InvalidRequestError("No such customer", "id", code="resource_missing", http_status=404)
-        return SimpleNamespace(last_response=SimpleNamespace(data={"id": customer_id, **self.customers[customer_id]}))
+def stripe_calls(fake: InMemoryStripe) -> int:
+    return len(fake.calls)
 
 
 def hint(customer: str, event_id: str = "evt_1") -> EventHint:
@@ -46,7 +44,7 @@ def hint(customer: str, event_id: str = "evt_1") -> EventHint:
 def profile(aws: Any, customer: str | None = None, sub: str | None = None) -> ProfileRecord:
     record = ProfileRecord(user_id=sub or str(uuid.uuid4()), email="ada@example.com", stripe_customer_id=customer,
                            created_at="2026-01-01T00:00:00.000Z")
-    return put_new_profile(aws.table("UserProfilesTable"), record)
+    return aws.profiles.create(record)
 
 
 # --- ResolveCustomer ----------------------------------------------------------------------------
@@ -55,34 +53,34 @@ def profile(aws: Any, customer: str | None = None, sub: str | None = None) -> Pr
 def test_a_linked_customer_resolves_by_the_index_without_calling_stripe(aws):
     owner = profile(aws, "cus_a")
     fake = Customers()
-    link = resolve_customer(hint("cus_a"), profiles_table=aws.table("UserProfilesTable"), stripe=fake)
+    link = resolve_customer(hint("cus_a"), profiles=aws.profiles, stripe=fake)
     assert (link.outcome, link.sub, link.email, link.resolved_by) == ("linked", owner.user_id, owner.email,
                                                                       "profile_index")
-    assert fake.calls == 0
+    assert stripe_calls(fake) == 0
 
 
 @pytest.mark.parametrize("key", ["cognito_user_id", "cognito_sub"])
 def test_metadata_resolves_and_repairs_a_profile_without_a_link(aws, key):
     owner = profile(aws)
     fake = Customers(cus_b={"object": "customer", "email": "ada@example.com", "metadata": {key: owner.user_id}})
-    table = aws.table("UserProfilesTable")
-    link = resolve_customer(hint("cus_b"), profiles_table=table, stripe=fake)
+    table = aws.profiles
+    link = resolve_customer(hint("cus_b"), profiles=table, stripe=fake)
     assert (link.outcome, link.sub, link.resolved_by, link.profile_repaired) == (
         "linked", owner.user_id, "customer_metadata", True)
-    assert get_profile(table, owner.user_id).stripe_customer_id == "cus_b"
+    assert table.get(owner.user_id).stripe_customer_id == "cus_b"
     # The next event finds the link (here by metadata again: the index lags on AWS) and repairs nothing.
-    again = resolve_customer(hint("cus_b", "evt_2"), profiles_table=table, stripe=fake)
+    again = resolve_customer(hint("cus_b", "evt_2"), profiles=table, stripe=fake)
     assert again.outcome == "linked" and again.profile_repaired is False
 
 
 def test_a_profile_linking_another_customer_is_not_overwritten(aws):
     owner = profile(aws, "cus_other")
     fake = Customers(cus_c={"object": "customer", "metadata": {"cognito_sub": owner.user_id}})
-    table = aws.table("UserProfilesTable")
-    link = resolve_customer(hint("cus_c"), profiles_table=table, stripe=fake)
+    table = aws.profiles
+    link = resolve_customer(hint("cus_c"), profiles=table, stripe=fake)
     assert (link.outcome, link.reason, link.metadata_sub) == ("unlinked", "profile_links_another_customer",
                                                               owner.user_id)
-    assert get_profile(table, owner.user_id).stripe_customer_id == "cus_other"
+    assert table.get(owner.user_id).stripe_customer_id == "cus_other"
 
 
 @pytest.mark.parametrize("customer, reason", [
@@ -90,61 +88,61 @@ def test_a_profile_linking_another_customer_is_not_overwritten(aws):
     ({"object": "customer", "metadata": {"cognito_user_id": "no-such-user"}}, "no_profile_for_metadata_user"),
 ])
 def test_a_customer_no_user_owns_is_unlinked_with_the_reason(aws, customer, reason):
-    link = resolve_customer(hint("cus_d"), profiles_table=aws.table("UserProfilesTable"),
+    link = resolve_customer(hint("cus_d"), profiles=aws.profiles,
                             stripe=Customers(cus_d=customer))
     assert (link.outcome, link.reason, link.sub) == ("unlinked", reason, None)
     assert aws.items("UserProfilesTable") == []  # a repair needs a profile: none was created
 
 
 def test_deleted_unknown_and_doubly_linked_customers(aws):
-    table = aws.table("UserProfilesTable")
+    table = aws.profiles
     fake = Customers(cus_gone={"object": "customer", "deleted": True})
-    assert resolve_customer(hint("cus_gone"), profiles_table=table, stripe=fake).outcome == "deleted"
-    assert resolve_customer(hint("cus_never"), profiles_table=table, stripe=fake).reason == "unknown_customer"
+    assert resolve_customer(hint("cus_gone"), profiles=table, stripe=fake).outcome == "deleted"
+    assert resolve_customer(hint("cus_never"), profiles=table, stripe=fake).reason == "unknown_customer"
     profile(aws, "cus_twice")
     profile(aws, "cus_twice")
-    link = resolve_customer(hint("cus_twice"), profiles_table=table, stripe=fake)
+    link = resolve_customer(hint("cus_twice"), profiles=table, stripe=fake)
     assert (link.outcome, link.reason) == ("unlinked", "linked_to_several_users")
 
 
 # --- RecordUnlinkedCustomer ---------------------------------------------------------------------
 
 
-def unlinked_input(customer: str, event_id: str, reason: str = "no_user_in_metadata") -> LinkedEventInput:
-    return LinkedEventInput(event_id=event_id, event_type="invoice.paid", customer_id=customer,
+def unlinked_input(customer: str, event_id: str, reason: str = "no_user_in_metadata") -> UnlinkedCustomerInput:
+    return UnlinkedCustomerInput(event_id=event_id, event_type="invoice.paid", customer_id=customer,
                             customer=CustomerLink(outcome="unlinked", customer_id=customer, reason=reason,
                                                   customer_email="x@example.com"))
 
 
 def test_an_unlinked_customer_is_counted_once_per_event(aws):
-    table = aws.table("UnlinkedCustomersTable")
-    first = record_unlinked_customer(unlinked_input("cus_u", "evt_1"), table=table)
-    again = record_unlinked_customer(unlinked_input("cus_u", "evt_1"), table=table)  # a retry or redrive
-    later = record_unlinked_customer(unlinked_input("cus_u", "evt_2"), table=table)
+    table = aws.unlinked
+    first = record_unlinked_customer(unlinked_input("cus_u", "evt_1"), unlinked=table)
+    again = record_unlinked_customer(unlinked_input("cus_u", "evt_1"), unlinked=table)  # a retry or redrive
+    later = record_unlinked_customer(unlinked_input("cus_u", "evt_2"), unlinked=table)
     assert (first.event_count, again.event_count, later.event_count) == (1, 1, 2)
-    stored = get_unlinked_customer(table, "cus_u")
+    stored = table.get("cus_u")
     assert (stored.reason, stored.last_event_id, stored.email) == ("no_user_in_metadata", "evt_2", "x@example.com")
     assert stored.first_seen_at == first.first_seen_at <= stored.last_seen_at
-    assert [c.stripe_customer_id for c in list_unlinked_customers(table)] == ["cus_u"]
+    assert [c.stripe_customer_id for c in table.list_all()] == ["cus_u"]
 
 
 # --- UnlinkDeletedCustomer ----------------------------------------------------------------------
 
 
-def linked_input(customer: str, sub: str) -> LinkedEventInput:
-    return LinkedEventInput(event_id="evt_del", event_type="customer.deleted", customer_id=customer,
+def linked_input(customer: str, sub: str) -> ResolvedCustomerInput:
+    return ResolvedCustomerInput(event_id="evt_del", event_type="customer.deleted", customer_id=customer,
                             customer=CustomerLink(outcome="linked", customer_id=customer, sub=sub))
 
 
 def test_the_deleted_customer_is_removed_from_the_profile_only_if_it_still_links_it(aws):
-    table = aws.table("UserProfilesTable")
+    table = aws.profiles
     owner = profile(aws, "cus_del")
-    assert unlink_deleted_customer(linked_input("cus_del", owner.user_id), profiles_table=table).unlinked is True
-    assert get_profile(table, owner.user_id).stripe_customer_id is None
-    assert unlink_deleted_customer(linked_input("cus_del", owner.user_id), profiles_table=table).unlinked is False
+    assert unlink_deleted_customer(linked_input("cus_del", owner.user_id), profiles=table).unlinked is True
+    assert table.get(owner.user_id).stripe_customer_id is None
+    assert unlink_deleted_customer(linked_input("cus_del", owner.user_id), profiles=table).unlinked is False
     relinked = profile(aws, "cus_new")
-    assert unlink_deleted_customer(linked_input("cus_del", relinked.user_id), profiles_table=table).unlinked is False
-    assert get_profile(table, relinked.user_id).stripe_customer_id == "cus_new"
+    assert unlink_deleted_customer(linked_input("cus_del", relinked.user_id), profiles=table).unlinked is False
+    assert table.get(relinked.user_id).stripe_customer_id == "cus_new"
 
 
 # --- handlers -----------------------------------------------------------------------------------
@@ -164,7 +162,7 @@ BAD_INPUTS = {
 ])
 def test_bad_step_input_is_a_terminal_error_and_writes_nothing(aws, load_handler, context, logical_id, case):
     handler = load_handler(logical_id)
-    with pytest.raises(InvalidEventInput):
+    with pytest.raises(InvalidStepInput):
         handler(BAD_INPUTS[case], context)
     for table in resources("AWS::DynamoDB::Table"):
         assert aws.items(table) == []
@@ -173,12 +171,12 @@ def test_bad_step_input_is_a_terminal_error_and_writes_nothing(aws, load_handler
 @pytest.mark.parametrize("logical_id", ["SyncEntitlementFunction", "UnlinkDeletedCustomerFunction"])
 def test_steps_for_linked_customers_refuse_an_unlinked_one(aws, load_handler, context, logical_id):
     state = unlinked_input("cus_1", "evt_1").dump()
-    with pytest.raises(InvalidEventInput):
+    with pytest.raises(InvalidStepInput):
         load_handler(logical_id)(state, context)
 
 
 def test_record_unlinked_refuses_a_linked_customer(aws, load_handler, context):
-    with pytest.raises(InvalidEventInput):
+    with pytest.raises(InvalidStepInput):
         load_handler("RecordUnlinkedCustomerFunction")(linked_input("cus_1", "u").dump(), context)
 
 

@@ -4,22 +4,23 @@ ordering guard (syncVersion) under duplicates, reordering and interleaved concur
 from __future__ import annotations
 
 import uuid
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import stripe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from linkflow_shared import CustomerLink, EntitlementRecord, LinkedEventInput, WriteConflict
-from linkflow_shared.entitlements import (
-    get_entitlement,
-    put_new_entitlement,
-    read_sync_version,
-    write_synced_entitlement,
+from linkflow_shared import EntitlementRecord, WriteConflict
+from linkflow_shared.subscription_events import (
+    CustomerLink,
+    ResolvedCustomerInput,
+    StripeView,
+    entitlement_from_view,
+    pick_subscription,
+    plan_for_price,
+    plan_for_subscription,
+    sync_entitlement,
 )
-from linkflow_shared.plans import plan_for_price, plan_for_subscription
-from linkflow_shared.subscription_sync import StripeView, entitlement_from_view, pick_subscription, sync_entitlement
+from unit_support import InMemoryStripe
 
 
 def price(plan: str | None = None, lookup_key: str | None = None, price_plan: str | None = None) -> dict[str, Any]:
@@ -138,88 +139,69 @@ def record(sub: str, status: str, **fields: Any) -> EntitlementRecord:
 
 
 def test_the_first_sync_write_takes_over_an_item_onboarding_created(aws):
-    table = aws.table("EntitlementsTable")
-    put_new_entitlement(table, record("u1", "none", email="a@example.com", updated_at="t0"))
-    assert read_sync_version(table, "u1") == 0
-    assert write_synced_entitlement(table, record("u1", "active", plan="pro", stripe_customer_id="cus_1"), 0)
-    stored = get_entitlement(table, "u1")
+    table = aws.entitlements
+    table.create(record("u1", "none", email="a@example.com", updated_at="t0"))
+    assert table.read_sync_version("u1") == 0
+    assert table.write_synced(record("u1", "active", plan="pro", stripe_customer_id="cus_1"), 0)
+    stored = table.get("u1")
     assert (stored.status, stored.plan, stored.email, stored.sync_version) == ("active", "pro", "a@example.com", 1)
 
 
 def test_a_write_based_on_an_old_version_is_refused(aws):
-    table = aws.table("EntitlementsTable")
-    assert write_synced_entitlement(table, record("u2", "trialing", trial_expires_at=10), 0)
-    assert write_synced_entitlement(table, record("u2", "active", current_period_end=20), 1)
-    assert not write_synced_entitlement(table, record("u2", "trialing", trial_expires_at=10), 1)  # stale
-    assert not write_synced_entitlement(table, record("u2", "trialing"), 0)
-    stored = get_entitlement(table, "u2")
+    table = aws.entitlements
+    assert table.write_synced(record("u2", "trialing", trial_expires_at=10), 0)
+    assert table.write_synced(record("u2", "active", current_period_end=20), 1)
+    assert not table.write_synced(record("u2", "trialing", trial_expires_at=10), 1)  # stale
+    assert not table.write_synced(record("u2", "trialing"), 0)
+    stored = table.get("u2")
     assert (stored.status, stored.sync_version, stored.trial_expires_at, stored.current_period_end) == (
         "active", 2, None, 20)  # the trial end was removed, not left behind
 
 
-class FakeStripe:
-    """``client.v1.customers.retrieve`` / ``client.v1.subscriptions.list`` over a mutable state,
-    with a hook that runs in the middle of a fetch (to interleave another sync there)."""
-
-    def __init__(self, subs: list[dict[str, Any]], deleted: bool = False) -> None:
-        self.subs, self.deleted = subs, deleted
-        self.during_fetch: list[Any] = []
-        self.v1 = SimpleNamespace(customers=SimpleNamespace(retrieve=self._customer),
-                                  subscriptions=SimpleNamespace(list=self._list))
-
-    @staticmethod
-    def _answer(data: dict[str, Any]) -> Any:
-        return SimpleNamespace(last_response=SimpleNamespace(data=data))
-
-    def _customer(self, customer_id: str) -> Any:
-        if customer_id == "cus_missing":
-            raise stripe.InvalidRequestError("No such customer", "id", code="resource_missing", http_status=404)
-        body = {"id": customer_id, "object": "customer", **({"deleted": True} if self.deleted else {"metadata": {}})}
-        return self._answer(body)
-
-    def _list(self, params: dict[str, Any]) -> Any:
-        answer = self._answer({"object": "list", "data": [dict(s) for s in self.subs], "has_more": False})
-        if self.during_fetch:
-            self.during_fetch.pop(0)()
-        return answer
+def fake_stripe(subs: list[dict[str, Any]], deleted: bool = False) -> InMemoryStripe:
+    """Customer ``cus_1`` with ``subs``; ``cus_missing`` is unknown to Stripe (a 404)."""
+    fake = InMemoryStripe()
+    fake.add("a@example.com", id="cus_1", deleted=deleted)
+    fake.subscriptions["cus_1"] = subs
+    return fake
 
 
-def linked(sub: str, customer: str = "cus_1", event: str = "evt_1") -> LinkedEventInput:
-    return LinkedEventInput(event_id=event, event_type="customer.subscription.updated", customer_id=customer,
+def linked(sub: str, customer: str = "cus_1", event: str = "evt_1") -> ResolvedCustomerInput:
+    return ResolvedCustomerInput(event_id=event, event_type="customer.subscription.updated", customer_id=customer,
                             customer=CustomerLink(outcome="linked", customer_id=customer, sub=sub,
                                                   email="a@example.com"))
 
 
 def test_a_sync_that_fetched_before_a_newer_sync_wrote_reads_again(aws):
-    table = aws.table("EntitlementsTable")
-    fake = FakeStripe([subscription("active", sub_id="sub_1")])
+    table = aws.entitlements
+    fake = fake_stripe([subscription("active", sub_id="sub_1")])
 
     def newer_sync_slips_in() -> None:
-        fake.subs = [subscription("canceled", sub_id="sub_1")]
-        result = sync_entitlement(linked("u3", event="evt_newer"), entitlements_table=table, stripe=fake)
+        fake.subscriptions["cus_1"] = [subscription("canceled", sub_id="sub_1")]
+        result = sync_entitlement(linked("u3", event="evt_newer"), entitlements=table, stripe=fake)
         assert (result.entitlement.status, result.sync_version) == ("canceled", 1)
 
-    fake.during_fetch.append(newer_sync_slips_in)
-    result = sync_entitlement(linked("u3", event="evt_older"), entitlements_table=table, stripe=fake)
+    fake.during_list.append(newer_sync_slips_in)
+    result = sync_entitlement(linked("u3", event="evt_older"), entitlements=table, stripe=fake)
     assert (result.attempts, result.sync_version, result.entitlement.status) == (2, 2, "canceled")
-    assert get_entitlement(table, "u3").status == "canceled"
+    assert table.get("u3").status == "canceled"
 
 
 def test_a_sync_that_keeps_losing_gives_up_with_a_retryable_write_conflict(aws):
-    table = aws.table("EntitlementsTable")
-    fake = FakeStripe([subscription("active")])
-    fake.during_fetch = [lambda: write_synced_entitlement(table, record("u4", "active"), read_sync_version(table, "u4"))
+    table = aws.entitlements
+    fake = fake_stripe([subscription("active")])
+    fake.during_list = [lambda: table.write_synced(record("u4", "active"), table.read_sync_version("u4"))
                          for _ in range(3)]
     with pytest.raises(WriteConflict):
-        sync_entitlement(linked("u4"), entitlements_table=table, stripe=fake, attempts=3)
+        sync_entitlement(linked("u4"), entitlements=table, stripe=fake, attempts=3)
 
 
 def test_a_deleted_or_unknown_customer_syncs_to_none(aws):
-    table = aws.table("EntitlementsTable")
-    result = sync_entitlement(linked("u5"), entitlements_table=table, stripe=FakeStripe([subscription()], deleted=True))
+    table = aws.entitlements
+    result = sync_entitlement(linked("u5"), entitlements=table, stripe=fake_stripe([subscription()], deleted=True))
     assert (result.customer_deleted, result.entitlement.status, result.entitlement.stripe_customer_id) == (
         True, "none", None)
-    result = sync_entitlement(linked("u6", customer="cus_missing"), entitlements_table=table, stripe=FakeStripe([]))
+    result = sync_entitlement(linked("u6", customer="cus_missing"), entitlements=table, stripe=fake_stripe([]))
     assert result.customer_deleted is True
 
 
@@ -235,7 +217,7 @@ def test_a_deleted_or_unknown_customer_syncs_to_none(aws):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_under_any_interleaving_versions_follow_fetch_order_and_the_last_state_wins(aws, data):
-    table = aws.table("EntitlementsTable")
+    table = aws.entitlements
     sub = str(uuid.uuid4())
     changes = data.draw(st.integers(min_value=1, max_value=4), label="changes")
     stripe_state = 0
@@ -254,10 +236,10 @@ def test_under_any_interleaving_versions_follow_fetch_order_and_the_last_state_w
             continue
         s = syncs[int(action[4:])]
         if s["step"] == "read":
-            s.update(step="fetch", base=read_sync_version(table, sub))
+            s.update(step="fetch", base=table.read_sync_version(sub))
         elif s["step"] == "fetch":
             s.update(step="write", seen=stripe_state)
-        elif write_synced_entitlement(table, record(sub, "active", plan=f"state-{s['seen']}"), s["base"]):
+        elif table.write_synced(record(sub, "active", plan=f"state-{s['seen']}"), s["base"]):
             written.append(s["seen"])
             s["step"] = "done"
         else:
@@ -265,6 +247,6 @@ def test_under_any_interleaving_versions_follow_fetch_order_and_the_last_state_w
     assert all(s["step"] == "done" for s in syncs)
     assert written == sorted(written), "a write carried an older view than the one it replaced"
     assert written[-1] == changes
-    stored = get_entitlement(table, sub)
+    stored = table.get(sub)
     assert (stored.plan, stored.sync_version) == (f"state-{changes}", len(written))
 

@@ -125,11 +125,11 @@ def test_function_code_is_a_thin_app_py(logical_id):
     assert props["Handler"] == "app.handler"
     assert sorted(p.name for p in code.iterdir() if p.name != "__pycache__") == ["app.py"]
     source = (code / "app.py").read_text()
-    assert "def handler(event" in source
-    body = source[source.index("def handler(") :]
-    assert len([line for line in body.splitlines() if line.strip()]) <= 25, (
-        "a handler is a doorway: parse, call, return"
+    assert "\n@step(" in source and "\ndef handler(" in source, "every handler goes through the one step adapter"
+    assert len([line for line in source.splitlines() if line.strip()]) <= 20, (
+        "a handler is a doorway: the adapter parses, the body calls one step"
     )
+    assert "os.environ" not in source and "Logger(" not in source, "settings and logging are the adapter's"
     assert props["Layers"] == [{"Ref": "SharedLayer"}]
     assert re.fullmatch(r"functions/[a-z_]+/", props["CodeUri"])
 

@@ -9,10 +9,10 @@ import uuid
 from typing import Any
 
 import pytest
-from linkflow_shared import EmailAlreadyRegistered, OnboardingStartFailed
-from linkflow_shared.email_claims import claim_email
-from linkflow_shared.sign_up_guard import guard_sign_up
-from unit_support import ACCOUNT, REGION, TEMPLATE, LinkingIdp, resolve
+from linkflow_shared import EmailAlreadyRegistered, OnboardingStartFailed, parse_step_input
+from linkflow_shared.gateways import BotoCognito
+from linkflow_shared.onboarding import CognitoTriggerEvent, pre_sign_up
+from unit_support import ACCOUNT, REGION, TEMPLATE, linking_cognito, resolve
 
 
 def trigger_event(pool_id: str, source: str, user_name: str, **attributes: str) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def test_a_failed_start_is_raised_as_retryable(aws, load_handler, context):
 def existing_native(aws: Any, email: str = "ada@example.com", claimed: bool = True) -> tuple[str, str]:
     username, sub = aws.create_native_user(email)
     if claimed:
-        claim_email(aws.table("EmailClaimsTable"), email.strip().lower(), sub, "t")
+        aws.claims.claim(email.strip().lower(), sub, "t")
     return username, sub
 
 
@@ -144,7 +144,7 @@ def test_a_free_email_signs_up(aws, load_handler, context):
 
 
 def test_a_stale_claim_does_not_block_a_sign_up(aws, load_handler, context):
-    claim_email(aws.table("EmailClaimsTable"), "ada@example.com", str(uuid.uuid4()), "t")  # owner is gone
+    aws.claims.claim("ada@example.com", str(uuid.uuid4()), "t")  # owner is gone
     event = native_sign_up(aws, "ada@example.com")
     assert load_handler("PreSignUpFunction")(event, context) == event
 
@@ -158,75 +158,71 @@ def test_infrastructure_errors_fail_open(aws, load_handler, context):
 
 def federated_sign_in(aws: Any, email: str, verified: str) -> Any:
     sub = str(uuid.uuid4())
-    from linkflow_shared import CognitoTriggerEvent, parse_input
-
     event = trigger_event(
         aws.pool_id, "PreSignUp_ExternalProvider", "Google_1234567", sub=sub, email=email, email_verified=verified
     )
-    return parse_input(CognitoTriggerEvent, event)
+    return parse_step_input(CognitoTriggerEvent, event)
 
 
 def test_a_verified_federated_email_of_an_existing_account_is_linked(aws):
     username, sub = existing_native(aws)
     aws.table("UserProfilesTable").put_item(Item={"userId": sub, "email": "ada@example.com", "providers": ["Cognito"]})
-    idp = LinkingIdp(aws.idp)
-    decision = guard_sign_up(
+    cognito = linking_cognito(aws.idp)
+    decision = pre_sign_up(
         federated_sign_in(aws, "Ada@Example.com", "true"),
-        idp=idp,
-        claims_table=aws.table("EmailClaimsTable"),
-        profiles_table=aws.table("UserProfilesTable"),
+        cognito=cognito,
+        claims=aws.claims,
+        profiles=aws.profiles,
     )
     assert decision.action == "linked" and decision.owner_user_id == sub
-    assert idp.links == [
-        {
-            "UserPoolId": aws.pool_id,
-            "DestinationUser": {"ProviderName": "Cognito", "ProviderAttributeValue": username},
-            "SourceUser": {
-                "ProviderName": "Google",
-                "ProviderAttributeName": "Cognito_Subject",
-                "ProviderAttributeValue": "1234567",
-            },
-        }
-    ]
+    assert cognito.links == [(aws.pool_id, username, "Google", "1234567")]
     (profile,) = aws.items("UserProfilesTable")
     assert profile["providers"] == ["Cognito", "Google"]
 
 
 def test_an_unverified_federated_email_is_never_linked(aws):
     existing_native(aws)
-    idp = LinkingIdp(aws.idp)
-    decision = guard_sign_up(
+    cognito = linking_cognito(aws.idp)
+    decision = pre_sign_up(
         federated_sign_in(aws, "ada@example.com", "false"),
-        idp=idp,
-        claims_table=aws.table("EmailClaimsTable"),
-        profiles_table=aws.table("UserProfilesTable"),
+        cognito=cognito,
+        claims=aws.claims,
+        profiles=aws.profiles,
     )
-    assert decision.action == "allow" and idp.links == []
+    assert decision.action == "allow" and cognito.links == []
 
 
 def test_a_federated_sign_in_with_a_new_email_proceeds(aws):
-    idp = LinkingIdp(aws.idp)
-    decision = guard_sign_up(
+    cognito = linking_cognito(aws.idp)
+    decision = pre_sign_up(
         federated_sign_in(aws, "new@example.com", "true"),
-        idp=idp,
-        claims_table=aws.table("EmailClaimsTable"),
-        profiles_table=aws.table("UserProfilesTable"),
+        cognito=cognito,
+        claims=aws.claims,
+        profiles=aws.profiles,
     )
-    assert decision.action == "allow" and idp.links == []
+    assert decision.action == "allow" and cognito.links == []
 
 
 def test_a_failed_link_fails_open(aws):
     existing_native(aws)
-    decision = guard_sign_up(
+    decision = pre_sign_up(
         federated_sign_in(aws, "ada@example.com", "true"),
-        idp=RefusingIdp(aws.idp),
-        claims_table=aws.table("EmailClaimsTable"),
-        profiles_table=aws.table("UserProfilesTable"),
+        cognito=BotoCognito(RefusingIdp(aws.idp)),
+        claims=aws.claims,
+        profiles=aws.profiles,
     )
     assert decision.action == "fail_open" and "CognitoRequestRejected" in decision.reason
 
 
-class RefusingIdp(LinkingIdp):
+class RefusingIdp:
+    """A boto3 Cognito client whose AdminLinkProviderForUser is refused (the real gateway maps it)."""
+
+    def __init__(self, idp: Any) -> None:
+        self._idp = idp
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._idp, name)
+
     def admin_link_provider_for_user(self, **kwargs: Any) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 

@@ -9,14 +9,15 @@ import uuid
 from typing import Any
 
 import pytest
-from linkflow_shared import EventHint, EventsStartFailed, SecretUnavailable
-from linkflow_shared.webhook_ingress import (
+from linkflow_shared import EventsStartFailed, SecretUnavailable
+from linkflow_shared.subscription_events import (
     HANDLED_EVENT_TYPES,
     MAX_BODY_BYTES,
+    EventHint,
     WebhookRequest,
     event_hint,
-    handle_webhook,
     start_events_execution,
+    stripe_webhook,
 )
 from unit_support import ACCOUNT, TEMPLATE, resolve
 
@@ -66,7 +67,7 @@ class Starter:
 def call(req: WebhookRequest, start: Starter | None = None, *, secrets: Any = (SECRET, ""), livemode: bool = False):
     starter = start or Starter()
     loader = secrets if callable(secrets) else (lambda: list(secrets))
-    return handle_webhook(req, secrets=loader, livemode=livemode, start=starter, now=NOW), starter
+    return stripe_webhook(req, secrets=loader, livemode=livemode, start=starter, now=NOW), starter
 
 
 def test_a_signed_event_starts_its_execution_with_a_small_hint():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,37 @@ class Aws:
     def table(self, logical_id: str) -> Any:
         return self.tables[logical_id]
 
+    # The stores and the Cognito gateway over this account, as a step receives them.
+    @property
+    def profiles(self) -> Any:
+        from linkflow_shared.stores import ProfilesStore, Table
+
+        return ProfilesStore(Table(self.tables["UserProfilesTable"]))
+
+    @property
+    def entitlements(self) -> Any:
+        from linkflow_shared.stores import EntitlementsStore, Table
+
+        return EntitlementsStore(Table(self.tables["EntitlementsTable"]))
+
+    @property
+    def claims(self) -> Any:
+        from linkflow_shared.stores import EmailClaimsStore, Table
+
+        return EmailClaimsStore(Table(self.tables["EmailClaimsTable"]))
+
+    @property
+    def unlinked(self) -> Any:
+        from linkflow_shared.stores import Table, UnlinkedCustomersStore
+
+        return UnlinkedCustomersStore(Table(self.tables["UnlinkedCustomersTable"]))
+
+    @property
+    def cognito(self) -> Any:
+        from linkflow_shared.gateways import BotoCognito
+
+        return BotoCognito(self.idp)
+
     def items(self, logical_id: str) -> list[dict[str, Any]]:
         return self.tables[logical_id].scan(ConsistentRead=True)["Items"]
 
@@ -132,75 +164,82 @@ class LambdaContext:
         return 5000
 
 
-class FakeStripe:
-    """Stands in for ``stripe.StripeClient`` (``client.v1.customers``): records every call, keeps
-    customers in memory. The real SDK against the emulator is exercised by the workflow tests."""
+class InMemoryStripe:
+    """The one Stripe fake of the unit tests: implements the ``StripeGateway`` port over dicts and
+    records every call as ``(operation, arguments)``. The real SDK against the emulator is
+    exercised by the workflow and contract tests."""
 
     def __init__(self) -> None:
-        from types import SimpleNamespace
-
         self.calls: list[tuple[str, Any]] = []
-        self.store: dict[str, Any] = {}
-        self.v1 = SimpleNamespace(customers=self)
+        self.customers: dict[str, dict[str, Any]] = {}
+        self.subscriptions: dict[str, list[dict[str, Any]]] = {}
+        self.during_list: list[Callable[[], Any]] = []  # run inside a subscription list (interleavings)
 
-    def add(self, email: str, sub: str) -> str:
-        from types import SimpleNamespace
-
-        customer_id = f"cus_{len(self.store) + 1:04d}"
-        self.store[customer_id] = SimpleNamespace(
-            id=customer_id, email=email, metadata={"cognito_sub": sub}, deleted=False
-        )
+    def add(self, email: str | None, sub: str | None = None, **fields: Any) -> str:
+        """A customer created outside the code under test (``metadata.cognito_sub`` = ``sub``)."""
+        customer_id = fields.pop("id", None) or f"cus_{len(self.customers) + 1:04d}"
+        metadata = fields.pop("metadata", {"cognito_sub": sub} if sub else {})
+        self.customers[customer_id] = {"id": customer_id, "object": "customer", "email": email,
+                                       "metadata": metadata, **fields}
         return customer_id
 
-    def create(self, params: dict[str, Any], options: dict[str, Any]) -> Any:
-        self.calls.append(("create", {"params": params, "options": options}))
-        customer_id = self.add(params["email"], params["metadata"]["cognito_sub"])
-        self.store[customer_id].metadata = dict(params["metadata"])
-        return self.store[customer_id]
-
-    def list(self, params: dict[str, Any]) -> Any:
-        from types import SimpleNamespace
-
-        self.calls.append(("list", params))
-        return SimpleNamespace(data=[c for c in self.store.values() if c.email == params["email"] and not c.deleted])
-
-    def retrieve(self, customer_id: str) -> Any:
-        self.calls.append(("retrieve", customer_id))
-        return self.store[customer_id]
-
-    def delete(self, customer_id: str) -> Any:
-        self.calls.append(("delete", customer_id))
-        self.store[customer_id].deleted = True
-        return self.store[customer_id]
-
     def live(self) -> list[str]:
-        return [c.id for c in self.store.values() if not c.deleted]
+        return [c["id"] for c in self.customers.values() if not c.get("deleted")]
+
+    def _customer(self, customer_id: str) -> dict[str, Any]:
+        from linkflow_shared import StripeNotFound
+
+        if customer_id not in self.customers:
+            raise StripeNotFound(f"No such customer: {customer_id}")
+        return self.customers[customer_id]
+
+    # -- StripeGateway ---------------------------------------------------------------------------
+    def create_customer(self, *, email: str, name: str | None, metadata: dict[str, str], idempotency_key: str) -> str:
+        self.calls.append(("create", {"email": email, "name": name, "metadata": metadata,
+                                      "idempotency_key": idempotency_key}))
+        return self.add(email, metadata=dict(metadata), name=name)
+
+    def customers_with_email(self, email: str) -> list[dict[str, Any]]:
+        self.calls.append(("list", email))
+        return [dict(c) for c in self.customers.values() if c.get("email") == email and not c.get("deleted")]
+
+    def retrieve_customer(self, customer_id: str) -> dict[str, Any]:
+        self.calls.append(("retrieve", customer_id))
+        customer = self._customer(customer_id)
+        return {"id": customer_id, "object": "customer", "deleted": True} if customer.get("deleted") else dict(customer)
+
+    def delete_customer(self, customer_id: str) -> None:
+        self.calls.append(("delete", customer_id))
+        self._customer(customer_id)["deleted"] = True
+
+    def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
+        self.calls.append(("list_subscriptions", customer_id))
+        answer = [dict(s) for s in self.subscriptions.get(customer_id, [])]
+        if self.during_list:
+            self.during_list.pop(0)()
+        return answer
 
 
-class LinkingIdp:
-    """A moto Cognito client plus ``AdminLinkProviderForUser`` (moto lacks it), recorded and
-    reflected in the destination user's ``identities`` attribute as Cognito does."""
+def linking_cognito(idp: Any) -> Any:
+    """The real Cognito gateway on moto plus ``AdminLinkProviderForUser`` (moto lacks it), recorded
+    in ``.links`` and reflected in the destination user's ``identities`` attribute as Cognito does."""
+    import json
 
-    def __init__(self, idp: Any) -> None:
-        self._idp = idp
-        self.links: list[dict[str, Any]] = []
+    from linkflow_shared.gateways import BotoCognito
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._idp, name)
+    class LinkingCognito(BotoCognito):
+        def __init__(self) -> None:
+            super().__init__(idp)
+            self.links: list[tuple[str, str, str, str]] = []
 
-    def admin_link_provider_for_user(self, **kwargs: Any) -> dict[str, Any]:
-        import json
+        def link_identity(self, user_pool_id: str, destination_username: str, provider_name: str,
+                          provider_user_id: str) -> None:
+            self.links.append((user_pool_id, destination_username, provider_name, provider_user_id))
+            user = idp.admin_get_user(UserPoolId=user_pool_id, Username=destination_username)
+            attrs = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
+            identities = json.loads(attrs.get("identities", "[]"))
+            identities.append({"providerName": provider_name, "userId": provider_user_id})
+            idp.admin_update_user_attributes(UserPoolId=user_pool_id, Username=destination_username,
+                                             UserAttributes=[{"Name": "identities", "Value": json.dumps(identities)}])
 
-        self.links.append(kwargs)
-        pool, username = kwargs["UserPoolId"], kwargs["DestinationUser"]["ProviderAttributeValue"]
-        attrs = {
-            a["Name"]: a["Value"]
-            for a in self._idp.admin_get_user(UserPoolId=pool, Username=username)["UserAttributes"]
-        }
-        identities = json.loads(attrs.get("identities", "[]"))
-        source = kwargs["SourceUser"]
-        identities.append({"providerName": source["ProviderName"], "userId": source["ProviderAttributeValue"]})
-        self._idp.admin_update_user_attributes(
-            UserPoolId=pool, Username=username, UserAttributes=[{"Name": "identities", "Value": json.dumps(identities)}]
-        )
-        return {}
+    return LinkingCognito()

@@ -21,8 +21,7 @@ import stripe
 from hypothesis import HealthCheck, Phase, event, given, note, settings
 from hypothesis import strategies as st
 from linkflow_shared.gateways import SdkStripe
-from linkflow_shared.subscription_events import entitlement_from_view, fetch_stripe_view
-from linkflow_shared.subscription_events import HANDLED_EVENT_TYPES
+from linkflow_shared.subscription_events import HANDLED_EVENT_TYPES, entitlement_from_view, fetch_stripe_view
 from subscription_events_support import DAY, T0, Events
 from support import admin, stripe_admin
 

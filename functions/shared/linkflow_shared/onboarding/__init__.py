@@ -34,7 +34,7 @@ from .steps import (
     store_stripe_customer_id,
     write_profile,
 )
-from .triggers import onboarding_execution_name, post_confirmation, pre_signup, start_onboarding
+from .triggers import onboarding_execution_name, post_confirmation, pre_sign_up, start_onboarding
 
 __all__ = [
     "CUSTOMER_CREATED_VIA",
@@ -65,7 +65,7 @@ __all__ = [
     "link_provider",
     "onboarding_execution_name",
     "post_confirmation",
-    "pre_signup",
+    "pre_sign_up",
     "start_onboarding",
     "store_stripe_customer_id",
     "write_profile",

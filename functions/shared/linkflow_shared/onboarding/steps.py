@@ -141,7 +141,8 @@ def customer_metadata(onboarding: OnboardingInput, platform: str) -> dict[str, s
 
 def customers_of_sub(stripe: StripeGateway, *, email: str, sub: str) -> list[str]:
     """Ids of the live customers with ``email`` whose metadata names ``sub``."""
-    return [str(c["id"]) for c in stripe.customers_with_email(email) if (c.get("metadata") or {}).get("cognito_sub") == sub]
+    customers = stripe.customers_with_email(email)
+    return [str(c["id"]) for c in customers if (c.get("metadata") or {}).get("cognito_sub") == sub]
 
 
 def create_stripe_customer(
@@ -189,5 +190,6 @@ def store_stripe_customer_id(
     if outcome == "no_profile" or stored is None:
         raise ProfileMissing(f"profile {state.sub} does not exist; cannot store its Stripe customer")
     if outcome == "links_another" and stored.stripe_customer_id:
-        return StoreCustomerResult(outcome="conflict", stored_customer_id=stored.stripe_customer_id, own_customer_id=own)
+        taken = stored.stripe_customer_id
+        return StoreCustomerResult(outcome="conflict", stored_customer_id=taken, own_customer_id=own)
     return StoreCustomerResult(outcome="stored", stored_customer_id=own, own_customer_id=own)

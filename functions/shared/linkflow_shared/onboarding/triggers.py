@@ -1,6 +1,6 @@
 """The Cognito triggers that open the onboarding workflow.
 
-PreSignUp (:func:`pre_signup`): one account per email, decided at the door where it can be.
+PreSignUp (:func:`pre_sign_up`): one account per email, decided at the door where it can be.
 
 - A native sign-up (``PreSignUp_SignUp``, ``PreSignUp_AdminCreateUser``) whose normalized email
   belongs to an existing user (native or federated) is rejected with
@@ -108,7 +108,7 @@ def existing_owner(
     return candidates[0] if candidates else None
 
 
-def pre_signup(
+def pre_sign_up(
     trigger: CognitoTriggerEvent, *, cognito: CognitoGateway, claims: EmailClaimsStore, profiles: ProfilesStore
 ) -> SignUpDecision:
     """Decide a sign-up (see the module docstring); raises :class:`EmailAlreadyRegistered`."""

@@ -55,4 +55,5 @@ __all__ = [
     "stripe_webhook",
     "sync_entitlement",
     "unlink_deleted_customer",
+    "verify_signature",
 ]
