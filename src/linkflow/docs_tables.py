@@ -14,7 +14,8 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -206,9 +207,67 @@ def rewrite(text: str, machine: Machine, root: Path = ROOT) -> str:
     return text
 
 
+CODE_MAP_PAGE = "README.md"
+_CODE_MAP = re.compile(r"(<!-- BEGIN code map -->\n)(.*?)(<!-- END code map -->)", re.DOTALL)
+
+
+def _step_module(root: Path, step: str) -> str:
+    """The shared-layer module that defines the step function ``step``."""
+    layer = root / "functions" / "shared"
+    for path in sorted((layer / "linkflow_shared").rglob("*.py")):
+        if re.search(rf"^def {re.escape(step)}\(", path.read_text(), re.MULTILINE):
+            return path.relative_to(root).as_posix()
+    raise ValueError(f"no step {step}() in functions/shared/linkflow_shared")
+
+
+def code_map(root: Path = ROOT) -> str:
+    """One row per function of template.yaml: what invokes it (its ASL state, or the trigger or
+    route), its folder, and the step its handler calls, named as the folder."""
+    from cfn_tools import load_yaml  # type: ignore[import-untyped]  # cfn-flip ships no types
+
+    resources: dict[str, Any] = load_yaml((root / "template.yaml").read_text())["Resources"]
+    states: dict[str, str] = {}
+    for machine in MACHINES:
+        for name, state in machine.definition(root)["States"].items():
+            if state["Type"] == "Task":
+                states[f"{name}Function"] = f"{machine.name}: `{name}`"
+    rows = ["| invoked by | function folder | step |", "| --- | --- | --- |"]
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        folder = resource["Properties"]["CodeUri"].strip("/")
+        step = folder.split("/")[-1]
+        invoker = states.get(logical_id) or _invoker(logical_id, resource)
+        module = _step_module(root, step)
+        rows.append(f"| {invoker} | [{folder}/]({folder}/app.py) | [`{step}`]({module}) |")
+    return "\n".join(rows)
+
+
+def _invoker(logical_id: str, resource: dict[str, Any]) -> str:
+    for event in (resource["Properties"].get("Events") or {}).values():
+        if event.get("Type") == "HttpApi":
+            props = event["Properties"]
+            return f"HTTP API: `{props['Method']} {props['Path']}`"
+    return f"Cognito trigger: `{logical_id.removesuffix('Function')}`"
+
+
+def rewrite_code_map(text: str, root: Path = ROOT) -> str:
+    match = _CODE_MAP.search(text)
+    if match is None:
+        raise ValueError("no <!-- BEGIN code map --> ... <!-- END code map --> block")
+    return text[: match.start(2)] + code_map(root) + "\n" + text[match.end(2) :]
+
+
 def stale_pages(root: Path = ROOT) -> list[str]:
     """``page: reason`` for each page whose generated blocks differ from the ASL (empty: all current)."""
     stale = []
+    readme = root / CODE_MAP_PAGE
+    text = readme.read_text() if readme.is_file() else ""
+    try:
+        if rewrite_code_map(text, root) != text:
+            stale.append(f"{CODE_MAP_PAGE}: its code map differs from template.yaml and the ASL")
+    except ValueError as exc:
+        stale.append(f"{CODE_MAP_PAGE}: {exc}")
     for machine in MACHINES:
         page = root / machine.page
         if not page.is_file():
@@ -234,17 +293,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in stale:
             print(f"stale: {line} (run `{COMMAND}`)", file=sys.stderr)
         return 1 if stale else 0
-    for machine in MACHINES:
-        page = root / machine.page
+    pages: list[tuple[Path, str, Callable[[str], str]]] = [
+        (root / CODE_MAP_PAGE, CODE_MAP_PAGE, partial(rewrite_code_map, root=root))
+    ]
+    pages += [(root / m.page, m.page, partial(rewrite, machine=m, root=root)) for m in MACHINES]
+    for page, shown, update in pages:
         try:
             text = page.read_text()
-            updated = rewrite(text, machine, root)
+            updated = update(text)
         except (OSError, ValueError) as exc:
-            print(f"error: {machine.page}: {exc}", file=sys.stderr)
+            print(f"error: {shown}: {exc}", file=sys.stderr)
             return 1
         if updated != text:
             page.write_text(updated)
-            print(f"rewrote {machine.page}")
+            print(f"rewrote {shown}")
     return 0
 
 

@@ -44,10 +44,11 @@ def test_the_committed_tables_and_flowcharts_are_the_generated_ones():
 
 
 def _copy_tree(tmp_path: Path) -> Path:
-    for machine in docs_tables.MACHINES:
-        for rel in (machine.asl, machine.page):
-            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(ROOT / rel, tmp_path / rel)
+    rels = [rel for machine in docs_tables.MACHINES for rel in (machine.asl, machine.page)]
+    for rel in [*rels, "README.md", "template.yaml"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, tmp_path / rel)
+    shutil.copytree(ROOT / "functions" / "shared" / "linkflow_shared", tmp_path / "functions/shared/linkflow_shared")
     return tmp_path
 
 
@@ -220,7 +221,8 @@ def test_the_readme_is_a_front_page():
 
 def test_the_readme_has_the_code_map_and_the_guarantees_table():
     text = (ROOT / "README.md").read_text()
-    assert "| ASL state | function folder | step |" in text
+    assert "| invoked by | function folder | step |" in text
+    assert "onboarding: `StoreStripeCustomerId` | [functions/store_stripe_customer_id/]" in text
     guarantees = text.split("## Guarantees → tests", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in guarantees.splitlines() if line.startswith("| ") and "](tests/" in line]
     assert len(rows) >= 10, "each guarantee points at the tests that hold it"
@@ -250,3 +252,16 @@ def test_the_local_stack_page_names_every_moto_module_the_stack_imports_and_the_
     assert imported, "the local stack imports no moto module?"
     missing = sorted(module for module in imported if module not in page)
     assert not missing, f"docs/local-stack.md does not name: {missing}"
+
+
+def test_the_code_map_is_regenerated_from_the_template(tmp_path, capsys):
+    root = _copy_tree(tmp_path)
+    template = root / "template.yaml"
+    template.write_text(template.read_text().replace("functions/write_profile/", "functions/moved_profile/"))
+    with pytest.raises(ValueError, match="no step moved_profile"):
+        docs_tables.code_map(root)  # a folder whose step does not exist is an error, not a silent row
+    template.write_text((ROOT / "template.yaml").read_text())
+    readme = root / "README.md"
+    readme.write_text(readme.read_text().replace("| onboarding: `WriteProfile`", "| onboarding: `Gone`"))
+    assert docs_tables.main(["--check", "--root", str(root)]) == 1
+    assert "README.md" in capsys.readouterr().err
