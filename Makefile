@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench bench-quick lint up clean
+.PHONY: setup demo test test-fast bench bench-quick lint docs up clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "linkflow needs Python >= 3.11")'
@@ -19,13 +19,16 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/linkflow demo
 
-test: setup
+test: setup lint
 	$(BIN)/pytest -q
 
 lint: setup
 	$(BIN)/ruff check src functions tests bench
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
+
+docs: setup
+	$(BIN)/python -m linkflow.docs_tables
 
 up: setup
 	$(BIN)/linkflow local up --wait-time-scale 0.01
