@@ -17,6 +17,8 @@
   "past_due", "incomplete_expiry_hours": 23}``.
 - ``POST /_emulator/checkout/sessions/{id}/complete``: ``{"payment_method": "pm_card_visa"}`` →
   the completed session.
+- ``GET /_emulator/endpoints`` → ``{"data": [{"method", "path", "params"}...]}``: every ``/v1``
+  endpoint and the parameters it accepts (bracket notation, ``[]`` for each array element).
 - ``POST /_emulator/reset``: empties every store, fault, log and setting.
 - ``GET /_emulator/health`` → ``{"ok": true}``.
 """
@@ -34,7 +36,9 @@ from starlette.routing import Route
 
 from .call import Call
 from .errors import StripeError
+from .params import accepted
 from .resources import checkout, test_clocks
+from .routing import ROUTER
 from .state import EmulatorState
 
 MAX_WAIT_SECONDS = 120.0
@@ -145,9 +149,14 @@ async def billing_settings(request: Request, state: EmulatorState, body: dict[st
 
 async def complete_checkout(request: Request, state: EmulatorState, body: dict[str, Any]) -> Response:
     params = {k: str(v) for k, v in body.items()}
+    accepted(checkout.complete).check(params)
     with state.lock:
         session = checkout.complete(Call(state=state, params=params), request.path_params["id"])
     return _json(session)
+
+
+async def endpoints(request: Request, state: EmulatorState, body: dict[str, Any]) -> Response:
+    return _json({"data": ROUTER.endpoints()})
 
 
 async def reset(request: Request, state: EmulatorState, body: dict[str, Any]) -> Response:
@@ -174,6 +183,7 @@ def routes() -> list[Route]:
         ("GET", "/_emulator/clock", read_clock),
         ("POST", "/_emulator/billing", billing_settings),
         ("POST", "/_emulator/checkout/sessions/{id}/complete", complete_checkout),
+        ("GET", "/_emulator/endpoints", endpoints),
         ("POST", "/_emulator/reset", reset),
         ("GET", "/_emulator/health", health),
     ]

@@ -1,9 +1,9 @@
 """The Starlette application: the ``/v1`` request pipeline and the admin API under ``/_emulator``.
 
-A ``/v1`` request goes: authenticate → route → decode parameters (refusing too deep ``expand[]``)
-→ claim the idempotency key (or replay its answer) → injected latency/fault → handler under the
-state lock → ``expand[]`` → answer, stored for the idempotency key and logged for
-``GET /_emulator/requests``.
+A ``/v1`` request goes: authenticate → route → decode parameters (refusing undeclared ones, see
+``params.py``, and too deep ``expand[]``) → claim the idempotency key (or replay its answer) →
+injected latency/fault → handler under the state lock → ``expand[]`` → answer, stored for the
+idempotency key and logged for ``GET /_emulator/requests``.
 """
 
 from __future__ import annotations
@@ -69,9 +69,10 @@ async def _run(request: Request, state: EmulatorState, out: _Outcome, request_id
     """Fill ``out`` (raising ``StripeError`` for error answers)."""
     method, path = request.method, request.url.path
     key = api_key(request.headers.get("authorization"))
-    handler, args = ROUTER.match(method, path)
+    handler, args, accepted = ROUTER.match(method, path)
     params = await _params(request)
-    # A refused expansion is a validation error: nothing runs and no idempotent answer is kept.
+    # Refused parameters and expansions are validation errors: nothing runs, no idempotent answer is kept.
+    accepted.check(params)
     expansions = expansion_paths(params["expand"]) if params.get("expand") else []
     idem_key = request.headers.get("idempotency-key") if method == "POST" else None
     if idem_key:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import invalid_request
 from .state import EmulatorState
 
 
@@ -15,12 +14,6 @@ class Call:
     params: dict[str, Any]
     request_id: str | None = None
     idempotency_key: str | None = None
-
-    def allow(self, *names: str) -> None:
-        """Reject parameters the endpoint does not know, as Stripe does."""
-        for name in self.params:
-            if name not in names and name != "expand":
-                raise invalid_request(f"Received unknown parameter: {name}", param=name)
 
     def event_request(self) -> dict[str, Any]:
         return {"id": self.request_id, "idempotency_key": self.idempotency_key}

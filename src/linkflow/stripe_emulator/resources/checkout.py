@@ -16,9 +16,10 @@ from ..call import Call
 from ..endpoints import Route, crud_routes
 from ..errors import card_declined, invalid_request, missing_param
 from ..events import emit
-from ..forms import as_dict, as_int, as_str_list, blank_to_none, merge_metadata
+from ..forms import as_dict, as_int, blank_to_none, merge_metadata
 from ..lists import page
 from ..lookup import get_or_404, referenced
+from ..params import LIST, accepts
 from ..render import render
 from ..store import new_id, public
 from .clock_time import customer_now
@@ -58,20 +59,24 @@ def _amount(call: Call, items: list[dict[str, Any]]) -> int:
                for i in items)
 
 
+# Not implemented, so refused: allow_promotion_codes, automatic_tax, billing_address_collection,
+# consent_collection, currency, custom_fields, custom_text, customer_creation, customer_update, discounts,
+# expires_at, invoice_creation, line_items[][price_data|adjustable_quantity|tax_rates], payment_intent_data,
+# payment_method_collection, payment_method_options, payment_method_types, phone_number_collection,
+# return_url, setup_intent_data, shipping_*, submit_type, subscription_data[anything else],
+# tax_id_collection, ui_mode (hosted only).
+@accepts("mode", "line_items[][price]", "line_items[][quantity]", "success_url", "cancel_url", "customer",
+         "customer_email", "client_reference_id", "metadata", "locale",
+         "subscription_data[trial_period_days]", "subscription_data[trial_end]", "subscription_data[metadata]",
+         "subscription_data[description]", "subscription_data[trial_settings][end_behavior][missing_payment_method]")
 def create(call: Call) -> dict[str, Any]:
-    call.allow("mode", "line_items", "success_url", "cancel_url", "customer", "customer_email",
-               "client_reference_id", "metadata", "subscription_data", "payment_method_types",
-               "allow_promotion_codes", "billing_address_collection", "automatic_tax", "ui_mode", "return_url",
-               "expires_at", "customer_creation", "payment_method_collection", "locale", "consent_collection",
-               "tax_id_collection", "customer_update", "discounts", "currency", "payment_intent_data",
-               "phone_number_collection", "submit_type")
     params = call.params
     mode = params.get("mode")
     if not mode:
         raise missing_param("mode")
     if mode not in MODES:
         raise invalid_request("Invalid mode: must be one of payment, setup or subscription", param="mode")
-    if not params.get("success_url") and params.get("ui_mode", "hosted") == "hosted":
+    if not params.get("success_url"):
         raise missing_param("success_url")
     customer_id = blank_to_none(params.get("customer"))
     customer = referenced(call, "customer", customer_id, "customer") if customer_id else None
@@ -94,20 +99,20 @@ def create(call: Call) -> dict[str, Any]:
         "customer": customer_id, "customer_account": None,
         "customer_creation": None if customer_id else "always",
         "customer_details": None, "customer_email": blank_to_none(params.get("customer_email")),
-        "discounts": [], "expires_at": as_int(params.get("expires_at", now + 24 * 3600), "expires_at"),
+        "discounts": [], "expires_at": now + 24 * 3600,
         "integration_identifier": None, "invoice": None, "invoice_creation": None, "livemode": False,
         "locale": params.get("locale"), "managed_payments": None,
         "metadata": merge_metadata({}, params.get("metadata", {})), "mode": mode,
         "origin_context": None, "payment_intent": None, "payment_link": None,
-        "payment_method_collection": params.get("payment_method_collection", "always"),
+        "payment_method_collection": "always",
         "payment_method_configuration_details": None, "payment_method_options": {},
-        "payment_method_types": as_str_list(params.get("payment_method_types", ["card"]), "payment_method_types"),
+        "payment_method_types": ["card"],
         "payment_status": "unpaid", "permissions": None, "phone_number_collection": {"enabled": False},
         "recovered_from": None, "saved_payment_method_options": None, "setup_intent": None,
         "shipping_address_collection": None, "shipping_cost": None, "shipping_options": [], "status": "open",
         "submit_type": None, "subscription": None, "success_url": params.get("success_url"),
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": params.get("ui_mode", "hosted"), "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+        "ui_mode": "hosted", "url": f"https://checkout.stripe.com/c/pay/{session_id}",
         "wallet_options": None,
         "_line_items": items, "_subscription_data": subscription_data,
     }
@@ -115,10 +120,12 @@ def create(call: Call) -> dict[str, Any]:
     return render(call.state, KIND, session)
 
 
+@accepts()
 def retrieve(call: Call, session_id: str) -> dict[str, Any]:
     return render(call.state, KIND, _get(call, session_id))
 
 
+@accepts("customer", "status", "subscription", *LIST)
 def list_sessions(call: Call) -> dict[str, Any]:
     params = call.params
     rows = [
@@ -130,6 +137,7 @@ def list_sessions(call: Call) -> dict[str, Any]:
     return page(call, rows, "/v1/checkout/sessions", lambda r: render(call.state, KIND, r), "checkout.session")
 
 
+@accepts(*LIST)
 def line_items(call: Call, session_id: str) -> dict[str, Any]:
     session = _get(call, session_id)
     rows = []
@@ -145,6 +153,7 @@ def line_items(call: Call, session_id: str) -> dict[str, Any]:
     return page(call, rows, f"/v1/checkout/sessions/{session_id}/line_items", lambda r: r, "line_item")
 
 
+@accepts()
 def expire(call: Call, session_id: str) -> dict[str, Any]:
     session = _get(call, session_id)
     if session["status"] != "open":
@@ -155,9 +164,9 @@ def expire(call: Call, session_id: str) -> dict[str, Any]:
     return render(call.state, KIND, session)
 
 
+@accepts("payment_method")
 def complete(call: Call, session_id: str) -> dict[str, Any]:
     """Play the customer paying on the hosted page."""
-    call.allow("payment_method")
     session = _get(call, session_id)
     if session["status"] != "open":
         raise invalid_request(f"This Checkout Session is {session['status']}, not open.")

@@ -7,10 +7,12 @@ from typing import Any
 
 from ..call import Call
 from ..endpoints import Route, crud_routes
+from ..errors import invalid_request
 from ..events import emit, emit_updated
 from ..forms import as_dict, as_str_list, blank_to_none, merge_metadata
 from ..lists import created_filter, page, search_records
 from ..lookup import get_or_404, referenced
+from ..params import CREATED, LIST, SEARCH, accepts
 from ..render import EXTRA_EXPANSIONS, deleted_stub, render
 from ..search import CUSTOMER_FIELDS
 from ..state import EmulatorState
@@ -21,9 +23,18 @@ from .payment_methods import attach_param, customers_own
 
 _TEXT_FIELDS = ("email", "name", "phone", "description")
 _ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
-_PARAMS = ("email", "name", "phone", "description", "metadata", "payment_method", "invoice_settings",
-           "address", "preferred_locales", "shipping", "tax_exempt", "balance", "test_clock", "source",
-           "tax_id_data", "tax", "coupon", "promotion_code", "next_invoice_sequence", "invoice_prefix")
+# Not implemented, so refused: balance, cash_balance, coupon, promotion_code, invoice_prefix,
+# next_invoice_sequence, shipping, source, tax, tax_id_data, invoice_settings[custom_fields|rendering_options].
+TAX_EXEMPT = ("none", "exempt", "reverse")
+_UPDATE_PARAMS = ("email", "name", "phone", "description", "metadata", "preferred_locales", "tax_exempt",
+                  "invoice_settings[default_payment_method]", "invoice_settings[footer]",
+                  *(f"address[{field}]" for field in _ADDRESS_FIELDS))
+
+
+def _tax_exempt(value: Any) -> str:
+    if value not in TAX_EXEMPT:
+        raise invalid_request("Invalid tax_exempt: must be one of " + ", ".join(TAX_EXEMPT), param="tax_exempt")
+    return str(value)
 
 
 def _address(value: Any, param: str) -> dict[str, Any] | None:
@@ -63,7 +74,7 @@ def new_customer(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         "livemode": False, "metadata": merge_metadata({}, params.get("metadata", {})), "name": None,
         "next_invoice_sequence": 1, "phone": None,
         "preferred_locales": as_str_list(params.get("preferred_locales", []), "preferred_locales"),
-        "shipping": None, "tax_exempt": params.get("tax_exempt", "none"), "test_clock": clock_id,
+        "shipping": None, "tax_exempt": _tax_exempt(params.get("tax_exempt", "none")), "test_clock": clock_id,
         "_payment_methods": [],
     }
     for field in _TEXT_FIELDS:
@@ -80,17 +91,18 @@ def new_customer(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return customer
 
 
+@accepts(*_UPDATE_PARAMS, "payment_method", "test_clock")
 def create(call: Call) -> dict[str, Any]:
-    call.allow(*_PARAMS)
     return render(call.state, "customer", new_customer(call, call.params))
 
 
+@accepts()
 def retrieve(call: Call, customer_id: str) -> dict[str, Any]:
     return render(call.state, "customer", get_or_404(call, "customer", customer_id, include_deleted=True))
 
 
+@accepts(*_UPDATE_PARAMS)
 def update(call: Call, customer_id: str) -> dict[str, Any]:
-    call.allow(*[p for p in _PARAMS if p not in ("test_clock", "payment_method")], "default_source")
     customer = get_or_404(call, "customer", customer_id)
     params = call.params
     before = billing.snapshot(customer)
@@ -107,11 +119,12 @@ def update(call: Call, customer_id: str) -> dict[str, Any]:
     if "invoice_settings" in params:
         _invoice_settings(call, customer, params["invoice_settings"], {})
     if "tax_exempt" in params:
-        customer["tax_exempt"] = params["tax_exempt"]
+        customer["tax_exempt"] = _tax_exempt(params["tax_exempt"])
     emit_updated(call, "customer.updated", "customer", before, customer, created=customer_now(call.state, customer))
     return render(call.state, "customer", customer)
 
 
+@accepts(expand=False)
 def delete(call: Call, customer_id: str) -> dict[str, Any]:
     """Delete a customer; its live subscriptions are canceled first, as on Stripe."""
     customer = get_or_404(call, "customer", customer_id)
@@ -125,6 +138,7 @@ def delete(call: Call, customer_id: str) -> dict[str, Any]:
     return deleted_stub(customer)
 
 
+@accepts("email", "test_clock", *CREATED, *LIST)
 def list_customers(call: Call) -> dict[str, Any]:
     params = call.params
     created = created_filter(call)
@@ -139,6 +153,7 @@ def list_customers(call: Call) -> dict[str, Any]:
     return page(call, rows, "/v1/customers", lambda r: render(call.state, "customer", r), "customer")
 
 
+@accepts(*SEARCH)
 def search(call: Call) -> dict[str, Any]:
     return search_records(call, "customer", CUSTOMER_FIELDS, "/v1/customers/search")
 

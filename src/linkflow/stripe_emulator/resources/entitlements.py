@@ -17,6 +17,7 @@ from ..events import AFTER_EMIT, emit
 from ..forms import as_bool, blank_to_none, merge_metadata
 from ..lists import page
 from ..lookup import get_or_404, referenced
+from ..params import LIST, accepts
 from ..render import deleted_stub
 from ..store import new_id, public
 
@@ -25,8 +26,8 @@ SUMMARY = "entitlement_summary"
 ENTITLING_STATUSES = ("active", "trialing", "past_due")
 
 
+@accepts("name", "lookup_key", "metadata")
 def create_feature(call: Call) -> dict[str, Any]:
-    call.allow("name", "lookup_key", "metadata")
     params = call.params
     for required in ("name", "lookup_key"):
         if not params.get(required):
@@ -40,12 +41,13 @@ def create_feature(call: Call) -> dict[str, Any]:
     return public(feature)
 
 
+@accepts()
 def retrieve_feature(call: Call, feature_id: str) -> dict[str, Any]:
     return public(get_or_404(call, FEATURE, feature_id, label="feature"))
 
 
+@accepts("name", "metadata", "active")
 def update_feature(call: Call, feature_id: str) -> dict[str, Any]:
-    call.allow("name", "metadata", "active")
     feature = get_or_404(call, FEATURE, feature_id, label="feature")
     if "name" in call.params:
         feature["name"] = blank_to_none(call.params["name"]) or feature["name"]
@@ -57,6 +59,8 @@ def update_feature(call: Call, feature_id: str) -> dict[str, Any]:
     return public(feature)
 
 
+# Not implemented, so refused: archived.
+@accepts("lookup_key", *LIST)
 def list_features(call: Call) -> dict[str, Any]:
     lookup_key = call.params.get("lookup_key")
     rows = [f for f in call.state.store.newest_first(FEATURE) if lookup_key in (None, f["lookup_key"])]
@@ -72,8 +76,8 @@ def _product_feature(call: Call, attached: dict[str, Any]) -> dict[str, Any]:
             "livemode": False}
 
 
+@accepts("entitlement_feature")
 def attach_feature(call: Call, product_id: str) -> dict[str, Any]:
-    call.allow("entitlement_feature")
     product = get_or_404(call, "product", product_id)
     feature = referenced(call, FEATURE, call.params.get("entitlement_feature"), "entitlement_feature",
                          label="feature")
@@ -83,6 +87,7 @@ def attach_feature(call: Call, product_id: str) -> dict[str, Any]:
     return _product_feature(call, attached)
 
 
+@accepts(*LIST)
 def list_product_features(call: Call, product_id: str) -> dict[str, Any]:
     product = get_or_404(call, "product", product_id)
     rows = list(reversed(product.get("_features", [])))
@@ -90,6 +95,7 @@ def list_product_features(call: Call, product_id: str) -> dict[str, Any]:
                 "product_feature")
 
 
+@accepts(expand=False)
 def detach_feature(call: Call, product_id: str, attached_id: str) -> dict[str, Any]:
     product = get_or_404(call, "product", product_id)
     attached = next((a for a in product.get("_features", []) if a["id"] == attached_id), None)
@@ -164,6 +170,7 @@ def _after_event(call: Call, event_type: str, record: dict[str, Any], created: i
 AFTER_EMIT.append(_after_event)
 
 
+@accepts("customer", *LIST)
 def list_active(call: Call) -> dict[str, Any]:
     customer_id = call.params.get("customer")
     if not customer_id:
@@ -172,6 +179,7 @@ def list_active(call: Call) -> dict[str, Any]:
     return page(call, rows, "/v1/entitlements/active_entitlements", lambda r: r, "active_entitlement")
 
 
+@accepts()
 def retrieve_active(call: Call, entitlement_id: str) -> dict[str, Any]:
     for sub in call.state.store.table("subscription").values():
         for feature_id in _entitled_features(call, sub["customer"]):

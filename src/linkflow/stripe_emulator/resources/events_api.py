@@ -10,13 +10,17 @@ from ..endpoints import Route, crud_routes
 from ..forms import as_str_list
 from ..lists import created_filter, page
 from ..lookup import get_or_404
+from ..params import CREATED, LIST, accepts
 from ..store import public
 
 
+@accepts()
 def retrieve(call: Call, event_id: str) -> dict[str, Any]:
     return public(get_or_404(call, "event", event_id))
 
 
+# Not implemented, so refused: delivery_success.
+@accepts("type", "types", *CREATED, *LIST)
 def list_events(call: Call) -> dict[str, Any]:
     params = call.params
     patterns = []

@@ -8,8 +8,10 @@ from ..call import Call
 from ..endpoints import Route, crud_routes
 from ..errors import card_declined, invalid_request
 from ..events import emit
+from ..forms import as_bool
 from ..lists import created_filter, page
 from ..lookup import get_or_404
+from ..params import CREATED, LIST, accepts
 from ..render import render
 from ..store import new_id
 from .clock_time import customer_now
@@ -171,10 +173,12 @@ def mark_uncollectible(call: Call, invoice: dict[str, Any], now: int) -> None:
 # --- API ----------------------------------------------------------------------------------------
 
 
+@accepts()
 def retrieve(call: Call, invoice_id: str) -> dict[str, Any]:
     return render(call.state, "invoice", get_or_404(call, "invoice", invoice_id))
 
 
+@accepts("customer", "subscription", "status", *CREATED, *LIST)
 def list_invoices(call: Call) -> dict[str, Any]:
     params = call.params
     created = created_filter(call)
@@ -188,11 +192,12 @@ def list_invoices(call: Call) -> dict[str, Any]:
     return page(call, rows, "/v1/invoices", lambda r: render(call.state, "invoice", r), "invoice")
 
 
+# Not implemented, so refused: forgive, mandate, off_session, source.
+@accepts("payment_method", "paid_out_of_band")
 def pay(call: Call, invoice_id: str) -> dict[str, Any]:
     """``POST /v1/invoices/{id}/pay``: pay an open invoice now (402 if the card declines)."""
     from .billing import after_invoice_paid, payment_method_for  # billing builds on this module
 
-    call.allow("payment_method", "paid_out_of_band", "off_session", "forgive", "source", "mandate")
     invoice = get_or_404(call, "invoice", invoice_id)
     if invoice["status"] != "open":
         raise invalid_request(f"Invoice is already {invoice['status']}.", code="invoice_not_open")
@@ -200,7 +205,7 @@ def pay(call: Call, invoice_id: str) -> dict[str, Any]:
     customer = call.state.store.get("customer", invoice["customer"])
     assert sub is not None and customer is not None
     now = customer_now(call.state, customer)
-    if call.params.get("paid_out_of_band") == "true":
+    if as_bool(call.params.get("paid_out_of_band", "false"), "paid_out_of_band"):
         invoice["paid_out_of_band"] = True
         mark_paid(call, invoice, now)
     else:

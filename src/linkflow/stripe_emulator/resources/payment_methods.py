@@ -24,6 +24,7 @@ from ..endpoints import Route
 from ..errors import invalid_request
 from ..lists import page
 from ..lookup import get_or_404, referenced
+from ..params import LIST, accepts
 from ..state import EmulatorState
 from ..store import new_id, public
 
@@ -122,20 +123,22 @@ def customer_payment_method(customer: dict[str, Any]) -> str | None:
     return attached[-1] if attached else None
 
 
+@accepts()
 def retrieve(call: Call, pm_id: str) -> dict[str, Any]:
     if _is_token(pm_id):
         return _object(pm_id, pm_id, None, call.now())
     return public(get_or_404(call, KIND, pm_id, label="PaymentMethod"))
 
 
+@accepts("customer")
 def attach(call: Call, pm_id: str) -> dict[str, Any]:
-    call.allow("customer")
     customer = referenced(call, "customer", call.params.get("customer"), "customer")
     if not _is_token(pm_id):
         get_or_404(call, KIND, pm_id, label="PaymentMethod")
     return public(call.state.store.get(KIND, attach_param(call, customer, pm_id, "id")) or {})
 
 
+@accepts()
 def detach(call: Call, pm_id: str) -> dict[str, Any]:
     if _is_token(pm_id):
         record = None
@@ -158,11 +161,14 @@ def _listing(call: Call, customer: dict[str, Any], url: str) -> dict[str, Any]:
     return page(call, [r for r in records if r is not None], url, public, "payment_method")
 
 
+# Not implemented, so refused: type (every payment method here is a card).
+@accepts("customer", *LIST)
 def list_payment_methods(call: Call) -> dict[str, Any]:
     customer = referenced(call, "customer", call.params.get("customer"), "customer")
     return _listing(call, customer, "/v1/payment_methods")
 
 
+@accepts(*LIST)
 def list_customer_payment_methods(call: Call, customer_id: str) -> dict[str, Any]:
     customer = get_or_404(call, "customer", customer_id)
     return _listing(call, customer, f"/v1/customers/{customer_id}/payment_methods")

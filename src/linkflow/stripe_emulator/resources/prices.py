@@ -11,12 +11,21 @@ from ..events import emit, emit_updated
 from ..forms import as_bool, as_dict, as_int, as_str_list, blank_to_none, merge_metadata
 from ..lists import created_filter, page
 from ..lookup import get_or_404, referenced
+from ..params import CREATED, LIST, accepts
 from ..render import render
 from ..store import new_id, public
 from .billing import snapshot
 from .products import create_product
 
 INTERVALS = ("day", "week", "month", "year")
+TAX_BEHAVIORS = ("exclusive", "inclusive", "unspecified")
+
+
+def _tax_behavior(value: Any) -> str:
+    if value not in TAX_BEHAVIORS:
+        raise invalid_request("Invalid tax_behavior: must be one of " + ", ".join(TAX_BEHAVIORS),
+                              param="tax_behavior")
+    return str(value)
 
 
 def plan_of(price: dict[str, Any]) -> dict[str, Any] | None:
@@ -45,14 +54,13 @@ def _recurring(value: Any) -> dict[str, Any] | None:
     if interval not in INTERVALS:
         raise invalid_request(f"Invalid recurring[interval]: must be one of {', '.join(INTERVALS)}",
                               param="recurring[interval]")
-    trial = spec.get("trial_period_days")
     return {
         "aggregate_usage": None,
         "interval": interval,
         "interval_count": as_int(spec.get("interval_count", 1), "recurring[interval_count]", minimum=1),
         "meter": None,
-        "trial_period_days": as_int(trial, "recurring[trial_period_days]") if trial else None,
-        "usage_type": spec.get("usage_type", "licensed"),
+        "trial_period_days": None,
+        "usage_type": "licensed",
     }
 
 
@@ -70,10 +78,15 @@ def _claim_lookup_key(call: Call, lookup_key: str | None, transfer: bool, price_
             emit_updated(call, "price.updated", "price", before, other, created=call.now())
 
 
+# Not implemented, so refused: billing_scheme (tiers), currency_options, custom_unit_amount,
+# recurring[aggregate_usage|usage_type] (metered), tiers, tiers_mode, transform_quantity; and
+# recurring[trial_period_days], which Stripe's spec does not list either.
+@accepts("currency", "unit_amount", "unit_amount_decimal", "product", "lookup_key", "transfer_lookup_key",
+         "nickname", "metadata", "active", "tax_behavior",
+         *(f"product_data[{k}]" for k in ("id", "name", "active", "metadata", "statement_descriptor", "tax_code",
+                                          "unit_label")),
+         "recurring[interval]", "recurring[interval_count]")
 def create(call: Call) -> dict[str, Any]:
-    call.allow("currency", "unit_amount", "unit_amount_decimal", "product", "product_data", "recurring",
-               "lookup_key", "transfer_lookup_key", "nickname", "metadata", "active", "tax_behavior",
-               "billing_scheme")
     params = call.params
     if not params.get("currency"):
         raise missing_param("currency")
@@ -94,11 +107,11 @@ def create(call: Call) -> dict[str, Any]:
     now = call.now()
     price = {
         "id": price_id, "object": "price", "active": as_bool(params.get("active", "true"), "active"),
-        "billing_scheme": params.get("billing_scheme", "per_unit"), "created": now,
+        "billing_scheme": "per_unit", "created": now,
         "currency": str(params["currency"]).lower(), "custom_unit_amount": None, "livemode": False,
         "lookup_key": lookup_key, "metadata": merge_metadata({}, params.get("metadata", {})),
         "nickname": blank_to_none(params.get("nickname")), "product": product_id, "recurring": recurring,
-        "tax_behavior": params.get("tax_behavior", "unspecified"), "tiers_mode": None,
+        "tax_behavior": _tax_behavior(params.get("tax_behavior", "unspecified")), "tiers_mode": None,
         "transform_quantity": None, "type": "recurring" if recurring else "one_time",
         "unit_amount": amount, "unit_amount_decimal": str(amount),
     }
@@ -107,12 +120,13 @@ def create(call: Call) -> dict[str, Any]:
     return render(call.state, "price", price)
 
 
+@accepts()
 def retrieve(call: Call, price_id: str) -> dict[str, Any]:
     return render(call.state, "price", get_or_404(call, "price", price_id))
 
 
+@accepts("active", "lookup_key", "transfer_lookup_key", "nickname", "metadata", "tax_behavior")
 def update(call: Call, price_id: str) -> dict[str, Any]:
-    call.allow("active", "lookup_key", "transfer_lookup_key", "nickname", "metadata", "tax_behavior")
     price = get_or_404(call, "price", price_id)
     params = call.params
     before = snapshot(price)
@@ -128,11 +142,12 @@ def update(call: Call, price_id: str) -> dict[str, Any]:
     if "metadata" in params:
         price["metadata"] = merge_metadata(price["metadata"], params["metadata"])
     if "tax_behavior" in params:
-        price["tax_behavior"] = params["tax_behavior"]
+        price["tax_behavior"] = _tax_behavior(params["tax_behavior"])
     emit_updated(call, "price.updated", "price", before, price, created=call.now())
     return render(call.state, "price", price)
 
 
+@accepts("active", "lookup_keys", "product", "type", "currency", *CREATED, *LIST)
 def list_prices(call: Call) -> dict[str, Any]:
     params = call.params
     active = as_bool(params["active"], "active") if "active" in params else None

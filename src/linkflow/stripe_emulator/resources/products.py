@@ -10,7 +10,8 @@ from ..errors import invalid_request, missing_param
 from ..events import emit, emit_updated
 from ..forms import as_bool, as_str_list, blank_to_none, merge_metadata
 from ..lists import created_filter, page
-from ..lookup import get_or_404
+from ..lookup import get_or_404, referenced
+from ..params import CREATED, LIST, accepts
 from ..render import deleted_stub, render
 from ..store import new_id
 from .billing import snapshot
@@ -43,19 +44,31 @@ def create_product(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     return product
 
 
+# Not implemented, so refused: default_price_data, features, marketing_features, package_dimensions,
+# shippable, type.
+@accepts("id", "name", "active", "description", "images", "metadata", "statement_descriptor", "tax_code",
+         "unit_label", "url")
 def create(call: Call) -> dict[str, Any]:
-    call.allow("id", "name", "active", "description", "images", "metadata", "statement_descriptor",
-               "tax_code", "unit_label", "url", "shippable", "marketing_features", "type")
     return render(call.state, "product", create_product(call, call.params))
 
 
+def _default_price(call: Call, product_id: str, price_id: Any) -> str | None:
+    if price_id is None:
+        return None
+    price = referenced(call, "price", price_id, "default_price")
+    if price["product"] != product_id:
+        raise invalid_request(f"The price `{price_id}` does not belong to this product.", param="default_price")
+    return str(price["id"])
+
+
+@accepts()
 def retrieve(call: Call, product_id: str) -> dict[str, Any]:
     return render(call.state, "product", get_or_404(call, "product", product_id))
 
 
+@accepts("name", "active", "description", "images", "metadata", "statement_descriptor", "tax_code", "unit_label",
+         "url", "default_price")
 def update(call: Call, product_id: str) -> dict[str, Any]:
-    call.allow("name", "active", "description", "images", "metadata", "statement_descriptor", "tax_code",
-               "unit_label", "url", "default_price", "shippable", "marketing_features")
     product = get_or_404(call, "product", product_id)
     before = snapshot(product)
     params = call.params
@@ -69,7 +82,7 @@ def update(call: Call, product_id: str) -> dict[str, Any]:
     if "metadata" in params:
         product["metadata"] = merge_metadata(product["metadata"], params["metadata"])
     if "default_price" in params:
-        product["default_price"] = blank_to_none(params["default_price"])
+        product["default_price"] = _default_price(call, product_id, blank_to_none(params["default_price"]))
     if "images" in params:
         product["images"] = [] if params["images"] == "" else as_str_list(params["images"], "images")
     now = call.now()
@@ -78,6 +91,7 @@ def update(call: Call, product_id: str) -> dict[str, Any]:
     return render(call.state, "product", product)
 
 
+@accepts(expand=False)
 def delete(call: Call, product_id: str) -> dict[str, Any]:
     product = get_or_404(call, "product", product_id)
     if any(p["product"] == product_id for p in call.state.store.table("price").values()):
@@ -87,6 +101,7 @@ def delete(call: Call, product_id: str) -> dict[str, Any]:
     return deleted_stub(product)
 
 
+@accepts("active", "ids", *CREATED, *LIST)
 def list_products(call: Call) -> dict[str, Any]:
     params = call.params
     active = as_bool(params["active"], "active") if "active" in params else None

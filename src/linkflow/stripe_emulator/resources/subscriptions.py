@@ -11,6 +11,7 @@ from ..events import emit, emit_updated
 from ..forms import as_bool, as_dict, as_int, blank_to_none, merge_metadata
 from ..lists import created_filter, page, search_records
 from ..lookup import get_or_404, referenced
+from ..params import CREATED, LIST, SEARCH, accepts, implemented_values
 from ..render import RENDERERS, render
 from ..search import SUBSCRIPTION_FIELDS
 from ..state import EmulatorState
@@ -178,7 +179,7 @@ def new_subscription(call: Call, customer: dict[str, Any], params: dict[str, Any
                               param="payment_behavior")
     sub = _record(call, sub_id, customer, params, items, currency, now)
     _start(call, sub, _trial_end(call, params, items, now), behavior, now)
-    if params.get("cancel_at_period_end") == "true":
+    if as_bool(params.get("cancel_at_period_end", "false"), "cancel_at_period_end"):
         sub.update(cancel_at_period_end=True, cancel_at=sub["current_period_end"])
     elif params.get("cancel_at"):
         sub["cancel_at"] = as_int(params["cancel_at"], "cancel_at")
@@ -207,19 +208,27 @@ def _first_invoice(call: Call, sub: dict[str, Any], customer: dict[str, Any], be
         invoices.collect(call, invoice, billing.payment_method_for(call.state, sub), now, retry=False)
 
 
+_TRIAL_SETTINGS = "trial_settings[end_behavior][missing_payment_method]"
+
+
+# Not implemented, so refused: add_invoice_items, application_fee_percent, automatic_tax, backdate_start_date,
+# billing_cycle_anchor(_config), billing_thresholds, coupon, currency, days_until_due,
+# default_source, default_tax_rates, discounts, invoice_settings, items[][price_data|tax_rates|discounts|
+# billing_thresholds], off_session, on_behalf_of, payment_settings, pending_invoice_item_interval,
+# promotion_code, proration_behavior, transfer_data.
+@accepts("customer", "items[][price]", "items[][quantity]", "items[][metadata]", "trial_period_days", "trial_end",
+         "trial_from_plan", _TRIAL_SETTINGS, "default_payment_method", "payment_behavior", "cancel_at_period_end",
+         "cancel_at", "metadata", "description", "collection_method")
 def create(call: Call) -> dict[str, Any]:
-    call.allow("customer", "items", "trial_period_days", "trial_end", "trial_from_plan", "trial_settings",
-               "default_payment_method", "payment_behavior", "cancel_at_period_end", "cancel_at", "metadata",
-               "description", "proration_behavior", "off_session", "collection_method", "currency",
-               "payment_settings", "automatic_tax", "billing_cycle_anchor", "coupon", "promotion_code",
-               "discounts", "add_invoice_items", "default_tax_rates")
-    if call.params.get("collection_method", "charge_automatically") != "charge_automatically":
-        raise invalid_request("The emulator only supports collection_method=charge_automatically.",
-                              param="collection_method")
+    implemented_values(call.params, "collection_method", "charge_automatically")
+    if call.params.get("payment_behavior") == "pending_if_incomplete":
+        raise invalid_request("payment_behavior=pending_if_incomplete can only be used when updating a "
+                              "subscription.", param="payment_behavior")
     customer = referenced(call, "customer", call.params.get("customer"), "customer")
     return render(call.state, "subscription", new_subscription(call, customer, call.params))
 
 
+@accepts()
 def retrieve(call: Call, sub_id: str) -> dict[str, Any]:
     return render(call.state, "subscription", get_or_404(call, "subscription", sub_id))
 
@@ -260,9 +269,7 @@ def _apply_pause(sub: dict[str, Any], value: Any) -> None:
     if behavior not in PAUSE_BEHAVIORS:
         raise invalid_request("Invalid pause_collection[behavior]: must be one of " + ", ".join(PAUSE_BEHAVIORS),
                               param="pause_collection[behavior]")
-    resumes_at = spec.get("resumes_at")
-    sub["pause_collection"] = {"behavior": behavior,
-                               "resumes_at": as_int(resumes_at, "pause_collection[resumes_at]") if resumes_at else None}
+    sub["pause_collection"] = {"behavior": behavior, "resumes_at": None}
 
 
 def _apply_trial_end(call: Call, sub: dict[str, Any], value: Any, now: int) -> bool:
@@ -284,14 +291,19 @@ def _apply_trial_end(call: Call, sub: dict[str, Any], value: Any, now: int) -> b
     return False
 
 
+# Not implemented, so refused (beyond those of create): pause_collection[resumes_at], payment_behavior,
+# proration_date, trial_from_plan; proration_behavior other than none, billing_cycle_anchor other than
+# unchanged. Changing an item's price or quantity makes no proration (Stripe's default would).
+@accepts("proration_behavior", "billing_cycle_anchor",
+         "items[][id]", "items[][price]", "items[][quantity]", "items[][metadata]", "items[][deleted]",
+         "cancel_at_period_end", "cancel_at", "default_payment_method", "metadata", "description",
+         "pause_collection[behavior]", "trial_end", _TRIAL_SETTINGS, "cancellation_details[comment]",
+         "cancellation_details[feedback]")
 def update(call: Call, sub_id: str) -> dict[str, Any]:
-    call.allow("items", "cancel_at_period_end", "cancel_at", "default_payment_method", "metadata",
-               "pause_collection", "trial_end", "trial_settings", "proration_behavior", "payment_behavior",
-               "description", "off_session", "billing_cycle_anchor", "cancellation_details", "proration_date",
-               "collection_method", "payment_settings", "automatic_tax", "coupon", "promotion_code", "discounts",
-               "default_tax_rates", "trial_from_plan")
-    sub = get_or_404(call, "subscription", sub_id)
     params = call.params
+    implemented_values(params, "proration_behavior", "none")
+    implemented_values(params, "billing_cycle_anchor", "unchanged")
+    sub = get_or_404(call, "subscription", sub_id)
     if sub["status"] in ("canceled", "incomplete_expired") and set(params) - {
             "metadata", "cancellation_details", "expand"}:
         raise invalid_request("A canceled subscription can only update its cancellation_details and metadata.")
@@ -329,8 +341,9 @@ def update(call: Call, sub_id: str) -> dict[str, Any]:
     return render(call.state, "subscription", sub)
 
 
+# Not implemented, so refused: invoice_now, prorate.
+@accepts("cancellation_details[comment]", "cancellation_details[feedback]")
 def cancel(call: Call, sub_id: str) -> dict[str, Any]:
-    call.allow("invoice_now", "prorate", "cancellation_details")
     sub = get_or_404(call, "subscription", sub_id)
     if sub["status"] in ("canceled", "incomplete_expired"):
         raise resource_missing("subscription", sub_id)
@@ -342,9 +355,12 @@ def cancel(call: Call, sub_id: str) -> dict[str, Any]:
     return render(call.state, "subscription", sub)
 
 
+# Not implemented, so refused: billing_cycle_anchor other than now (Stripe's default), proration_behavior,
+# proration_date.
+@accepts("billing_cycle_anchor")
 def resume(call: Call, sub_id: str) -> dict[str, Any]:
     """``POST /v1/subscriptions/{id}/resume``: a paused subscription starts a new cycle now."""
-    call.allow("billing_cycle_anchor", "proration_behavior", "proration_date")
+    implemented_values(call.params, "billing_cycle_anchor", "now")
     sub = get_or_404(call, "subscription", sub_id)
     if sub["status"] != "paused":
         raise invalid_request("Only subscriptions with `status=paused` can be resumed.")
@@ -360,6 +376,7 @@ def resume(call: Call, sub_id: str) -> dict[str, Any]:
     return render(call.state, "subscription", sub)
 
 
+@accepts("customer", "status", "price", "test_clock", *CREATED, *LIST)
 def list_subscriptions(call: Call) -> dict[str, Any]:
     params = call.params
     status = params.get("status")
@@ -386,10 +403,12 @@ def list_subscriptions(call: Call) -> dict[str, Any]:
     return page(call, rows, "/v1/subscriptions", lambda r: render(call.state, "subscription", r), "subscription")
 
 
+@accepts(*SEARCH)
 def search(call: Call) -> dict[str, Any]:
     return search_records(call, "subscription", SUBSCRIPTION_FIELDS, "/v1/subscriptions/search")
 
 
+@accepts("subscription", *LIST)
 def list_items(call: Call) -> dict[str, Any]:
     """``GET /v1/subscription_items?subscription=...`` (the ``url`` of a subscription's ``items``)."""
     sub_id = call.params.get("subscription")
@@ -399,6 +418,7 @@ def list_items(call: Call) -> dict[str, Any]:
     return page(call, items, f"/v1/subscription_items?subscription={sub_id}", lambda r: r, "subscription_item")
 
 
+@accepts()
 def retrieve_item(call: Call, item_id: str) -> dict[str, Any]:
     for sub in call.state.store.table("subscription").values():
         if any(item["id"] == item_id for item in sub["_items"]):

@@ -15,6 +15,7 @@ from ..events import emit
 from ..forms import as_int, blank_to_none
 from ..lists import page
 from ..lookup import get_or_404
+from ..params import LIST, accepts
 from ..render import deleted_stub
 from ..state import EmulatorState
 from ..store import new_id, public
@@ -28,8 +29,8 @@ def _get(call: Call, clock_id: str) -> dict[str, Any]:
     return get_or_404(call, KIND, clock_id, label="test_helpers.test_clock")
 
 
+@accepts("frozen_time", "name")
 def create(call: Call) -> dict[str, Any]:
-    call.allow("frozen_time", "name")
     if "frozen_time" not in call.params:
         raise missing_param("frozen_time")
     now = call.now()
@@ -44,10 +45,12 @@ def create(call: Call) -> dict[str, Any]:
     return public(clock)
 
 
+@accepts()
 def retrieve(call: Call, clock_id: str) -> dict[str, Any]:
     return public(_get(call, clock_id))
 
 
+@accepts(*LIST)
 def list_clocks(call: Call) -> dict[str, Any]:
     rows = call.state.store.newest_first(KIND)
     return page(call, rows, "/v1/test_helpers/test_clocks", public, "test_helpers.test_clock")
@@ -57,8 +60,8 @@ def _customer_ids(state: EmulatorState, clock_id: str) -> set[str]:
     return {c["id"] for c in state.store.table("customer").values() if c.get("test_clock") == clock_id}
 
 
+@accepts("frozen_time")
 def advance(call: Call, clock_id: str) -> dict[str, Any]:
-    call.allow("frozen_time")
     clock = _get(call, clock_id)
     if "frozen_time" not in call.params:
         raise missing_param("frozen_time")
@@ -78,6 +81,7 @@ def advance(call: Call, clock_id: str) -> dict[str, Any]:
     return answer
 
 
+@accepts(expand=False)
 def delete(call: Call, clock_id: str) -> dict[str, Any]:
     """Delete a clock with everything attached to it, as Stripe does (no events for those)."""
     clock = _get(call, clock_id)
