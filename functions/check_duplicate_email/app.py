@@ -7,4 +7,5 @@ from linkflow_shared.step import step
 
 @step(OnboardingInput)
 def handler(onboarding: OnboardingInput, deps: Deps) -> EmailClaimResult:
-    return check_duplicate_email(onboarding, cognito=deps.cognito, claims=deps.email_claims)
+    trusted = deps.settings.trusted_linking_providers
+    return check_duplicate_email(onboarding, cognito=deps.cognito, claims=deps.email_claims, trusted_providers=trusted)

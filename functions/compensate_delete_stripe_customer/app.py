@@ -7,4 +7,4 @@ from linkflow_shared.step import step
 
 @step(DeleteCustomerInput)
 def handler(state: DeleteCustomerInput, deps: Deps) -> CustomerDeletion:
-    return compensate_delete_stripe_customer(state, stripe=deps.stripe)
+    return compensate_delete_stripe_customer(state, stripe=deps.stripe, unlinked=deps.unlinked_customers)

@@ -8,5 +8,10 @@ from linkflow_shared.step import step
 @step(OnboardingState)
 def handler(state: OnboardingState, deps: Deps) -> RollbackResult:
     return compensate_rollback_onboarding(
-        state, stripe=deps.stripe, profiles=deps.profiles, entitlements=deps.entitlements, claims=deps.email_claims
+        state,
+        stripe=deps.stripe,
+        profiles=deps.profiles,
+        entitlements=deps.entitlements,
+        claims=deps.email_claims,
+        unlinked=deps.unlinked_customers,
     )

@@ -8,7 +8,10 @@ from linkflow_shared.step import step
 
 @step(CognitoTriggerEvent, profile="trigger", answer="event")
 def handler(trigger: CognitoTriggerEvent, deps: Deps) -> SignUpDecision:
-    decision = pre_sign_up(trigger, cognito=deps.cognito, claims=deps.email_claims, profiles=deps.profiles)
+    trusted = deps.settings.trusted_linking_providers
+    decision = pre_sign_up(
+        trigger, cognito=deps.cognito, claims=deps.email_claims, profiles=deps.profiles, trusted_providers=trusted
+    )
     if decision.action == "fail_open":
         deps.count("PreSignUpFailedOpen")
     return decision

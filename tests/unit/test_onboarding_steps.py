@@ -63,12 +63,19 @@ def federated(aws: Any, email: str, verified: bool = True, provider_user_id: str
 
 
 def tables(aws: Any) -> dict[str, Any]:
-    return {"profiles": aws.profiles, "entitlements": aws.entitlements, "claims": aws.claims}
+    return {"profiles": aws.profiles, "entitlements": aws.entitlements, "claims": aws.claims, "unlinked": aws.unlinked}
+
+
+TRUSTED = ("Google", "SignInWithApple")
+
+
+def outcome(aws: Any, onboarding: OnboardingInput) -> str:
+    return check_duplicate_email(onboarding, cognito=aws.cognito, claims=aws.claims, trusted_providers=TRUSTED).outcome
 
 
 def onboard(aws: Any, onboarding: OnboardingInput, stripe: InMemoryStripe) -> str:
     """The happy path, step by step; answers the stored customer id."""
-    assert check_duplicate_email(onboarding, cognito=aws.cognito, claims=aws.claims).outcome == "claimed"
+    assert outcome(aws, onboarding) == "claimed"
     write_profile(onboarding, profiles=aws.profiles)
     init_entitlement(onboarding, entitlements=aws.entitlements)
     customer = create_stripe_customer(
@@ -150,24 +157,24 @@ def test_the_claim_goes_to_the_first_claimer_and_names_it_to_the_second(aws):
 
 def test_a_second_native_account_with_the_email_is_a_duplicate(aws):
     owner, other = native(aws), native(aws, spelled=" Ada@Example.com")
-    assert check_duplicate_email(owner, cognito=aws.cognito, claims=aws.claims).outcome == "claimed"
-    result = check_duplicate_email(other, cognito=aws.cognito, claims=aws.claims)
+    assert outcome(aws, owner) == "claimed"
+    result = check_duplicate_email(other, cognito=aws.cognito, claims=aws.claims, trusted_providers=TRUSTED)
     assert result == EmailClaimResult(outcome="duplicate", owner_user_id=owner.sub, owner_user_name=owner.user_name)
 
 
 def test_a_stale_claim_whose_owner_left_cognito_is_taken_over(aws):
     gone, newcomer = native(aws), native(aws, spelled="ADA@EXAMPLE.COM")
-    check_duplicate_email(gone, cognito=aws.cognito, claims=aws.claims)
+    check_duplicate_email(gone, cognito=aws.cognito, claims=aws.claims, trusted_providers=TRUSTED)
     aws.idp.admin_delete_user(UserPoolId=aws.pool_id, Username=gone.user_name)
-    assert check_duplicate_email(newcomer, cognito=aws.cognito, claims=aws.claims).outcome == "claimed"
+    assert outcome(aws, newcomer) == "claimed"
     claim = aws.claims.get(newcomer.email)
     assert claim.user_id == newcomer.sub and claim.previous_user_id == gone.sub
 
 
 def test_the_duplicate_account_is_disabled_and_the_reason_recorded_once(aws):
     owner, other = native(aws), native(aws, spelled="Ada@example.com")
-    check_duplicate_email(owner, cognito=aws.cognito, claims=aws.claims)
-    result = check_duplicate_email(other, cognito=aws.cognito, claims=aws.claims)
+    check_duplicate_email(owner, cognito=aws.cognito, claims=aws.claims, trusted_providers=TRUSTED)
+    result = check_duplicate_email(other, cognito=aws.cognito, claims=aws.claims, trusted_providers=TRUSTED)
     state = ClaimedEmailInput(**other.model_dump(), email_claim=result)
     for _ in range(2):  # a retry records nothing twice
         rejection = compensate_disable_duplicate_account(state, cognito=aws.cognito, claims=aws.claims)
@@ -186,7 +193,7 @@ def test_a_verified_federated_user_with_an_existing_email_is_linked_not_onboarde
     owner = native_in_federated_pool(aws)
     onboard(aws, owner, stripe)
     google = federated(aws, owner.email, verified=True)
-    result = check_duplicate_email(google, cognito=aws.cognito, claims=aws.claims)
+    result = check_duplicate_email(google, cognito=aws.cognito, claims=aws.claims, trusted_providers=TRUSTED)
     assert result.outcome == "link_to_existing" and result.owner_user_id == owner.sub
 
     cognito = linking_cognito(aws.idp)
@@ -202,17 +209,35 @@ def test_a_verified_federated_user_with_an_existing_email_is_linked_not_onboarde
     assert stripe.live() == [profile["stripeCustomerId"]]
 
 
-def test_an_unverified_federated_user_with_an_existing_email_is_never_linked(aws_federated):
+def test_an_unverified_email_never_claims_nor_links(aws_federated):
+    # Product rule: an unverified email never claims an address; the account is onboarded under
+    # its own sub and the address stays with (or free for) whoever verified it.
     aws = aws_federated
     owner = native_in_federated_pool(aws)
-    check_duplicate_email(owner, cognito=aws.cognito, claims=aws.claims)
+    check_duplicate_email(owner, cognito=aws.cognito, claims=aws.claims, trusted_providers=TRUSTED)
     stranger = federated(aws, owner.email, verified=False)
-    result = check_duplicate_email(stranger, cognito=aws.cognito, claims=aws.claims)
-    assert result.outcome == "duplicate"
-    rejection = compensate_disable_duplicate_account(
-        ClaimedEmailInput(**stranger.model_dump(), email_claim=result), cognito=aws.cognito, claims=aws.claims
-    )
-    assert rejection.reason == "unverified_external_email"
+    result = check_duplicate_email(stranger, cognito=aws.cognito, claims=aws.claims, trusted_providers=TRUSTED)
+    assert result == EmailClaimResult(outcome="unverified", owner_user_id=stranger.sub,
+                                      owner_user_name=stranger.user_name)
+    assert aws.claims.get(owner.email).user_id == owner.sub
+    newcomer = federated(aws, "new@example.com", verified=False, provider_user_id="77")
+    assert check_duplicate_email(newcomer, cognito=aws.cognito, claims=aws.claims,
+                                 trusted_providers=TRUSTED).outcome == "unverified"
+    assert aws.claims.get("new@example.com") is None, "an unverified address stays free"
+
+
+def test_a_verified_email_is_linked_only_from_a_trusted_provider_into_a_verified_owner(aws_federated):
+    aws = aws_federated
+    owner = native_in_federated_pool(aws)
+    check_duplicate_email(owner, cognito=aws.cognito, claims=aws.claims, trusted_providers=TRUSTED)
+    google = federated(aws, owner.email, verified=True)
+    untrusted = check_duplicate_email(google, cognito=aws.cognito, claims=aws.claims, trusted_providers=("Apple",))
+    assert untrusted.outcome == "duplicate", "a provider not trusted for linking is never linked"
+    # The owner's email stops being verified (an email change pending verification, say).
+    aws.idp.admin_update_user_attributes(UserPoolId=aws.pool_id, Username=owner.user_name,
+                                         UserAttributes=[{"Name": "email_verified", "Value": "false"}])
+    unverified_owner = check_duplicate_email(google, cognito=aws.cognito, claims=aws.claims, trusted_providers=TRUSTED)
+    assert unverified_owner.outcome == "duplicate", "never link into an owner whose email is not verified"
 
 
 def native_in_federated_pool(aws: Any) -> OnboardingInput:
@@ -261,7 +286,9 @@ def test_a_customer_linked_by_another_path_meanwhile_is_a_conflict_and_ours_is_d
         outcome="conflict", stored_customer_id=theirs, own_customer_id=ours.customer_id
     )
     deletion = compensate_delete_stripe_customer(
-        DeleteCustomerInput(**onboarding.model_dump(), stripe_customer=ours, stored_customer=stored), stripe=stripe
+        DeleteCustomerInput(**onboarding.model_dump(), stripe_customer=ours, stored_customer=stored),
+        stripe=stripe,
+        unlinked=aws.unlinked,
     )
     assert deletion.deleted_customer_id == ours.customer_id and deletion.kept_customer_id == theirs
     assert stripe.live() == [theirs]
@@ -278,7 +305,7 @@ def test_a_customer_this_run_did_not_create_is_never_deleted(aws):
         stripe_customer=StripeCustomerRef(customer_id=other, created=False),
         stored_customer=StoreCustomerResult(outcome="conflict", stored_customer_id=theirs, own_customer_id=other),
     )
-    assert compensate_delete_stripe_customer(state, stripe=stripe).deleted_customer_id is None
+    assert compensate_delete_stripe_customer(state, stripe=stripe, unlinked=aws.unlinked).deleted_customer_id is None
     assert sorted(stripe.live()) == sorted([theirs, other])
 
 
@@ -322,7 +349,7 @@ def test_a_step_notices_the_user_was_deleted(aws, step):
     aws.idp.admin_delete_user(UserPoolId=aws.pool_id, Username=onboarding.user_name)
     with pytest.raises(CognitoUserNotFound):
         if step == "check":
-            check_duplicate_email(onboarding, cognito=aws.cognito, claims=aws.claims)
+            check_duplicate_email(onboarding, cognito=aws.cognito, claims=aws.claims, trusted_providers=TRUSTED)
         elif step == "create":
             create_stripe_customer(onboarding, cognito=aws.cognito, profiles=aws.profiles, stripe=stripe, platform="x")
         else:
@@ -360,3 +387,59 @@ def test_the_rollback_reports_what_it_removed(aws):
     result = compensate_rollback_onboarding(OnboardingState(**onboarding.model_dump()), stripe=stripe, **tables(aws))
     assert result.deleted_customer_ids == [customer_id]
     assert result.profile_deleted and result.entitlement_deleted and result.email_claim_released
+
+
+# --- compensations never lose money (issue #11.5) -----------------------------------------------
+
+
+def test_the_runs_customer_with_a_subscription_is_kept_and_recorded(aws):
+    stripe = InMemoryStripe()
+    onboarding = native(aws)
+    write_profile(onboarding, profiles=aws.profiles)
+    ours = create_stripe_customer(onboarding, cognito=aws.cognito, profiles=aws.profiles, stripe=stripe, platform="x")
+    stripe.subscriptions[ours.customer_id] = [{"id": "sub_1", "status": "active"}]
+    state = DeleteCustomerInput(
+        **onboarding.model_dump(),
+        stripe_customer=ours,
+        stored_customer=StoreCustomerResult(outcome="conflict", stored_customer_id="cus_other",
+                                            own_customer_id=ours.customer_id),
+    )
+    deletion = compensate_delete_stripe_customer(state, stripe=stripe, unlinked=aws.unlinked)
+    assert (deletion.deleted_customer_id, deletion.refused) == (None, "has_subscriptions")
+    assert stripe.live() == [ours.customer_id]
+    record = aws.unlinked.get(ours.customer_id)
+    assert (record.reason, record.metadata_sub) == ("kept_by_compensation:has_subscriptions", onboarding.sub)
+
+
+@pytest.mark.parametrize("billing, reason", [
+    ({"balance": -500}, "non_zero_balance"),
+    ({"invoices": ["in_1"]}, "has_invoices"),
+    ({"created_via": "checkout"}, "created_via_checkout"),
+])
+def test_the_rollback_keeps_customers_with_billing_history_and_what_links_them(aws, billing, reason):
+    stripe = InMemoryStripe()
+    onboarding = native(aws)
+    customer_id = onboard(aws, onboarding, stripe)
+    customer = stripe.customers[customer_id]
+    customer["balance"] = billing.get("balance", 0)
+    stripe.invoices[customer_id] = billing.get("invoices", [])
+    if "created_via" in billing:
+        customer["metadata"]["created_via"] = billing["created_via"]
+    result = compensate_rollback_onboarding(OnboardingState(**onboarding.model_dump()), stripe=stripe, **tables(aws))
+    assert result.kept_customers == {customer_id: reason} and result.deleted_customer_ids == []
+    assert stripe.live() == [customer_id]
+    assert not result.profile_deleted and aws.profiles.get(onboarding.sub).stripe_customer_id == customer_id
+    assert not result.email_claim_released, "the email stays claimed while the user's records remain"
+    assert aws.unlinked.get(customer_id).reason == f"kept_by_compensation:{reason}"
+
+
+def test_the_rollback_never_deletes_a_paid_entitlement(aws):
+    stripe = InMemoryStripe()
+    onboarding = native(aws)
+    onboard(aws, onboarding, stripe)
+    aws.table("EntitlementsTable").update_item(
+        Key={"cognito_sub": onboarding.sub}, UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": "active"})
+    result = compensate_rollback_onboarding(OnboardingState(**onboarding.model_dump()), stripe=stripe, **tables(aws))
+    assert not result.entitlement_deleted and aws.entitlements.get(onboarding.sub).status == "active"
+    assert not result.email_claim_released

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from linkflow_shared import EntitlementRecord, WriteConflict
+from linkflow_shared import EntitlementRecord, StripeCustomerMissing, WriteConflict
 from linkflow_shared.subscription_events import (
     CustomerLink,
     ResolvedCustomerInput,
@@ -196,13 +196,14 @@ def test_a_sync_that_keeps_losing_gives_up_with_a_retryable_write_conflict(aws):
         sync_entitlement(linked("u4"), entitlements=table, stripe=fake, attempts=3)
 
 
-def test_a_deleted_or_unknown_customer_syncs_to_none(aws):
+def test_a_deleted_customer_syncs_to_none_and_an_unknown_one_changes_nothing(aws):
     table = aws.entitlements
     result = sync_entitlement(linked("u5"), entitlements=table, stripe=fake_stripe([subscription()], deleted=True))
     assert (result.customer_deleted, result.entitlement.status, result.entitlement.stripe_customer_id) == (
         True, "none", None)
-    result = sync_entitlement(linked("u6", customer="cus_missing"), entitlements=table, stripe=fake_stripe([]))
-    assert result.customer_deleted is True
+    with pytest.raises(StripeCustomerMissing):  # a 404 is not a deletion: nothing may be wiped
+        sync_entitlement(linked("u6", customer="cus_missing"), entitlements=table, stripe=fake_stripe([]))
+    assert table.get("u6") is None
 
 
 # --- the guard under every interleaving ---------------------------------------------------------

@@ -141,6 +141,8 @@ def test_parameters_and_defaults():
         "EntitlementsTableName": "Entitlements",
         "EmailClaimsTableName": "EmailClaims",
         "StripeSecretName": "linkflow/stripe",
+        "StripeWebhookSecretName": "linkflow/stripe-webhook",
+        "TrustedLinkingProviders": "Google,SignInWithApple",
         "StripeLivemode": "false",
         "UnlinkedCustomersTableName": "UnlinkedStripeCustomers",
     }

@@ -9,7 +9,13 @@ import uuid
 from typing import Any
 
 import pytest
-from linkflow_shared import EmailAlreadyRegistered, OnboardingStartFailed, parse_step_input
+from linkflow_shared import (
+    EmailAlreadyRegistered,
+    EmailMissing,
+    InvalidStepInput,
+    OnboardingStartFailed,
+    parse_step_input,
+)
 from linkflow_shared.gateways import BotoCognito
 from linkflow_shared.onboarding import CognitoTriggerEvent, pre_sign_up
 from unit_support import ACCOUNT, REGION, TEMPLATE, linking_cognito, resolve
@@ -173,6 +179,7 @@ def test_a_verified_federated_email_of_an_existing_account_is_linked(aws):
         cognito=cognito,
         claims=aws.claims,
         profiles=aws.profiles,
+        trusted_providers=("Google", "SignInWithApple"),
     )
     assert decision.action == "linked" and decision.owner_user_id == sub
     assert cognito.links == [(aws.pool_id, username, "Google", "1234567")]
@@ -188,6 +195,7 @@ def test_an_unverified_federated_email_is_never_linked(aws):
         cognito=cognito,
         claims=aws.claims,
         profiles=aws.profiles,
+        trusted_providers=("Google", "SignInWithApple"),
     )
     assert decision.action == "allow" and cognito.links == []
 
@@ -199,6 +207,7 @@ def test_a_federated_sign_in_with_a_new_email_proceeds(aws):
         cognito=cognito,
         claims=aws.claims,
         profiles=aws.profiles,
+        trusted_providers=("Google", "SignInWithApple"),
     )
     assert decision.action == "allow" and cognito.links == []
 
@@ -210,6 +219,7 @@ def test_a_failed_link_fails_open(aws):
         cognito=BotoCognito(RefusingIdp(aws.idp)),
         claims=aws.claims,
         profiles=aws.profiles,
+        trusted_providers=("Google", "SignInWithApple"),
     )
     assert decision.action == "fail_open" and "CognitoRequestRejected" in decision.reason
 
@@ -227,3 +237,38 @@ class RefusingIdp:
         from botocore.exceptions import ClientError
 
         raise ClientError({"Error": {"Code": "AliasExistsException", "Message": "linked"}}, "AdminLinkProviderForUser")
+
+
+# --- takeover rules (issue #11.2) ---------------------------------------------------------------
+
+
+def test_a_provider_not_trusted_for_linking_is_never_linked(aws):
+    existing_native(aws)
+    cognito = linking_cognito(aws.idp)
+    decision = pre_sign_up(federated_sign_in(aws, "ada@example.com", "true"), cognito=cognito, claims=aws.claims,
+                           profiles=aws.profiles, trusted_providers=("SignInWithApple",))
+    assert decision.action == "allow" and "not trusted" in decision.reason and cognito.links == []
+
+
+def test_an_account_holding_an_unverified_copy_of_the_email_is_not_its_owner(aws):
+    # The attacker's account changed its email to the victim's without verifying it.
+    username, _ = aws.create_native_user("mallory@example.com")
+    aws.idp.admin_update_user_attributes(UserPoolId=aws.pool_id, Username=username, UserAttributes=[
+        {"Name": "email", "Value": "ada@example.com"}, {"Name": "email_verified", "Value": "false"}])
+    cognito = linking_cognito(aws.idp)
+    decision = pre_sign_up(federated_sign_in(aws, "ada@example.com", "true"), cognito=cognito, claims=aws.claims,
+                           profiles=aws.profiles, trusted_providers=("Google",))
+    assert (decision.action, decision.reason) == ("allow", "the email is free") and cognito.links == []
+    native = pre_sign_up(parse_step_input(CognitoTriggerEvent, native_sign_up(aws, "ada@example.com")),
+                         cognito=cognito, claims=aws.claims, profiles=aws.profiles, trusted_providers=("Google",))
+    assert native.action == "allow", "an unverified copy cannot block the real owner's sign-up"
+
+
+def test_pre_sign_up_and_post_confirmation_agree_an_account_needs_an_email(aws, load_handler, context):
+    event = trigger_event(aws.pool_id, "PreSignUp_ExternalProvider", "Google_999", sub=str(uuid.uuid4()))
+    with pytest.raises(EmailMissing, match="Google gave no email"):
+        load_handler("PreSignUpFunction")(event, context)
+    confirmation_without_email = trigger_event(aws.pool_id, "PostConfirmation_ConfirmSignUp", "Google_999",
+                                               sub=str(uuid.uuid4()))
+    with pytest.raises(InvalidStepInput, match="email"):
+        load_handler("PostConfirmationFunction")(confirmation_without_email, context)

@@ -101,6 +101,8 @@ def test_a_duplicate_is_answered_2xx():
     ("event id unfit for a name", request(json.dumps(stripe_event(id="evt 1/2")).encode()), 400,
      "invalid_event_id"),
     ("livemode mismatch", request(json.dumps(stripe_event(livemode=True)).encode()), 400, "livemode_mismatch"),
+    # A Connect event names another account's customer: never synced into this platform's users.
+    ("connect event", request(json.dumps(stripe_event(account="acct_1Connected")).encode()), 400, "connect_event"),
     ("GET", request(json.dumps(stripe_event()).encode(), method="GET"), 405, "method_not_allowed"),
     ("too large", request(b"x" * (MAX_BODY_BYTES + 1)), 413, "body_too_large"),
 ])
@@ -218,10 +220,11 @@ def api_event(body: bytes, secret: str = SECRET, method: str = "POST") -> dict[s
 def webhook(aws, load_handler):
     import boto3
 
-    boto3.client("secretsmanager").create_secret(
-        Name="linkflow/stripe",
-        SecretString=json.dumps({"api_key": "sk_test_unit", "webhook_secret": SECRET,
-                                 "webhook_secret_previous": PREVIOUS}))
+    sm = boto3.client("secretsmanager")
+    sm.create_secret(Name="linkflow/stripe-webhook",
+                     SecretString=json.dumps({"webhook_secret": SECRET, "webhook_secret_previous": PREVIOUS}))
+    # The API key lives in a secret the ingress may not read: its content must not matter here.
+    sm.create_secret(Name="linkflow/stripe", SecretString=json.dumps({"api_key": "sk_live_must_not_be_read"}))
     return load_handler("StripeWebhookFunction")
 
 

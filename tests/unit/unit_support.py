@@ -173,6 +173,7 @@ class InMemoryStripe:
         self.calls: list[tuple[str, Any]] = []
         self.customers: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, list[dict[str, Any]]] = {}
+        self.invoices: dict[str, list[str]] = {}
         self.during_list: list[Callable[[], Any]] = []  # run inside a subscription list (interleavings)
 
     def add(self, email: str | None, sub: str | None = None, **fields: Any) -> str:
@@ -211,6 +212,10 @@ class InMemoryStripe:
     def delete_customer(self, customer_id: str) -> None:
         self.calls.append(("delete", customer_id))
         self._customer(customer_id)["deleted"] = True
+
+    def has_invoices(self, customer_id: str) -> bool:
+        self.calls.append(("has_invoices", customer_id))
+        return bool(self.invoices.get(customer_id))
 
     def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
         self.calls.append(("list_subscriptions", customer_id))

@@ -45,7 +45,7 @@ def test_a_customer_linked_by_another_path_first_is_kept_and_the_runs_own_custom
     assert own["created"] is True and own["customerId"] != other.id
     assert state_output(events, "StoreStripeCustomerId")["storedCustomer"]["outcome"] == "conflict"
     assert state_output(events, "CompensateDeleteStripeCustomer")["deletedCustomer"] == {
-        "deletedCustomerId": own["customerId"], "keptCustomerId": other.id}
+        "deletedCustomerId": own["customerId"], "keptCustomerId": other.id, "refused": None}
 
     assert onboarding.profile(sub)["stripeCustomerId"] == other.id
     assert [c.id for c in onboarding.customers(email)] == [other.id]
@@ -75,7 +75,7 @@ def test_a_user_deleted_while_its_stripe_customer_is_created_is_rolled_back(stac
     rollback = state_output(events, "CompensateRollbackOnboarding")
     assert rollback["error"]["Error"] == "CognitoUserNotFound"
     assert rollback["rollback"] == {"deletedCustomerIds": [created], "profileDeleted": True,
-                                    "entitlementDeleted": True, "emailClaimReleased": True}
+                                    "entitlementDeleted": True, "emailClaimReleased": True, "keptCustomers": {}}
 
     assert onboarding.stripe.v1.customers.retrieve(created).get("deleted") is True
     assert onboarding.customers(email) == []
@@ -107,7 +107,7 @@ def test_a_user_deleted_during_a_stripe_outage_is_rolled_back_when_the_execution
         "CreateStripeCustomer", "CompensateRollbackOnboarding", "UserDeletedDuringOnboarding"]
     rollback = state_output(onboarding.events(sub), "CompensateRollbackOnboarding")["rollback"]
     assert rollback == {"deletedCustomerIds": [], "profileDeleted": True, "entitlementDeleted": True,
-                        "emailClaimReleased": True}
+                        "emailClaimReleased": True, "keptCustomers": {}}
     # The redrive found the user gone before calling Stripe: no customer was ever created.
     assert {c["status"] for c in onboarding.customer_creations(sub)} == {503}
     assert onboarding.customers(email) == []
@@ -134,6 +134,6 @@ def test_a_user_deleted_before_the_email_claim_is_rolled_back_with_nothing_to_re
                                       "UserDeletedDuringOnboarding"]
     rollback = state_output(onboarding.events(sub), "CompensateRollbackOnboarding")["rollback"]
     assert rollback == {"deletedCustomerIds": [], "profileDeleted": False, "entitlementDeleted": False,
-                        "emailClaimReleased": False}
+                        "emailClaimReleased": False, "keptCustomers": {}}
     assert onboarding.claim(email) is None and onboarding.profile(sub) is None
     assert onboarding.customer_creations(sub) == [] and onboarding.customers(email) == []

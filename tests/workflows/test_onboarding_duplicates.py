@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import botocore.exceptions
 import pytest
-from onboarding_support import Onboarding, provider_user_id
+from onboarding_support import state_output, Onboarding, provider_user_id
 from support import admin, confirm, sign_up, unique_email
 
 
@@ -126,7 +126,9 @@ def test_google_sign_in_with_a_verified_email_is_linked_to_the_native_account(st
     assert [e["name"] for e in onboarding.executions_named(owner)] == [owner]
 
 
-def test_google_sign_in_with_an_unverified_email_is_never_linked_and_its_account_is_disabled(stack, onboarding):
+def test_google_sign_in_with_an_unverified_email_is_never_linked_and_claims_nothing(stack, onboarding):
+    # Product rule: an unverified email never claims an address. The account is onboarded under its
+    # own sub (profile, entitlement, customer) and the owner keeps the email.
     email = unique_email("unverified")
     owner = onboarding.native_user(email)
     subject = provider_user_id()
@@ -135,19 +137,18 @@ def test_google_sign_in_with_an_unverified_email_is_never_linked_and_its_account
 
     assert (google["linked"], google["new_user"]) == (False, True) and google["sub"] != owner
     done = onboarding.finished(google["sub"])
-    assert done["status"] == "FAILED" and done["error"] == "DuplicateEmailAccount", done
-    assert onboarding.states(google["sub"]) == ["CheckDuplicateEmail", "RouteByEmailClaim",
-                                                "CompensateDisableDuplicateAccount", "DuplicateAccountDisabled"]
+    assert done["status"] == "SUCCEEDED", done
+    assert onboarding.states(google["sub"])[:3] == ["CheckDuplicateEmail", "RouteByEmailClaim", "WriteProfile"]
+    claim_result = state_output(onboarding.events(google["sub"]), "CheckDuplicateEmail")["emailClaim"]
+    assert claim_result["outcome"] == "unverified"
     assert onboarding.identities(owner) == []
-    assert onboarding.cognito_user(google["username"])["Enabled"] is False
+    assert onboarding.cognito_user(google["username"])["Enabled"] is True
     claim = onboarding.claim(email)
-    assert claim["userId"] == owner and claim["rejectedUserIds"] == [google["sub"]]
-    assert [(r["userName"], r["reason"]) for r in claim["rejections"]] == [
-        (google["username"], "unverified_external_email")]
-    assert onboarding.profile(google["sub"]) is None and onboarding.entitlement(google["sub"]) is None
+    assert claim["userId"] == owner and not claim.get("rejectedUserIds")
+    assert onboarding.profile(google["sub"]) is not None and onboarding.entitlement(google["sub"]) is not None
+    assert onboarding.profile(google["sub"])["stripeCustomerId"]
     assert onboarding.profile(owner)["providers"] == ["Cognito"]
-    (customer,) = onboarding.customers(email)
-    assert customer.metadata["cognito_sub"] == owner
+    assert sorted(c.metadata["cognito_sub"] for c in onboarding.customers(email)) == sorted([owner, google["sub"]])
 
 
 def test_google_sign_in_that_pre_sign_up_could_not_link_is_linked_by_the_workflow(stack, onboarding, clean_faults):

@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_PLATFORM = "linkflow"
+# Identity providers whose verified emails may be linked into an existing account (template
+# parameter TrustedLinkingProviders): a provider that lets users assert any email must not be here.
+DEFAULT_TRUSTED_LINKING_PROVIDERS = ("Google", "SignInWithApple")
 
 
 @dataclass(frozen=True)
@@ -25,12 +28,14 @@ class Settings:
     email_claims_table: str = "EmailClaims"
     unlinked_customers_table: str = "UnlinkedStripeCustomers"
     stripe_secret_name: str = "linkflow/stripe"
+    stripe_webhook_secret_name: str = "linkflow/stripe-webhook"
     stripe_livemode: bool = False
     stripe_api_base: str | None = None
     onboarding_state_machine_arn: str | None = None
     subscription_events_state_machine_arn: str | None = None
     platform: str = DEFAULT_PLATFORM
     metrics_namespace: str = "linkflow"
+    trusted_linking_providers: tuple[str, ...] = DEFAULT_TRUSTED_LINKING_PROVIDERS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -43,10 +48,18 @@ class Settings:
             email_claims_table=env.get("EMAIL_CLAIMS_TABLE", defaults.email_claims_table),
             unlinked_customers_table=env.get("UNLINKED_CUSTOMERS_TABLE", defaults.unlinked_customers_table),
             stripe_secret_name=env.get("STRIPE_SECRET_NAME", defaults.stripe_secret_name),
+            stripe_webhook_secret_name=env.get("STRIPE_WEBHOOK_SECRET_NAME", defaults.stripe_webhook_secret_name),
             stripe_livemode=env.get("STRIPE_LIVEMODE", "false").strip().lower() == "true",
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             onboarding_state_machine_arn=env.get("ONBOARDING_STATE_MACHINE_ARN") or None,
             subscription_events_state_machine_arn=env.get("SUBSCRIPTION_EVENTS_STATE_MACHINE_ARN") or None,
             platform=env.get("PLATFORM", defaults.platform),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", defaults.metrics_namespace),
+            trusted_linking_providers=_names(env.get("TRUSTED_LINKING_PROVIDERS"), defaults.trusted_linking_providers),
         )
+
+
+def _names(raw: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if raw is None:
+        return default
+    return tuple(name.strip() for name in raw.split(",") if name.strip())

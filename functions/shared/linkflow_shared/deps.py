@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from . import aws_clients
 from .aws_clients import Profile
 from .config import Settings
-from .gateways import BotoCognito, CognitoGateway, SdkStripe, StripeGateway, load_stripe_secret, stripe_client
+from .gateways import BotoCognito, CognitoGateway, SdkStripe, StripeGateway, load_webhook_secrets, stripe_client
 from .stores import EmailClaimsStore, EntitlementsStore, ProfilesStore, Table, UnlinkedCustomersStore
 
 if TYPE_CHECKING:
@@ -66,8 +66,7 @@ class Deps:
 
     def webhook_secrets(self) -> list[str]:
         """The current and the previous signing secret: both verify while a secret is rolled."""
-        secret = load_stripe_secret(self.settings.stripe_secret_name)
-        return [secret.webhook_secret, secret.webhook_secret_previous]
+        return load_webhook_secrets(self.settings.stripe_webhook_secret_name)
 
     def count(self, metric: str) -> None:
         """One CloudWatch metric data point (EMF log line), dimensioned by stage."""

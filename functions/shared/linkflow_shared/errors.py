@@ -18,6 +18,7 @@ ARE the ``ErrorEquals`` names in ``statemachines/*.asl.json``: the split below m
         ├── InvalidStepInput         a trigger event or step input does not parse into the step's
         │                            model (the message names the model and fields, never values)
         ├── EmailAlreadyRegistered   PreSignUp rejects a native sign-up; the message reaches the user
+        ├── EmailMissing             PreSignUp rejects a federated sign-in whose provider gave no email
         ├── CognitoUserNotFound      the user was deleted from Cognito mid-run (Catch → rollback)
         ├── CognitoRequestRejected   any other Cognito client error
         ├── DynamoDBRequestRejected  validation, missing table, access denied
@@ -25,8 +26,11 @@ ARE the ``ErrorEquals`` names in ``statemachines/*.asl.json``: the split below m
         │                            item (``ReturnValuesOnConditionCheckFailure=ALL_OLD``). Stores
         │                            decide what it means; it only escapes a step by a bug
         ├── ProfileMissing           the profile vanished before the customer id could be stored
-        └── StripeRequestRejected    auth, invalid request, idempotency-key reuse with other params
-            └── StripeNotFound       HTTP 404: the object does not exist (never read as "deleted")
+        ├── StripeRequestRejected    auth, invalid request, idempotency-key reuse with other params
+        │   └── StripeNotFound       HTTP 404: the object does not exist (never read as "deleted")
+        └── StripeCustomerMissing    a linked customer answers 404: a wrong key, a mode mix-up or
+                                     another account; nothing is changed (only Stripe's own
+                                     ``deleted: true`` unlinks a customer)
 
 Foreign errors are mapped onto this tree at the boundary, in one place each:
 :func:`dynamodb_errors` (here), :func:`cognito_errors` (here) and
@@ -99,6 +103,11 @@ class EmailAlreadyRegistered(TerminalError):
         super().__init__(f"An account with email {email} already exists. Please sign in instead.")
 
 
+class EmailMissing(TerminalError):
+    def __init__(self, provider: str) -> None:
+        super().__init__(f"Signing in with {provider} gave no email address; an account needs one.")
+
+
 class CognitoUserNotFound(TerminalError):
     pass
 
@@ -120,6 +129,10 @@ class StripeRequestRejected(TerminalError):
 
 
 class StripeNotFound(StripeRequestRejected):
+    pass
+
+
+class StripeCustomerMissing(TerminalError):
     pass
 
 

@@ -170,11 +170,16 @@ class LocalStack(StackHandle):
         return str(endpoint.secret)
 
     def _create_stripe_secret(self, template: Template, webhook_secret: str) -> None:
-        name = template.parameters.get("StripeSecretName")
-        if not name:
-            return
-        value = {"api_key": API_KEY, "webhook_secret": webhook_secret, "webhook_secret_previous": ""}
-        self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))
+        """The two secrets the template names: the API key, and the webhook signing secrets (the
+        ingress may read only the latter)."""
+        values = {
+            "StripeSecretName": {"api_key": API_KEY},
+            "StripeWebhookSecretName": {"webhook_secret": webhook_secret, "webhook_secret_previous": ""},
+        }
+        for parameter, value in values.items():
+            name = template.parameters.get(parameter)
+            if name:
+                self.client("secretsmanager").create_secret(Name=name, SecretString=json.dumps(value))
 
     def _register_stack(self) -> None:
         assert self.provisioned is not None

@@ -1,7 +1,15 @@
 """The ports to the systems linkflow links, each a ``Protocol`` with one real implementation."""
 
 from .cognito import EXTERNAL_PROVIDER, UNCONFIRMED, BotoCognito, CognitoGateway, CognitoUser
-from .stripe import SdkStripe, StripeGateway, StripeSecret, build_client, load_stripe_secret, stripe_client
+from .stripe import (
+    SdkStripe,
+    StripeGateway,
+    StripeSecret,
+    build_client,
+    load_stripe_secret,
+    load_webhook_secrets,
+    stripe_client,
+)
 
 __all__ = [
     "EXTERNAL_PROVIDER",
@@ -14,5 +22,6 @@ __all__ = [
     "StripeSecret",
     "build_client",
     "load_stripe_secret",
+    "load_webhook_secrets",
     "stripe_client",
 ]

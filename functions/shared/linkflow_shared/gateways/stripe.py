@@ -59,12 +59,14 @@ class StripeGateway(Protocol):
         """Every subscription of the customer, any status, each item's price with its product."""
         ...
 
+    def has_invoices(self, customer_id: str) -> bool:
+        """Whether the customer has any invoice (any status)."""
+        ...
+
 
 @dataclass(frozen=True)
 class StripeSecret:
     api_key: str
-    webhook_secret: str = ""
-    webhook_secret_previous: str = ""
 
     def __repr__(self) -> str:  # never print a key, even by accident
         return "StripeSecret(<redacted>)"
@@ -87,18 +89,30 @@ def _secrets_provider() -> parameters.SecretsProvider:
     return provider
 
 
-def load_stripe_secret(secret_name: str) -> StripeSecret:
+def _read_secret(secret_name: str) -> dict[str, Any]:
     try:
         value = _secrets_provider().get(secret_name, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
     except (GetParameterError, TransformParameterError) as exc:
         raise SecretUnavailable(f"secret {secret_name} could not be read: {type(exc).__name__}") from None
-    if not isinstance(value, dict) or not value.get("api_key"):
+    if not isinstance(value, dict):
+        raise SecretUnavailable(f"secret {secret_name} is not a JSON object")
+    return value
+
+
+def load_stripe_secret(secret_name: str) -> StripeSecret:
+    """The API key secret (``{"api_key"}``); only the functions that call Stripe may read it."""
+    value = _read_secret(secret_name)
+    if not value.get("api_key"):
         raise SecretUnavailable(f"secret {secret_name} has no api_key")
-    return StripeSecret(
-        api_key=str(value["api_key"]),
-        webhook_secret=str(value.get("webhook_secret") or ""),
-        webhook_secret_previous=str(value.get("webhook_secret_previous") or ""),
-    )
+    return StripeSecret(api_key=str(value["api_key"]))
+
+
+def load_webhook_secrets(secret_name: str) -> list[str]:
+    """The current and the previous webhook signing secret (``{"webhook_secret",
+    "webhook_secret_previous"}``): both verify while a secret is rolled. The ingress reads only this
+    secret, never the API key."""
+    value = _read_secret(secret_name)
+    return [str(value.get("webhook_secret") or ""), str(value.get("webhook_secret_previous") or "")]
 
 
 def build_client(api_key: str, *, api_base: str | None = None, livemode: bool = False) -> stripe_sdk.StripeClient:
@@ -207,6 +221,11 @@ class SdkStripe:
                 if isinstance(price, dict) and isinstance(price.get("product"), str):
                     price["product"] = self._product(price["product"])
         return rows
+
+    def has_invoices(self, customer_id: str) -> bool:
+        with stripe_errors():
+            page = self._client.v1.invoices.list(params={"customer": customer_id, "limit": 1})
+        return bool(_json(page).get("data"))
 
     def _product(self, product_id: str) -> JSON:
         """A product from a per-process cache of five minutes: a plan's product rarely changes, and a

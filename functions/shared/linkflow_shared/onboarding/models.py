@@ -90,9 +90,13 @@ class OnboardingInput(Model):
 
 
 class EmailClaimResult(Model):
-    """CheckDuplicateEmail's answer: who owns the email and what this run does about it."""
+    """CheckDuplicateEmail's answer: who owns the email and what this run does about it.
 
-    outcome: Literal["claimed", "link_to_existing", "duplicate"]
+    ``unverified``: the account's email is not verified, so it claims nothing; the run onboards it
+    under its own sub and the address stays free for whoever verifies it first.
+    """
+
+    outcome: Literal["claimed", "unverified", "link_to_existing", "duplicate"]
     owner_user_id: str
     owner_user_name: str | None = None
 
@@ -124,19 +128,23 @@ class LinkResult(Model):
 
 
 class CustomerDeletion(Model):
-    """CompensateDeleteStripeCustomer's answer."""
+    """CompensateDeleteStripeCustomer's answer; ``refused``: why the run's customer was left in
+    place (recorded in UnlinkedStripeCustomers for an operator)."""
 
     deleted_customer_id: str | None
     kept_customer_id: str
+    refused: str | None = None
 
 
 class RollbackResult(Model):
-    """CompensateRollbackOnboarding's answer: what this run had created and is now gone."""
+    """CompensateRollbackOnboarding's answer: what this run had created and is now gone, and what
+    it refused to remove (customer id → why; recorded in UnlinkedStripeCustomers)."""
 
     deleted_customer_ids: list[str]
     profile_deleted: bool
     entitlement_deleted: bool
     email_claim_released: bool
+    kept_customers: dict[str, str] = Field(default_factory=dict)
 
 
 class StepError(BaseModel):

@@ -7,6 +7,7 @@ idempotent: Step Functions retries it and a redrive re-runs the failed one.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
 from ..errors import CognitoUserNotFound, InvalidStepInput, ProfileMissing
@@ -42,16 +43,29 @@ def current_user(cognito: CognitoGateway, onboarding: OnboardingInput) -> Cognit
     return user
 
 
+def has_verified(user: CognitoUser, email: str) -> bool:
+    """Whether ``user``'s current email is ``email`` (normalized) and verified."""
+    return user.email_verified and (user.email or "").strip().lower() == email
+
+
 def check_duplicate_email(
-    onboarding: OnboardingInput, *, cognito: CognitoGateway, claims: EmailClaimsStore
+    onboarding: OnboardingInput,
+    *,
+    cognito: CognitoGateway,
+    claims: EmailClaimsStore,
+    trusted_providers: Collection[str],
 ) -> EmailClaimResult:
     """Claim the email atomically and say what the run does next.
 
+    ``unverified``: the user's email (as Cognito holds it now) is not verified: nothing is claimed.
     ``claimed``: this sub owns the email (also when the previous owner no longer exists in
-    Cognito: a stale claim is taken over). ``link_to_existing``: a federated user with a verified
-    email of an existing account. ``duplicate``: any other account whose email is taken.
+    Cognito: a stale claim is taken over). ``link_to_existing``: a federated user of a trusted
+    provider with a verified email of an account whose own email is verified. ``duplicate``: any
+    other account whose email is taken.
     """
-    current_user(cognito, onboarding)
+    me = current_user(cognito, onboarding)
+    if not has_verified(me, onboarding.email):
+        return EmailClaimResult(outcome="unverified", owner_user_id=onboarding.sub, owner_user_name=me.username)
     now = utc_now()
     claim = claims.claim(onboarding.email, onboarding.sub, now)
     mine = EmailClaimResult(outcome="claimed", owner_user_id=onboarding.sub, owner_user_name=onboarding.user_name)
@@ -61,7 +75,8 @@ def check_duplicate_email(
     if owner is None:
         claims.take_over(onboarding.email, onboarding.sub, claim.user_id, now)
         return mine
-    outcome = "link_to_existing" if onboarding.is_external and onboarding.email_verified else "duplicate"
+    trusted = onboarding.is_external and onboarding.providers[0] in trusted_providers
+    outcome = "link_to_existing" if trusted and has_verified(owner, onboarding.email) else "duplicate"
     return EmailClaimResult(outcome=outcome, owner_user_id=owner.sub, owner_user_name=owner.username)
 
 

@@ -6,13 +6,19 @@ PreSignUp (:func:`pre_sign_up`): one account per email, decided at the door wher
   belongs to an existing user (native or federated) is rejected with
   :class:`~linkflow_shared.errors.EmailAlreadyRegistered`; Cognito hands its message to the client
   as ``UserLambdaValidationException``.
-- A federated first sign-in (``PreSignUp_ExternalProvider``) with a verified email of an existing
-  user links the identity to that user (``AdminLinkProviderForUser``) and returns. Cognito then
+- A federated first sign-in (``PreSignUp_ExternalProvider``) from a provider trusted for linking
+  (``TRUSTED_LINKING_PROVIDERS``), whose email is verified and belongs to an existing user whose own
+  email is verified, links the identity to that user (``AdminLinkProviderForUser``) and returns. Cognito then
   fails this first sign-in once ("Already found an entry for username") and the retry signs in as
   the existing user: one sub, no second profile, no second Stripe customer. Raising instead would
   fail every attempt, and linking later (after the federated user exists) is refused by Cognito.
-- An unverified federated email is never linked; the sign-up proceeds and the workflow's atomic
-  email claim decides (it disables the account if the email is someone else's).
+- Anything else is never linked: an unverified federated email, an untrusted provider, an owner
+  whose email is not verified (an attacker's unverified address change must not capture the
+  victim's later sign-in). The sign-up proceeds and the workflow's atomic email claim decides.
+- Only verified emails count as taken: an account holding an unverified copy of an address cannot
+  block its real owner. A federated sign-in without an email is refused
+  (:class:`~linkflow_shared.errors.EmailMissing`): every account has an email, and PostConfirmation
+  could not onboard it.
 - Infrastructure failures fail open (the decision says so, the handler logs it): the workflow's
   claim is the authoritative check and catches what slips through here.
 
@@ -24,11 +30,19 @@ sub; no Stripe or DynamoDB work happens in the trigger.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import EmailAlreadyRegistered, InvalidStepInput, LinkflowError, OnboardingStartFailed, error_code
+from ..errors import (
+    EmailAlreadyRegistered,
+    EmailMissing,
+    InvalidStepInput,
+    LinkflowError,
+    OnboardingStartFailed,
+    error_code,
+)
 from ..gateways import UNCONFIRMED, CognitoGateway, CognitoUser
 from ..models import normalize_email, utc_now
 from ..stores import EmailClaimsStore, ProfilesStore
@@ -76,10 +90,11 @@ def post_confirmation(trigger: CognitoTriggerEvent, *, sfn: SFNClient, state_mac
     return start_onboarding(sfn, state_machine_arn, OnboardingInput.from_trigger(trigger))
 
 
-def _email_of(trigger: CognitoTriggerEvent) -> str | None:
+def _email_of(trigger: CognitoTriggerEvent) -> str:
     raw = trigger.attributes.get("email")
-    if raw is None and trigger.trigger_source == EXTERNAL_SOURCE:
-        return None
+    if not (raw or "").strip() and trigger.trigger_source == EXTERNAL_SOURCE:
+        identity = trigger.identity
+        raise EmailMissing(identity[0] if identity else "this provider")
     try:
         return normalize_email(raw or "")
     except ValueError:
@@ -102,22 +117,26 @@ def existing_owner(
     candidates = [
         user
         for user in cognito.find_users_by_email(pool, email, raw)
-        if user.username not in me and user.sub not in me and user.status != UNCONFIRMED
+        if user.username not in me and user.sub not in me and user.status != UNCONFIRMED and user.email_verified
     ]
     candidates.sort(key=lambda user: user.identity is not None)  # native accounts first
     return candidates[0] if candidates else None
 
 
 def pre_sign_up(
-    trigger: CognitoTriggerEvent, *, cognito: CognitoGateway, claims: EmailClaimsStore, profiles: ProfilesStore
+    trigger: CognitoTriggerEvent,
+    *,
+    cognito: CognitoGateway,
+    claims: EmailClaimsStore,
+    profiles: ProfilesStore,
+    trusted_providers: Collection[str],
 ) -> SignUpDecision:
-    """Decide a sign-up (see the module docstring); raises :class:`EmailAlreadyRegistered`."""
+    """Decide a sign-up (see the module docstring); raises :class:`EmailAlreadyRegistered` and
+    :class:`EmailMissing`."""
     source = trigger.trigger_source
     if source not in NATIVE_SOURCES and source != EXTERNAL_SOURCE:
         return SignUpDecision(action="allow", reason=f"{source} is not checked")
     email = _email_of(trigger)
-    if email is None:
-        return SignUpDecision(action="allow", reason="the provider gave no email")
     try:
         owner = existing_owner(trigger, email, cognito=cognito, claims=claims)
     except LinkflowError as exc:
@@ -127,9 +146,29 @@ def pre_sign_up(
     if source in NATIVE_SOURCES:
         raise EmailAlreadyRegistered(email)
     identity = trigger.identity
-    if identity is None or not trigger.email_verified:
-        return SignUpDecision(action="allow", reason="unverified federated email: not linked", owner_user_id=owner.sub)
+    refusal = _not_linkable(trigger, identity, owner, email, trusted_providers)
+    if refusal is not None or identity is None:
+        return SignUpDecision(action="allow", reason=f"not linked: {refusal}", owner_user_id=owner.sub)
     return _link(trigger, owner, identity, cognito=cognito, profiles=profiles)
+
+
+def _not_linkable(
+    trigger: CognitoTriggerEvent,
+    identity: tuple[str, str] | None,
+    owner: CognitoUser,
+    email: str,
+    trusted_providers: Collection[str],
+) -> str | None:
+    """Why this federated sign-in must not be linked into ``owner`` (``None``: it may)."""
+    if identity is None:
+        return "the external identity cannot be told"
+    if not trigger.email_verified:
+        return "the provider did not verify the email"
+    if identity[0] not in trusted_providers:
+        return f"{identity[0]} is not trusted for linking"
+    if not owner.email_verified or (owner.email or "").strip().lower() != email:
+        return "the owner's email is not verified"
+    return None
 
 
 def _link(

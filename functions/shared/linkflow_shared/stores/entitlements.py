@@ -48,6 +48,19 @@ class EntitlementsStore:
         """Delete the entitlement; False if there was none."""
         return self._table.delete({"cognito_sub": cognito_sub}) is not None
 
+    def delete_unpaid(self, cognito_sub: str) -> bool:
+        """Delete the entitlement unless its status is a paid one; False if kept or absent."""
+        try:
+            old = self._table.delete(
+                {"cognito_sub": cognito_sub},
+                condition="attribute_not_exists(#status) OR #status IN (:none, :canceled, :expired)",
+                values={":none": "none", ":canceled": "canceled", ":expired": "incomplete_expired"},
+                names={"#status": "status"},
+            )
+        except ConditionFailed:
+            return False
+        return old is not None
+
     def read_sync_version(self, cognito_sub: str) -> int:
         """The entitlement's ``syncVersion`` (0 when it has none), read strongly consistent."""
         item = self._table.get({"cognito_sub": cognito_sub}, projection="syncVersion")

@@ -7,6 +7,7 @@ Every write is conditional, so a retried or redriven step never clobbers what is
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
 from ..errors import ConditionFailed, WriteConflict
@@ -98,6 +99,18 @@ class ProfilesStore:
             return False
         return True
 
-    def delete(self, user_id: str) -> bool:
-        """Delete the profile; False if there was none."""
-        return self._table.delete({"userId": user_id}) is not None
+    def delete(self, user_id: str, *, unless_linked_outside: Collection[str] | None = None) -> bool:
+        """Delete the profile; False if there was none. With ``unless_linked_outside``, only when it
+        links no customer or one of those (a compensation never orphans a customer it kept)."""
+        if unless_linked_outside is None:
+            return self._table.delete({"userId": user_id}) is not None
+        allowed = sorted(unless_linked_outside)
+        condition = " OR ".join(["attribute_not_exists(stripeCustomerId)"] +
+                                [f"stripeCustomerId = :c{i}" for i in range(len(allowed))])
+        try:
+            old = self._table.delete(
+                {"userId": user_id}, condition=condition, values={f":c{i}": c for i, c in enumerate(allowed)}
+            )
+        except ConditionFailed:
+            return False
+        return old is not None

@@ -73,11 +73,16 @@ class Table:
         return dict(answer.get("Attributes") or {})
 
     def delete(
-        self, key: Item, *, condition: str | None = None, values: Mapping[str, Any] | None = None
+        self,
+        key: Item,
+        *,
+        condition: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> Item | None:
         """Delete the item; answer what was deleted (``None``: there was nothing)."""
         with dynamodb_errors():
-            answer = self._table.delete_item(Key=key, ReturnValues="ALL_OLD", **_conditional(condition, values, None))
+            answer = self._table.delete_item(Key=key, ReturnValues="ALL_OLD", **_conditional(condition, values, names))
         return answer.get("Attributes")
 
     def query(self, index: str, condition: str, values: Mapping[str, Any]) -> list[Item]:

@@ -3,7 +3,8 @@
 What it checks, in order, each failure answered 4xx with ``{"error": code, "message": ...}`` and
 nothing started: POST only (405), body at most 256 KiB (413), a ``Stripe-Signature`` whose ``v1``
 HMAC matches the raw body under the current or the previous webhook secret (400), its timestamp
-within 300 s of now either way (400), a JSON event (400), ``livemode`` equal to the stack's (400).
+within 300 s of now either way (400), a JSON event (400), not from a connected account (400:
+Connect events are about another account's customers), ``livemode`` equal to the stack's (400).
 Event types the machine does not handle, and events naming no customer, are acknowledged (200)
 and ignored. The rest start the subscription-events execution named by the event id, with a small
 :class:`EventHint` as input; ``ExecutionAlreadyExists`` is a duplicate delivery, answered 200.
@@ -159,6 +160,13 @@ def parse_event(payload: str, *, livemode: bool) -> dict[str, Any]:
         raise _Rejected(400, "not_an_event", "the body is not a Stripe event (object, id and type are required)")
     if not _EXECUTION_NAME.match(str(event["id"])):
         raise _Rejected(400, "invalid_event_id", "the event id is not a valid execution name")
+    if event.get("account"):
+        raise _Rejected(
+            400,
+            "connect_event",
+            "the event comes from a connected account (Connect); this endpoint serves the platform's own "
+            "customers only: point Connect webhooks elsewhere",
+        )
     if bool(event.get("livemode")) != livemode:
         raise _Rejected(
             400,

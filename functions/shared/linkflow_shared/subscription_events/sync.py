@@ -32,7 +32,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from ..errors import StripeNotFound, WriteConflict
+from ..errors import StripeCustomerMissing, StripeNotFound, WriteConflict
 from ..gateways import StripeGateway
 from ..models import utc_now
 from ..stores import EntitlementRecord, EntitlementsStore, EntitlementStatus
@@ -66,10 +66,15 @@ class StripeView:
 
 
 def fetch_stripe_view(stripe: StripeGateway, customer_id: str) -> StripeView:
+    """Stripe's view of a linked customer. Only Stripe's own ``deleted: true`` means deleted; a 404
+    (a wrong key, a test/live mix-up, another account) is :class:`StripeCustomerMissing` and
+    changes nothing: reading it as "deleted" would wipe a paying user's entitlement."""
     try:
         customer = stripe.retrieve_customer(customer_id)
-    except StripeNotFound:
-        customer = {"deleted": True}
+    except StripeNotFound as exc:
+        raise StripeCustomerMissing(
+            f"Stripe does not know customer {customer_id} under this API key: {exc}; nothing was changed"
+        ) from exc
     if customer.get("deleted"):
         return StripeView(customer_id=customer_id, deleted=True)
     return StripeView(customer_id=customer_id, deleted=False, subscriptions=stripe.list_subscriptions(customer_id))
