@@ -61,7 +61,8 @@ def test_a_404_for_a_linked_customer_fails_the_sync_and_changes_nothing(events):
     # The profile now links a customer this Stripe key cannot see (another account, the other mode).
     stranger = f"cus_{uuid.uuid4().hex[:14]}"
     events._ddb.update_item(TableName=events.tables["profiles"], Key={"userId": {"S": sub}},
-                            UpdateExpression="SET stripeCustomerId = :c", ExpressionAttributeValues={":c": {"S": stranger}})
+                            UpdateExpression="SET stripeCustomerId = :c",
+                            ExpressionAttributeValues={":c": {"S": stranger}})
     before = events.entitlement(sub)
 
     body = event_body(stranger)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import botocore.exceptions
 import pytest
-from onboarding_support import state_output, Onboarding, provider_user_id
+from onboarding_support import Onboarding, provider_user_id, state_output
 from support import admin, confirm, sign_up, unique_email
 
 
