@@ -49,6 +49,11 @@ def make_client(url: str, retries: int = 0) -> stripe.StripeClient:
                                http_client=RecordingClient())
 
 
+def attach(client: stripe.StripeClient, customer_id: str, token: str) -> str:
+    """Attach test token ``token`` (``pm_card_visa``) to the customer: the new ``pm_`` id, as on Stripe."""
+    return str(client.v1.payment_methods.attach(token, params={"customer": customer_id}).id)
+
+
 class Admin:
     """The emulator's admin API (plain JSON over HTTP; not part of Stripe)."""
 

@@ -105,3 +105,29 @@ def test_a_declining_test_card_keeps_declining_after_attach(client: stripe.Strip
     sub = client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly_price.id}],
                                                  "default_payment_method": pm.id})
     assert sub.status == "incomplete"
+
+
+def test_a_test_token_is_not_a_default_until_attached(client: stripe.StripeClient, monthly_price: Any) -> None:
+    """Stripe refuses ``pm_card_visa`` where a payment method of the customer is expected."""
+    customer = _customer(client)
+    refusals = [
+        ("invoice_settings[default_payment_method]", lambda: client.v1.customers.update(
+            customer.id, params={"invoice_settings": {"default_payment_method": "pm_card_visa"}})),
+        ("invoice_settings[default_payment_method]", lambda: client.v1.customers.create(
+            params={"invoice_settings": {"default_payment_method": "pm_card_visa"}})),
+        ("default_payment_method", lambda: client.v1.subscriptions.create(params={
+            "customer": customer.id, "items": [{"price": monthly_price.id}],
+            "default_payment_method": "pm_card_visa"})),
+    ]
+    for param, call in refusals:
+        with pytest.raises(stripe.InvalidRequestError) as caught:
+            call()
+        assert (caught.value.http_status, caught.value.param) == (400, param)
+        assert "does not have a payment method with the ID pm_card_visa" in str(caught.value.user_message)
+    assert _ids(client, customer.id) == []
+    assert client.v1.subscriptions.list(params={"status": "all"}).data == []
+
+    pm = client.v1.payment_methods.attach("pm_card_visa", params={"customer": customer.id}).id
+    sub = client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly_price.id}],
+                                                 "default_payment_method": pm})
+    assert (sub.status, sub.default_payment_method) == ("active", pm)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import stripe
+from conftest import attach
 
 DAY = 86400
 
@@ -33,14 +34,12 @@ def test_trial_gives_trialing_with_periods_on_items(client: stripe.StripeClient,
 @pytest.mark.parametrize("how", ["subscription_default", "invoice_settings", "customer_payment_method"])
 def test_a_good_payment_method_gives_active(client: stripe.StripeClient, monthly_price, how: str) -> None:
     params: dict[str, Any] = {}
-    customer_params: dict[str, Any] = {}
+    customer = _customer(client, **({"payment_method": "pm_card_visa"} if how == "customer_payment_method" else {}))
     if how == "subscription_default":
-        params["default_payment_method"] = "pm_card_visa"
+        params["default_payment_method"] = attach(client, customer.id, "pm_card_visa")
     elif how == "invoice_settings":
-        customer_params["invoice_settings"] = {"default_payment_method": "pm_card_visa"}
-    else:
-        customer_params["payment_method"] = "pm_card_visa"
-    customer = _customer(client, **customer_params)
+        pm = attach(client, customer.id, "pm_card_visa")
+        client.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": pm}})
     sub = client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly_price.id}],
                                                  **params})
     assert sub.status == "active"
@@ -56,7 +55,8 @@ def test_declined_card_gives_incomplete_with_failed_invoice(client: stripe.Strip
     assert sub.status == "incomplete"
     assert client.v1.invoices.retrieve(sub.latest_invoice).status == "open"
     assert "invoice.payment_failed" in _types(client)
-    paid = client.v1.invoices.pay(sub.latest_invoice, params={"payment_method": "pm_card_visa"})
+    paid = client.v1.invoices.pay(sub.latest_invoice,
+                                  params={"payment_method": attach(client, customer.id, "pm_card_visa")})
     assert paid.status == "paid"
     assert client.v1.subscriptions.retrieve(sub.id).status == "active"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import stripe
-from conftest import Admin
+from conftest import Admin, attach
 
 DAY = 86400
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -101,7 +101,7 @@ def test_failed_renewal_goes_past_due_then_canceled(client: stripe.StripeClient,
                                                     monthly_price: Any) -> None:
     sub = _subscribe(client, clock, monthly_price, "pm_card_visa")
     client.v1.customers.update(sub.customer, params={
-        "invoice_settings": {"default_payment_method": "pm_card_chargeDeclined"}})
+        "invoice_settings": {"default_payment_method": attach(client, sub.customer, "pm_card_chargeDeclined")}})
     _advance(client, clock.id, FEB_1 + DAY)
     assert client.v1.subscriptions.retrieve(sub.id).status == "past_due"
     types = [e.type for e in _events(client, sub.id)]
@@ -119,7 +119,8 @@ def test_past_due_recovers_when_the_card_is_fixed(client: stripe.StripeClient, c
     sub = _subscribe(client, clock, monthly_price, "pm_card_chargeDeclined", trial_period_days=7)
     _advance(client, clock.id, T0 + 8 * DAY)
     assert client.v1.subscriptions.retrieve(sub.id).status == "past_due"
-    client.v1.customers.update(sub.customer, params={"invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    client.v1.customers.update(sub.customer, params={
+        "invoice_settings": {"default_payment_method": attach(client, sub.customer, "pm_card_visa")}})
     _advance(client, clock.id, T0 + 12 * DAY)  # the retry on day 3 after the failure succeeds
     assert client.v1.subscriptions.retrieve(sub.id).status == "active"
     assert [e.type for e in _events(client, sub.id)][-3:] == [
@@ -129,7 +130,8 @@ def test_past_due_recovers_when_the_card_is_fixed(client: stripe.StripeClient, c
 def test_final_action_unpaid(client: stripe.StripeClient, admin: Admin, clock: Any, monthly_price: Any) -> None:
     admin.post("billing", {"retry_days": [1], "final_action": "unpaid"})
     sub = _subscribe(client, clock, monthly_price, "pm_card_visa")
-    client.v1.subscriptions.update(sub.id, params={"default_payment_method": "pm_card_chargeDeclined"})
+    client.v1.subscriptions.update(sub.id, params={
+        "default_payment_method": attach(client, sub.customer, "pm_card_chargeDeclined")})
     _advance(client, clock.id, FEB_1 + 2 * DAY)
     assert client.v1.subscriptions.retrieve(sub.id).status == "unpaid"
 
@@ -142,7 +144,8 @@ def test_trial_end_without_payment_method_pauses_then_resumes(client: stripe.Str
     assert client.v1.subscriptions.retrieve(sub.id).status == "paused"
     assert [e.type for e in _events(client, sub.id)][-2:] == [
         "customer.subscription.updated", "customer.subscription.paused"]
-    client.v1.customers.update(sub.customer, params={"invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    client.v1.customers.update(sub.customer, params={
+        "invoice_settings": {"default_payment_method": attach(client, sub.customer, "pm_card_visa")}})
     resumed = client.v1.subscriptions.resume(sub.id)
     assert resumed.status == "active"
     assert resumed["items"].data[0].current_period_start == T0 + 8 * DAY

@@ -5,11 +5,9 @@ As on Stripe, attaching a test token creates a new ``pm_...`` PaymentMethod each
 that customer only; detaching it affects only that customer; an id that is neither stored nor a
 test token is unknown (404 in the path, 400 in a parameter). A default payment method
 (``invoice_settings[default_payment_method]``, a subscription's ``default_payment_method``,
-``payment_method`` on ``/pay``) must be attached to that customer.
-
-One leniency, kept for the callers that still rely on it: a test token given where a payment method
-of the customer is expected is attached to that customer first (a new ``pm_...``), then used. Real
-Stripe refuses a token there; attach it and pass the id it returns instead.
+``payment_method`` on ``/pay``) must be attached to that customer: a test token there is refused
+as Stripe refuses it; attach it and pass the id it returns. The one place a token may name the
+default is customer creation with the same token as ``payment_method``, which attaches it first.
 
 A card whose token says it fails (``...Declined...``, ``...Fail...``) attaches fine and declines
 every charge, which is how the failed-payment scenarios are played.
@@ -105,14 +103,18 @@ def attach_param(call: Call, customer: dict[str, Any], value: Any, param: str) -
 
 
 def customers_own(call: Call, customer: dict[str, Any], value: Any, param: str) -> str:
-    """A payment method ``value`` that must be attached to ``customer`` (test tokens: see the docstring)."""
+    """A payment method ``value`` that must be attached to ``customer`` (a test token never is)."""
     if isinstance(value, str) and _is_token(value):
-        return str(_attach_new(call, value, customer)["id"])
+        raise _not_attached(value, param)
     record = _stored(call, value, param)
     if record["id"] not in customer["_payment_methods"]:
-        raise invalid_request(f"The customer does not have a payment method with the ID {record['id']}. The "
-                              "payment method must be attached to the customer.", param=param)
+        raise _not_attached(str(record["id"]), param)
     return str(record["id"])
+
+
+def _not_attached(pm_id: str, param: str) -> Exception:
+    return invalid_request(f"The customer does not have a payment method with the ID {pm_id}. The payment "
+                           "method must be attached to the customer.", param=param)
 
 
 def customer_payment_method(customer: dict[str, Any]) -> str | None:
