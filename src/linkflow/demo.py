@@ -162,9 +162,10 @@ class Demo:
         price = self.stripe.v1.prices.create(params={
             "product": product.id, "unit_amount": 1500, "currency": "usd", "recurring": {"interval": "month"},
             "lookup_key": f"pro_monthly_{uuid.uuid4().hex[:6]}"})
+        card = self.stripe.v1.payment_methods.attach("pm_card_visa", params={"customer": customer_id})
         subscription = self.stripe.v1.subscriptions.create(params={
             "customer": customer_id, "items": [{"price": price.id}], "trial_period_days": 14,
-            "default_payment_method": "pm_card_visa"})
+            "default_payment_method": card.id})
         self.console.print(f"stripe SDK: subscription {subscription.id} created with a 14-day trial "
                            f"({subscription.status})")
         self.settle()

@@ -100,11 +100,51 @@ def test_other_confirmations_start_nothing(aws, load_handler, context, source):
     assert aws.sfn.list_executions(stateMachineArn=machine)["executions"] == []
 
 
-def test_a_failed_start_is_raised_as_retryable(aws, load_handler, context):
-    handler = load_handler("PostConfirmationFunction")  # no state machine exists
+def start_queue() -> tuple[Any, str]:
+    import boto3
+
+    sqs = boto3.client("sqs", region_name=REGION)
+    return sqs, sqs.create_queue(QueueName="linkflow-dev-onboarding-starts")["QueueUrl"]
+
+
+def sqs_event(sqs: Any, url: str) -> dict[str, Any]:
+    """What Lambda's SQS event source hands the consumer for the queue's waiting messages."""
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    return {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                         "eventSource": "aws:sqs"} for m in messages]}
+
+
+def test_a_start_step_functions_refuses_is_queued_and_the_consumer_starts_it(aws, load_handler, context):
+    sqs, url = start_queue()
+    trigger = load_handler("PostConfirmationFunction", ONBOARDING_START_QUEUE_URL=url)
+    event, sub = confirmation(aws)
+    assert trigger(event, context) == event, "Cognito sees a success: the start is not lost, it waits"
+    batch = sqs_event(sqs, url)
+    (record,) = batch["Records"]
+    body = json.loads(record["body"])
+    assert body["onboarding"]["sub"] == sub and "StateMachineDoesNotExist" in body["reason"]
+
+    consumer = load_handler("StartOnboardingFunction")
+    assert consumer(batch, context) == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}, (
+        "still no machine: the message goes back to the queue")
+    machine = create_onboarding_machine(aws)
+    assert consumer(batch, context) == {"batchItemFailures": []}
+    assert consumer(batch, context) == {"batchItemFailures": []}, "a start that happened makes a redelivery a no-op"
+    (execution,) = aws.sfn.list_executions(stateMachineArn=machine)["executions"]
+    assert execution["name"] == sub
+
+
+def test_a_start_that_cannot_be_queued_either_fails_the_confirmation(aws, load_handler, context):
+    nowhere = "https://sqs.us-east-1.amazonaws.com/123456789012/nope"
+    trigger = load_handler("PostConfirmationFunction", ONBOARDING_START_QUEUE_URL=nowhere)
     event, _ = confirmation(aws)
-    with pytest.raises(OnboardingStartFailed, match="StateMachineDoesNotExist"):
-        handler(event, context)
+    with pytest.raises(OnboardingStartFailed, match="could not be queued"):
+        trigger(event, context)
+
+
+def test_the_consumer_refuses_a_message_that_is_not_a_queued_start(aws, load_handler, context):
+    with pytest.raises(InvalidStepInput, match="QueuedStarts"):
+        load_handler("StartOnboardingFunction")({"Records": [{"messageId": "m1", "body": "{}"}]}, context)
 
 
 # --- PreSignUp ----------------------------------------------------------------------------------

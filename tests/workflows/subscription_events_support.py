@@ -77,6 +77,13 @@ class Events:
         wait_until(lambda: self.stripe.v1.test_helpers.test_clocks.retrieve(clock_id).status == "ready",
                    timeout=10, what="the test clock to be ready")
 
+    def use_card(self, customer: str, token: str = "pm_card_visa") -> str:
+        """Attach a test card to ``customer`` and make it the default, as Stripe requires (a token
+        is never a default until attached); answers the attached payment method's id."""
+        card = self.stripe.v1.payment_methods.attach(token, params={"customer": customer})
+        self.stripe.v1.customers.update(customer, params={"invoice_settings": {"default_payment_method": card.id}})
+        return str(card.id)
+
     def subscription(self, sub_id: str) -> Any:
         return self.stripe.v1.subscriptions.retrieve(sub_id)
 

@@ -41,11 +41,6 @@ def event_body(customer: str, event_type: str = "customer.subscription.updated",
     }).encode()
 
 
-def give_a_card(events: Events, customer: str) -> None:
-    card = events.stripe.v1.payment_methods.attach("pm_card_visa", params={"customer": customer})
-    events.stripe.v1.customers.update(customer, params={"invoice_settings": {"default_payment_method": card.id}})
-
-
 def subscribe(events: Events, customer: str) -> None:
     events.stripe.v1.subscriptions.create(params={"customer": customer, "items": [{"price": events.price("pro").id}]})
 
@@ -99,7 +94,7 @@ def test_a_rollback_keeps_a_customer_that_started_paying_with_its_profile_and_en
     assert failed["status"] == "FAILED" and failed["error"] == "InjectedFault", failed
     customer = state_output(onboarding.events(sub), "CreateStripeCustomer")["stripeCustomer"]["customerId"]
     # ... meanwhile the user subscribes (the events machine links the customer by its metadata) ...
-    give_a_card(events, customer)
+    events.use_card(customer)
     subscribe(events, customer)
     events.settle()
     assert events.entitlement(sub)["status"] == "active"
@@ -135,7 +130,7 @@ def test_the_duplicate_customer_compensation_keeps_a_customer_with_a_subscriptio
     failed = onboarding.finished(sub)
     assert failed["status"] == "FAILED" and failed["error"] == "InjectedFault", failed
     own = state_output(onboarding.events(sub), "CreateStripeCustomer")["stripeCustomer"]["customerId"]
-    give_a_card(events, own)
+    events.use_card(own)
     subscribe(events, own)
 
     onboarding.sfn.redrive_execution(executionArn=failed["executionArn"])

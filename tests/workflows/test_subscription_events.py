@@ -101,15 +101,14 @@ def test_payment_failure_is_past_due_and_invoice_paid_recovers(events):
     events.settle()
     assert events.entitlement(sub)["status"] == "active"
 
-    events.stripe.v1.customers.update(customer, params={
-        "invoice_settings": {"default_payment_method": "pm_card_chargeDeclined"}})
+    events.use_card(customer, "pm_card_chargeDeclined")
     events.advance(clock.id, FEB_1 + DAY)
     events.settle()
     assert events.subscription(subscription.id).status == "past_due"
     assert events.entitlement(sub)["status"] == "past_due"
 
     mark = events.delivery_mark()
-    events.stripe.v1.customers.update(customer, params={"invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    events.use_card(customer)
     events.advance(clock.id, FEB_1 + 4 * DAY)  # the retry three days after the failure is paid
     events.settle()
     assert events.subscription(subscription.id).status == "active"
@@ -135,7 +134,7 @@ def test_pause_and_resume(events):
     assert events.output(paused)["sync"]["entitlement"]["status"] == "paused"
 
     mark = events.delivery_mark()
-    events.stripe.v1.customers.update(customer, params={"invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    events.use_card(customer)
     events.stripe.v1.subscriptions.resume(subscription.id)
     events.settle()
     assert events.entitlement(sub)["status"] == "active"
@@ -318,7 +317,7 @@ def test_a_customer_linked_to_no_user_is_acknowledged_and_recorded(events, stack
 
 def test_customer_deleted_clears_the_link_and_the_entitlement(events):
     sub, customer = events.signed_up_user()
-    events.stripe.v1.customers.update(customer, params={"invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    events.use_card(customer)
     subscribe(events, customer)
     events.settle()
     assert events.entitlement(sub)["status"] == "active"

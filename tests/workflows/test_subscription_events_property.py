@@ -84,7 +84,7 @@ class History:
             elif kind == "metadata":
                 client.subscriptions.update(self.subscription, params={"metadata": {"touch": str(self.now)}})
             elif kind == "card":
-                client.customers.update(self.customer, params={"invoice_settings": {"default_payment_method": op[1]}})
+                self.events.use_card(self.customer, op[1])
             elif kind == "advance":
                 self.now += op[1] * DAY
                 self.events.advance(self.clock.id, self.now)

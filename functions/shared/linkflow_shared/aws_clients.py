@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
 Profile = Literal["task", "trigger", "ingress"]
@@ -64,6 +65,10 @@ def cognito(profile: Profile = "task") -> CognitoIdentityProviderClient:
 
 def stepfunctions(profile: Profile = "task") -> SFNClient:
     return cast("SFNClient", client("stepfunctions", profile=profile))
+
+
+def sqs(profile: Profile = "task") -> SQSClient:
+    return cast("SQSClient", client("sqs", profile=profile))
 
 
 def secretsmanager(profile: Profile = "task") -> SecretsManagerClient:

@@ -33,6 +33,7 @@ class Settings:
     stripe_api_base: str | None = None
     onboarding_state_machine_arn: str | None = None
     subscription_events_state_machine_arn: str | None = None
+    onboarding_start_queue_url: str | None = None
     platform: str = DEFAULT_PLATFORM
     metrics_namespace: str = "linkflow"
     trusted_linking_providers: tuple[str, ...] = DEFAULT_TRUSTED_LINKING_PROVIDERS
@@ -53,6 +54,7 @@ class Settings:
             stripe_api_base=env.get("STRIPE_API_BASE") or None,
             onboarding_state_machine_arn=env.get("ONBOARDING_STATE_MACHINE_ARN") or None,
             subscription_events_state_machine_arn=env.get("SUBSCRIPTION_EVENTS_STATE_MACHINE_ARN") or None,
+            onboarding_start_queue_url=env.get("ONBOARDING_START_QUEUE_URL") or None,
             platform=env.get("PLATFORM", defaults.platform),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", defaults.metrics_namespace),
             trusted_linking_providers=_names(env.get("TRUSTED_LINKING_PROVIDERS"), defaults.trusted_linking_providers),

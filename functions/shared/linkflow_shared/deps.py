@@ -16,7 +16,15 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from . import aws_clients
 from .aws_clients import Profile
 from .config import Settings
-from .gateways import BotoCognito, CognitoGateway, SdkStripe, StripeGateway, load_webhook_secrets, stripe_client
+from .gateways import (
+    BotoCognito,
+    CognitoGateway,
+    SdkStripe,
+    SqsQueue,
+    StripeGateway,
+    load_webhook_secrets,
+    stripe_client,
+)
 from .stores import EmailClaimsStore, EntitlementsStore, ProfilesStore, Table, UnlinkedCustomersStore
 
 if TYPE_CHECKING:
@@ -47,6 +55,11 @@ class Deps:
     @cached_property
     def sfn(self) -> SFNClient:
         return aws_clients.stepfunctions(self.profile)
+
+    @cached_property
+    def start_queue(self) -> SqsQueue:
+        url = required(self.settings.onboarding_start_queue_url, "ONBOARDING_START_QUEUE_URL")
+        return SqsQueue(aws_clients.sqs(self.profile), url)
 
     @cached_property
     def profiles(self) -> ProfilesStore:

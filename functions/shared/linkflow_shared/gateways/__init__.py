@@ -1,6 +1,7 @@
 """The ports to the systems linkflow links, each a ``Protocol`` with one real implementation."""
 
 from .cognito import EXTERNAL_PROVIDER, UNCONFIRMED, BotoCognito, CognitoGateway, CognitoUser
+from .queue import SqsQueue
 from .stripe import (
     SdkStripe,
     StripeGateway,
@@ -18,6 +19,7 @@ __all__ = [
     "CognitoGateway",
     "CognitoUser",
     "SdkStripe",
+    "SqsQueue",
     "StripeGateway",
     "StripeSecret",
     "build_client",

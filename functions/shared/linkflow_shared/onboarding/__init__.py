@@ -7,6 +7,7 @@ from .compensations import (
     delete_customer_of_sub,
 )
 from .models import (
+    BatchResult,
     ClaimedEmailInput,
     CognitoTriggerEvent,
     CustomerDeletion,
@@ -15,6 +16,7 @@ from .models import (
     LinkResult,
     OnboardingInput,
     OnboardingState,
+    QueuedStarts,
     RollbackResult,
     SignUpDecision,
     StepError,
@@ -34,9 +36,18 @@ from .steps import (
     store_stripe_customer_id,
     write_profile,
 )
-from .triggers import onboarding_execution_name, post_confirmation, pre_sign_up, start_onboarding
+from .triggers import (
+    Started,
+    onboarding_execution_name,
+    post_confirmation,
+    pre_sign_up,
+    start_onboarding,
+    start_onboarding_execution,
+)
 
 __all__ = [
+    "BatchResult",
+    "QueuedStarts",
     "CUSTOMER_CREATED_VIA",
     "ClaimedEmailInput",
     "CognitoTriggerEvent",
@@ -67,6 +78,8 @@ __all__ = [
     "post_confirmation",
     "pre_sign_up",
     "start_onboarding",
+    "start_onboarding_execution",
+    "Started",
     "store_stripe_customer_id",
     "write_profile",
 ]

@@ -8,9 +8,10 @@ find; a step's own input model makes required what it builds on), and a unit tes
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..models import NATIVE_PROVIDER, Email, Model, NonBlank, Sub, external_identity, parse_step_input
 from ..stores import EntitlementRecord, ProfileRecord, Rejection
@@ -52,6 +53,7 @@ class SignUpDecision(Model):
 
 
 # --- the execution input and the step results ---------------------------------------------------
+# (the queued-start models follow OnboardingInput, which they carry)
 
 
 class OnboardingInput(Model):
@@ -189,3 +191,45 @@ class DeleteCustomerInput(OnboardingState):
 
     stripe_customer: StripeCustomerRef
     stored_customer: StoreCustomerResult
+
+
+# --- the durable start queue (PostConfirmation -> SQS -> StartOnboarding) -----------------------
+
+
+class StartQueue(Protocol):
+    """Where a start that Step Functions refused waits (SQS in AWS and on the local stack)."""
+
+    def put(self, onboarding: OnboardingInput, *, reason: str) -> None: ...
+
+
+class QueuedStart(BaseModel):
+    """One SQS record whose body is ``{"onboarding": <execution input>, "reason": ...}``."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    message_id: str = Field(alias="messageId")
+    onboarding: OnboardingInput = Field(alias="body")
+
+    @field_validator("onboarding", mode="before")
+    @classmethod
+    def _from_body(cls, body: Any) -> Any:
+        if not isinstance(body, str):
+            return body
+        message = json.loads(body)  # not JSON: a ValueError, reported as InvalidStepInput
+        return message.get("onboarding") if isinstance(message, dict) else message
+
+
+class QueuedStarts(BaseModel):
+    """The SQS event the StartOnboarding function receives."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    records: list[QueuedStart] = Field(alias="Records")
+
+
+class BatchItemFailure(Model):
+    item_identifier: str
+
+
+class BatchResult(Model):
+    """``{"batchItemFailures": [...]}``: only those messages return to the queue."""
+
+    batch_item_failures: list[BatchItemFailure]

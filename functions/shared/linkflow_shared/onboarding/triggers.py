@@ -24,14 +24,17 @@ PreSignUp (:func:`pre_sign_up`): one account per email, decided at the door wher
 
 PostConfirmation (:func:`post_confirmation`): only ``PostConfirmation_ConfirmSignUp`` (native
 confirmation, or a federated user's first sign-in) starts the onboarding execution, named by the
-sub; no Stripe or DynamoDB work happens in the trigger.
+sub; no Stripe or DynamoDB work happens in the trigger. Cognito never calls PostConfirmation again,
+so a start is never lost: when StartExecution fails, the start goes to a durable queue (SQS, with a
+dead-letter queue and an alarm) whose consumer, :func:`start_onboarding`, starts the same
+execution later (same name: a start that did happen makes the queued one a no-op).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -46,7 +49,15 @@ from ..errors import (
 from ..gateways import UNCONFIRMED, CognitoGateway, CognitoUser
 from ..models import normalize_email, utc_now
 from ..stores import EmailClaimsStore, ProfilesStore
-from .models import CognitoTriggerEvent, OnboardingInput, SignUpDecision
+from .models import (
+    BatchItemFailure,
+    BatchResult,
+    CognitoTriggerEvent,
+    OnboardingInput,
+    QueuedStarts,
+    SignUpDecision,
+    StartQueue,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -61,7 +72,7 @@ def onboarding_execution_name(sub: str) -> str:
     return sub
 
 
-def start_onboarding(sfn: SFNClient, state_machine_arn: str, onboarding: OnboardingInput) -> bool:
+def start_onboarding_execution(sfn: SFNClient, state_machine_arn: str, onboarding: OnboardingInput) -> bool:
     """Start the user's onboarding execution; False if it was started before (Cognito retried).
 
     The input holds no timestamp, so a start repeated while the execution runs returns the same
@@ -82,12 +93,39 @@ def start_onboarding(sfn: SFNClient, state_machine_arn: str, onboarding: Onboard
     return True
 
 
-def post_confirmation(trigger: CognitoTriggerEvent, *, sfn: SFNClient, state_machine_arn: str) -> bool | None:
-    """Start the user's onboarding; ``None`` when the trigger is not a sign-up confirmation,
-    else whether this call started it (False: started before)."""
+Started = Literal["started", "already_started", "queued", "not_a_sign_up"]
+
+
+def post_confirmation(
+    trigger: CognitoTriggerEvent, *, sfn: SFNClient, state_machine_arn: str, queue: Callable[[], StartQueue]
+) -> Started:
+    """Start the user's onboarding, or queue the start if Step Functions refuses it now (``queue``
+    is asked for only then).
+
+    Only a failure to queue as well fails the trigger (Cognito then reports the confirmation as
+    failed, and the user can confirm again): the start is either made, queued or visibly refused.
+    """
     if trigger.trigger_source != CONFIRM_SIGN_UP:
-        return None
-    return start_onboarding(sfn, state_machine_arn, OnboardingInput.from_trigger(trigger))
+        return "not_a_sign_up"
+    onboarding = OnboardingInput.from_trigger(trigger)
+    try:
+        started = start_onboarding_execution(sfn, state_machine_arn, onboarding)
+    except OnboardingStartFailed as failed:
+        queue().put(onboarding, reason=str(failed))
+        return "queued"
+    return "started" if started else "already_started"
+
+
+def start_onboarding(batch: QueuedStarts, *, sfn: SFNClient, state_machine_arn: str) -> BatchResult:
+    """The queue's consumer: start each queued onboarding (an execution that exists already is
+    done); a start that fails again goes back to the queue, and after its retries to the DLQ."""
+    failures = []
+    for record in batch.records:
+        try:
+            start_onboarding_execution(sfn, state_machine_arn, record.onboarding)
+        except OnboardingStartFailed:
+            failures.append(BatchItemFailure(item_identifier=record.message_id))
+    return BatchResult(batch_item_failures=failures)
 
 
 def _email_of(trigger: CognitoTriggerEvent) -> str:
