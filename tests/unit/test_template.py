@@ -27,6 +27,8 @@ OUTPUTS = {
     "SubscriptionEventsStateMachineArn",
     "StripeWebhookUrl",
     "UnlinkedCustomersTableName",
+    "OnboardingStartQueueUrl",
+    "OnboardingStartDeadLetterQueueUrl",
 }
 
 
@@ -188,8 +190,10 @@ def test_cognito_triggers_are_wired_without_sam_events():
         if res["Properties"]["Principal"] == "cognito-idp.amazonaws.com"
     }
     assert permitted == {"PreSignUpFunction", "PostConfirmationFunction"}
-    # The only SAM event is the Stripe webhook's HTTP API route (tests/unit/test_webhook_ingress.py).
-    assert [lid for lid, fn in FUNCTIONS.items() if "Events" in fn["Properties"]] == ["StripeWebhookFunction"]
+    # The only SAM events are the Stripe webhook's HTTP API route (tests/unit/test_webhook_ingress.py)
+    # and the queue of onboarding starts PostConfirmation could not make.
+    assert sorted(lid for lid, fn in FUNCTIONS.items() if "Events" in fn["Properties"]) == [
+        "StartOnboardingFunction", "StripeWebhookFunction"]
     client = TEMPLATE["Resources"]["UserPoolClient"]["Properties"]
     assert client["GenerateSecret"] is False
     assert "ALLOW_USER_PASSWORD_AUTH" in client["ExplicitAuthFlows"]

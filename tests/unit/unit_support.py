@@ -35,6 +35,9 @@ def resolve(value: Any) -> Any:
     if isinstance(value, dict) and len(value) == 1:
         ((key, arg),) = value.items()
         if key == "Ref":
+            queue = TEMPLATE["Resources"].get(arg, {})
+            if queue.get("Type") == "AWS::SQS::Queue":  # a queue's Ref is its URL
+                return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{resolve(queue['Properties']['QueueName'])}"
             return PARAMETERS.get(arg) or PSEUDO[arg]
         if key == "Fn::Sub":
             text = arg if isinstance(arg, str) else arg[0]

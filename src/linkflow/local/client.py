@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Required, TypedDict, cast
+from typing import Any, NamedTuple, NotRequired, Required, TypedDict, cast
 
 import boto3
 from botocore.config import Config
@@ -56,6 +56,7 @@ class ResourceInfo(TypedDict):
     type: str
     name: str
     arn: str
+    url: NotRequired[str]  # queues: their URL (what ``Ref`` gives)
 
 
 class LocalInfo(TypedDict, total=False):

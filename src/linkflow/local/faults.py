@@ -21,6 +21,7 @@ _JSON_TARGET_PREFIXES = {
     "stepfunctions": "AWSStepFunctions",
     "secretsmanager": "secretsmanager",
     "ssm": "AmazonSSM",
+    "sqs": "AmazonSQS",
 }
 _DEFAULT_ERRORS = {
     "dynamodb": ("ProvisionedThroughputExceededException", 400),
@@ -29,8 +30,10 @@ _DEFAULT_ERRORS = {
     "cognito-idp": ("TooManyRequestsException", 400),
     "secretsmanager": ("InternalServiceError", 500),
     "ssm": ("ThrottlingException", 400),
+    "sqs": ("InternalError", 500),
 }
-_RESOURCE_KEYS = ("TableName", "FunctionName", "stateMachineArn", "executionArn", "UserPoolId", "SecretId", "Name")
+_RESOURCE_KEYS = ("TableName", "FunctionName", "stateMachineArn", "executionArn", "UserPoolId", "SecretId", "Name",
+                  "QueueUrl")
 
 
 class FaultSpecError(ValueError):

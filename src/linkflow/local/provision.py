@@ -13,6 +13,7 @@ from typing import Any
 from .api_gateway import HttpRoute
 from .client import ResourceInfo
 from .lambda_runtime import FunctionSpec, LambdaRuntime
+from .sqs_poller import SqsEventSource
 from .template import Resolver, Template, TemplateError
 
 ACCOUNT = "123456789012"
@@ -25,6 +26,7 @@ STATE_MACHINE_TYPE = "AWS::Serverless::StateMachine"
 POOL_TYPE = "AWS::Cognito::UserPool"
 CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
 HTTP_API_TYPE = "AWS::Serverless::HttpApi"
+QUEUE_TYPE = "AWS::SQS::Queue"
 IMPLICIT_HTTP_API = "ServerlessHttpApi"  # what SAM names the HTTP API it creates for HttpApi events
 LOCAL_API_ID = "linkflow-local-api"
 # Types with no local behaviour: permissions, roles and log groups exist on AWS only.
@@ -35,10 +37,16 @@ IGNORED_TYPES = {
     "AWS::Logs::LogGroup",
     "AWS::CloudWatch::Alarm",
     "AWS::SNS::Topic",
-    "AWS::SQS::Queue",
 }
 SUPPORTED = set(TABLE_TYPES) | {FUNCTION_TYPE, LAYER_TYPE, STATE_MACHINE_TYPE, POOL_TYPE, CLIENT_TYPE,
-                                HTTP_API_TYPE} | IGNORED_TYPES
+                                HTTP_API_TYPE, QUEUE_TYPE} | IGNORED_TYPES
+# AWS::SQS::Queue properties that are queue attributes of the same name (RedrivePolicy is set
+# once every queue exists: its dead-letter queue must exist first).
+QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize",
+                    "ReceiveMessageWaitTimeSeconds", "SqsManagedSseEnabled", "KmsMasterKeyId",
+                    "KmsDataKeyReusePeriodSeconds", "FifoQueue", "ContentBasedDeduplication")
+# The SAM SQS event properties the local event source mapping honours; any other fails loudly.
+SQS_EVENT_PROPERTIES = {"Queue", "BatchSize", "FunctionResponseTypes", "Enabled", "MaximumBatchingWindowInSeconds"}
 
 
 @dataclass
@@ -46,6 +54,7 @@ class Provisioned:
     resources: dict[str, ResourceInfo] = field(default_factory=dict)  # logical id -> type, name, arn
     outputs: dict[str, str] = field(default_factory=dict)
     routes: list[HttpRoute] = field(default_factory=list)
+    queue_sources: list[SqsEventSource] = field(default_factory=list)  # SAM `Type: SQS` events
     user_pool_id: str | None = None
     client_id: str | None = None
 
@@ -65,6 +74,7 @@ class Provisioner:
         self.out = Provisioned()
         self._physical: dict[str, str] = {}
         self._arns: dict[str, str] = {}
+        self._queue_urls: dict[str, str] = {}
         self.resolver = Resolver(
             template,
             pseudo={"AWS::Region": region, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
@@ -90,7 +100,8 @@ class Provisioner:
             raise TemplateError(f"reference to unknown resource or parameter {logical_id}")
         props = res.get("Properties", {}) or {}
         key = {"AWS::DynamoDB::Table": "TableName", FUNCTION_TYPE: "FunctionName",
-               STATE_MACHINE_TYPE: "Name", POOL_TYPE: "UserPoolName", LAYER_TYPE: "LayerName"}.get(res["Type"])
+               STATE_MACHINE_TYPE: "Name", POOL_TYPE: "UserPoolName", LAYER_TYPE: "LayerName",
+               QUEUE_TYPE: "QueueName"}.get(res["Type"])
         explicit = props.get(key) if key else None
         name = self.resolver.resolve(explicit, logical_id) if explicit else f"{self.stack_name}-{logical_id}"
         self._physical[logical_id] = name
@@ -107,6 +118,7 @@ class Provisioner:
             "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{name}",
             "AWS::Serverless::SimpleTable": f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{name}",
             LAYER_TYPE: f"arn:aws:lambda:{self.region}:{ACCOUNT}:layer:{name}:1",
+            QUEUE_TYPE: f"arn:aws:sqs:{self.region}:{ACCOUNT}:{name}",
         }.get(kind)
         if arn is None:
             raise TemplateError(f"{logical_id}: its ARN is only known once it is created")
@@ -125,6 +137,10 @@ class Provisioner:
             if logical_id not in self._physical:
                 raise TemplateError(f"{logical_id} is referenced before the local stack created it")
             return self._physical[logical_id]
+        if kind == QUEUE_TYPE:  # a queue's Ref is its URL
+            if logical_id not in self._queue_urls:
+                raise TemplateError(f"{logical_id} is referenced before the local stack created it")
+            return self._queue_urls[logical_id]
         return self._name(logical_id)
 
     def _get_att(self, logical_id: str, attr: str) -> str:
@@ -134,8 +150,10 @@ class Provisioner:
             if self.t.resources[logical_id]["Type"] == POOL_TYPE:
                 return f"arn:aws:cognito-idp:{self.region}:{ACCOUNT}:userpool/{self._ref(logical_id)}"
             return self._arn(logical_id)
-        if attr in ("Name", "TableName"):
+        if attr in ("Name", "TableName", "QueueName"):
             return self._name(logical_id)
+        if attr == "QueueUrl":
+            return self._ref(logical_id)
         if attr == "ProviderName":
             return f"cognito-idp.{self.region}.amazonaws.com/{self._ref(logical_id)}"
         raise TemplateError(f"GetAtt {logical_id}.{attr} is not supported by the local stack")
@@ -155,6 +173,11 @@ class Provisioner:
             pass  # a second provision into the same endpoint reuses the role
         for logical_id, res in self.t.of_type(*TABLE_TYPES).items():
             self._table(logical_id, res)
+        queues = self.t.of_type(QUEUE_TYPE)
+        for logical_id, res in queues.items():
+            self._queue(logical_id, res)
+        for logical_id, res in queues.items():
+            self._redrive_policy(logical_id, res)
         for logical_id, res in self.t.of_type(POOL_TYPE).items():
             self._user_pool(logical_id, res)
         for logical_id, res in self.t.of_type(CLIENT_TYPE).items():
@@ -213,6 +236,29 @@ class Provisioner:
             args["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         self.clients("dynamodb").create_table(**args)
         self._record(logical_id, name, self._arn(logical_id))
+
+    def _queue(self, logical_id: str, res: dict[str, Any]) -> None:
+        props = self.resolver.resolve(res.get("Properties", {}) or {}, logical_id)
+        unknown = set(props) - set(QUEUE_ATTRIBUTES) - {"QueueName", "RedrivePolicy", "Tags"}
+        if unknown:
+            raise TemplateError(f"resource {logical_id}: queue properties {', '.join(sorted(unknown))} "
+                                "are not supported by the local stack")
+        attributes = {k: str(props[k]).lower() if isinstance(props[k], bool) else str(props[k])
+                      for k in QUEUE_ATTRIBUTES if k in props}
+        name = self._name(logical_id)
+        url = self.clients("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        self._queue_urls[logical_id] = url
+        self._record(logical_id, name, self._arn(logical_id))
+        self.out.resources[logical_id]["url"] = url
+
+    def _redrive_policy(self, logical_id: str, res: dict[str, Any]) -> None:
+        policy = self.resolver.resolve((res.get("Properties", {}) or {}).get("RedrivePolicy"), logical_id)
+        if not policy:
+            return
+        if policy.get("deadLetterTargetArn") not in {self._arn(q) for q in self.t.of_type(QUEUE_TYPE)}:
+            raise TemplateError(f"resource {logical_id}: RedrivePolicy names no queue of this template")
+        self.clients("sqs").set_queue_attributes(QueueUrl=self._queue_urls[logical_id],
+                                                 Attributes={"RedrivePolicy": json.dumps(policy)})
 
     def _user_pool(self, logical_id: str, res: dict[str, Any]) -> None:
         props = self.resolver.resolve(res.get("Properties", {}), logical_id)
@@ -286,11 +332,36 @@ class Provisioner:
         )
         self._record(logical_id, name, arn)
         for event_name, event in (raw.get("Events") or {}).items():
-            if event.get("Type") != "HttpApi":
+            ev = event.get("Properties", {})
+            if event.get("Type") == "HttpApi":
+                self.out.routes.append(HttpRoute(method=ev.get("Method", "ANY").upper(), path=ev["Path"],
+                                                 function=name))
+            elif event.get("Type") == "SQS":
+                self.out.queue_sources.append(self._sqs_event(logical_id, event_name, name, ev))
+            else:
                 raise TemplateError(f"resource {logical_id}: event {event_name} of type {event.get('Type')} "
                                     "is not supported by the local stack")
-            ev = event.get("Properties", {})
-            self.out.routes.append(HttpRoute(method=ev.get("Method", "ANY").upper(), path=ev["Path"], function=name))
+
+    def _sqs_event(self, logical_id: str, event_name: str, function: str, ev: dict[str, Any]) -> SqsEventSource:
+        where = f"{logical_id}.Events.{event_name}"
+        unknown = set(ev) - SQS_EVENT_PROPERTIES
+        if unknown:
+            raise TemplateError(f"{where}: SQS event properties {', '.join(sorted(unknown))} "
+                                "are not supported by the local stack")
+        props = self.resolver.resolve(ev, where)
+        queue_id = next((q for q in self.t.of_type(QUEUE_TYPE) if self._arn(q) == props.get("Queue")), None)
+        if queue_id is None:
+            raise TemplateError(f"{where}: Queue {props.get('Queue')} is not a queue of this template")
+        batch_size = int(props.get("BatchSize", 10))
+        if not 1 <= batch_size <= 10:
+            # more than 10 needs a batching window across receives: not emulated
+            raise TemplateError(f"{where}: BatchSize {batch_size}: the local stack supports 1 to 10")
+        return SqsEventSource(
+            function=function, queue_url=self._queue_urls[queue_id], queue_arn=props["Queue"],
+            batch_size=batch_size,
+            report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+            enabled=str(props.get("Enabled", True)).lower() != "false",
+        )
 
     def _state_machine(self, logical_id: str, res: dict[str, Any]) -> None:
         props = res.get("Properties", {}) or {}

@@ -23,6 +23,7 @@ from .client import REGION, Endpoints, LocalInfo, LocalStackClient, StackHandle
 from .faults import FaultRegistry
 from .lambda_runtime import LambdaRuntime
 from .provision import Provisioned, Provisioner
+from .sqs_poller import SqsPollers
 from .template import Template, TemplateError, load_template
 
 STACK_NAME = "linkflow-local"
@@ -69,6 +70,7 @@ class LocalStack(StackHandle):
         self._aws: AwsServer | None = None
         self._api: ApiServer | None = None
         self._stripe: Any = None
+        self._pollers: SqsPollers | None = None
         self._started = False
         self._lock = threading.Lock()
 
@@ -91,6 +93,7 @@ class LocalStack(StackHandle):
             self._create_stripe_secret(template, webhook_secret)
             self._api = ApiServer(HOST, self.config.api_port, build_app(self.provisioned.routes, self.runtime.invoke))
             self._api.start()
+            self._start_pollers()
             self._register_stack()
             self.info = self._write_state(webhook_secret)
         except BaseException:
@@ -100,6 +103,9 @@ class LocalStack(StackHandle):
         return self
 
     def stop(self) -> None:
+        if self._pollers is not None:  # first: they call the AWS endpoint and the handlers
+            self._pollers.stop()
+            self._pollers = None
         for server in (self._api, self._aws, self._stripe):
             if server is not None:
                 server.stop()
@@ -148,6 +154,14 @@ class LocalStack(StackHandle):
 
         self._stripe = EmulatorServer(HOST, self.config.stripe_port)
         self._stripe.start()
+
+    def _start_pollers(self) -> None:
+        """Lambda's SQS event source mappings (SAM ``Type: SQS`` events), polled locally."""
+        assert self.provisioned is not None
+        interval = min(1.0, max(0.02, self.config.wait_time_scale))
+        self._pollers = SqsPollers(self.provisioned.queue_sources, self.client("sqs"), self.runtime.invoke,
+                                   REGION, poll_interval=interval)
+        self._pollers.start()
 
     def _function_env(self) -> dict[str, str]:
         return {"AWS_ENDPOINT_URL": self.aws_url, "AWS_ACCESS_KEY_ID": "testing",

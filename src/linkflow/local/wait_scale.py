@@ -1,6 +1,8 @@
-"""Scale Retry intervals and Wait states, as Step Functions Local's WAIT_TIME_SCALE does.
+"""Scale Retry intervals and Wait states, as Step Functions Local's WAIT_TIME_SCALE does, and SQS
+visibility timeouts.
 
-The ASL keeps its production retry budgets; the local engine sleeps ``scale`` times as long.
+The ASL and the queues keep their production budgets; the local engine sleeps ``scale`` times as
+long, and a received SQS message stays hidden ``scale`` times its visibility timeout.
 """
 
 from __future__ import annotations
@@ -39,6 +41,18 @@ def install(scale: float) -> None:
             env.program_state_event.wait(wait_seconds * _scale)
 
     wait_function.WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
+    _scale_visibility()
+
+
+def _scale_visibility() -> None:
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import Message
+
+    def change_visibility(self: Any, visibility_timeout: int) -> None:
+        # moto counts whole seconds (int); the scaled timeout keeps its milliseconds
+        self.visible_at = unix_time_millis() + int(visibility_timeout) * 1000 * _scale
+
+    Message.change_visibility = change_visibility  # type: ignore[method-assign]
 
 
 def current() -> float:
