@@ -213,11 +213,9 @@ def test_onboarding_input_from_a_native_confirmation():
         "userName": sub,
         "sub": sub,
         "email": "ada@example.com",
-        "givenName": "Ada",
-        "familyName": None,
         "emailVerified": True,
         "providers": ["Cognito"],
-    }
+    }, "no names in the execution input: the steps that need them read Cognito"
     assert not onboarding.is_external
 
 

@@ -37,16 +37,9 @@ from unit_support import InMemoryStripe, linking_cognito
 
 def native(aws: Any, email: str = "ada@example.com", spelled: str | None = None) -> OnboardingInput:
     """A native user whose Cognito email is ``spelled`` (moto refuses two users with one spelling)."""
-    username, sub = aws.create_native_user((spelled or email).strip(), given_name="Ada")
-    return OnboardingInput(
-        user_pool_id=aws.pool_id,
-        user_name=username,
-        sub=sub,
-        email=spelled or email,
-        given_name="Ada",
-        family_name="Lovelace",
-        email_verified=True,
-    )
+    username, sub = aws.create_native_user((spelled or email).strip(), given_name="Ada", family_name="Lovelace")
+    return OnboardingInput(user_pool_id=aws.pool_id, user_name=username, sub=sub, email=spelled or email,
+                           email_verified=True)
 
 
 def federated(aws: Any, email: str, verified: bool = True, provider_user_id: str = "4242") -> OnboardingInput:
@@ -76,7 +69,7 @@ def outcome(aws: Any, onboarding: OnboardingInput) -> str:
 def onboard(aws: Any, onboarding: OnboardingInput, stripe: InMemoryStripe) -> str:
     """The happy path, step by step; answers the stored customer id."""
     assert outcome(aws, onboarding) == "claimed"
-    write_profile(onboarding, profiles=aws.profiles)
+    write_profile(onboarding, cognito=aws.cognito, profiles=aws.profiles)
     init_entitlement(onboarding, entitlements=aws.entitlements)
     customer = create_stripe_customer(
         onboarding, cognito=aws.cognito, profiles=aws.profiles, stripe=stripe, platform="linkflow"
@@ -252,7 +245,7 @@ def native_in_federated_pool(aws: Any) -> OnboardingInput:
 def test_no_customer_is_created_when_the_profile_already_links_one(aws):
     stripe = InMemoryStripe()
     onboarding = native(aws)
-    write_profile(onboarding, profiles=aws.profiles)
+    write_profile(onboarding, cognito=aws.cognito, profiles=aws.profiles)
     aws.table("UserProfilesTable").update_item(
         Key={"userId": onboarding.sub},
         UpdateExpression="SET stripeCustomerId = :c",
@@ -269,7 +262,7 @@ def test_a_customer_linked_by_another_path_meanwhile_is_a_conflict_and_ours_is_d
     stripe = InMemoryStripe()
     onboarding = native(aws)
     profiles = aws.table("UserProfilesTable")
-    write_profile(onboarding, profiles=aws.profiles)
+    write_profile(onboarding, cognito=aws.cognito, profiles=aws.profiles)
     ours = create_stripe_customer(
         onboarding, cognito=aws.cognito, profiles=aws.profiles, stripe=stripe, platform="x"
     )
@@ -322,7 +315,7 @@ def test_a_redrive_after_the_idempotency_key_expired_finds_the_earlier_customer(
     stripe = InMemoryStripe()
     onboarding = native(aws)
     profiles = aws.table("UserProfilesTable")
-    write_profile(onboarding, profiles=aws.profiles)
+    write_profile(onboarding, cognito=aws.cognito, profiles=aws.profiles)
     two_days_ago = (datetime.now(UTC) - timedelta(days=2)).isoformat().replace("+00:00", "Z")
     profiles.update_item(
         Key={"userId": onboarding.sub},
@@ -345,7 +338,7 @@ def test_a_redrive_after_the_idempotency_key_expired_finds_the_earlier_customer(
 def test_a_step_notices_the_user_was_deleted(aws, step):
     stripe = InMemoryStripe()
     onboarding = native(aws)
-    write_profile(onboarding, profiles=aws.profiles)
+    write_profile(onboarding, cognito=aws.cognito, profiles=aws.profiles)
     aws.idp.admin_delete_user(UserPoolId=aws.pool_id, Username=onboarding.user_name)
     with pytest.raises(CognitoUserNotFound):
         if step == "check":
@@ -395,7 +388,7 @@ def test_the_rollback_reports_what_it_removed(aws):
 def test_the_runs_customer_with_a_subscription_is_kept_and_recorded(aws):
     stripe = InMemoryStripe()
     onboarding = native(aws)
-    write_profile(onboarding, profiles=aws.profiles)
+    write_profile(onboarding, cognito=aws.cognito, profiles=aws.profiles)
     ours = create_stripe_customer(onboarding, cognito=aws.cognito, profiles=aws.profiles, stripe=stripe, platform="x")
     stripe.subscriptions[ours.customer_id] = [{"id": "sub_1", "status": "active"}]
     state = DeleteCustomerInput(

@@ -70,8 +70,6 @@ def test_confirm_sign_up_starts_one_execution_named_by_the_sub(aws, load_handler
         "userName": sub,
         "sub": sub,
         "email": "ada@example.com",
-        "givenName": "Ada",
-        "familyName": None,
         "emailVerified": True,
         "providers": ["Cognito"],
     }

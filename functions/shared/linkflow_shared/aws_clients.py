@@ -4,9 +4,13 @@ Honours ``AWS_ENDPOINT_URL`` (the local stack, moto) and ``AWS_REGION``; explici
 both. Clients are cached per (service, profile, endpoint, region) and shared across threads
 (boto3 clients are thread-safe); resources are not thread-safe, so tables are cached per thread.
 
-Three timeout profiles: ``task`` for state machine steps (their Retry backs off further),
-``trigger`` for Cognito triggers, which must answer within 5 s, and ``ingress`` for the webhook,
-which tries once (Stripe retries the delivery itself) and answers fast.
+Three timeout profiles, each one attempt per call (no SDK retry: the caller's own policy retries,
+so one policy decides and a call's worst case is short and known, :func:`worst_call_seconds`):
+``task`` for state machine steps (their ASL Retry backs off), ``trigger`` for Cognito triggers,
+which must answer within 5 s (PreSignUp fails open, PostConfirmation queues the start), and
+``ingress`` for the webhook (Stripe retries the delivery itself). Each step's calls times its
+profile's worst case fit the function's ``Timeout``, which fits the state's ``TimeoutSeconds``:
+tests/unit/test_time_budgets.py holds that arithmetic.
 """
 
 from __future__ import annotations
@@ -27,10 +31,22 @@ if TYPE_CHECKING:
 
 Profile = Literal["task", "trigger", "ingress"]
 PROFILES: dict[str, Config] = {
-    "task": Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3}),
-    "trigger": Config(connect_timeout=1, read_timeout=1.5, retries={"mode": "standard", "total_max_attempts": 2}),
+    "task": Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 1}),
+    "trigger": Config(connect_timeout=0.5, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1}),
     "ingress": Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 1}),
 }
+# botocore's standard mode sleeps up to 2 ** (attempt - 1) s (at most 20 s) before each retry.
+_MAX_BACKOFF_SECONDS = 20.0
+
+
+def worst_call_seconds(profile: Profile) -> float:
+    """The longest one AWS call of ``profile`` can take: every attempt connecting and reading up to
+    its timeouts, plus the longest backoff between attempts."""
+    config = PROFILES[profile]
+    attempts = int((config.retries or {}).get("total_max_attempts", 1))
+    per_attempt = float(config.connect_timeout) + float(config.read_timeout)
+    backoff = sum(min(2.0 ** (retry - 1), _MAX_BACKOFF_SECONDS) for retry in range(1, attempts))
+    return attempts * per_attempt + backoff
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str, str | None, str | None], Any] = {}

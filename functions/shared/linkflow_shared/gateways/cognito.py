@@ -27,6 +27,8 @@ class CognitoUser(Model):
     sub: str
     email: str | None = None
     email_verified: bool = False
+    given_name: str | None = None
+    family_name: str | None = None
     enabled: bool = True
     status: str = ""
     identities: list[tuple[str, str]] = []
@@ -72,6 +74,8 @@ def cognito_user(
         sub=attrs.get("sub", ""),
         email=attrs.get("email"),
         email_verified=attrs.get("email_verified", "").lower() == "true",
+        given_name=attrs.get("given_name") or None,
+        family_name=attrs.get("family_name") or None,
         enabled=enabled,
         status=status,
         identities=identities,

@@ -28,7 +28,12 @@ if TYPE_CHECKING:
 
 SECRET_MAX_AGE_SECONDS = 300
 PRODUCT_MAX_AGE_SECONDS = 300
-HTTP_TIMEOUT_SECONDS = 10
+# One request waits at most this long to connect and this long for each read; the SDK never retries
+# it, so HTTP_TIMEOUT_SECONDS is one request's worst case (tests/unit/test_time_budgets.py adds
+# them up per step against the function's Timeout).
+HTTP_CONNECT_TIMEOUT_SECONDS = 2.0
+HTTP_READ_TIMEOUT_SECONDS = 8.0
+HTTP_TIMEOUT_SECONDS = HTTP_CONNECT_TIMEOUT_SECONDS + HTTP_READ_TIMEOUT_SECONDS
 PAGE_SIZE = 100
 # Stripe expands at most four levels and counts ``data`` on lists: ``data.items.data.price`` is the
 # deepest a subscription list allows, so products are fetched (and cached) separately.
@@ -131,7 +136,9 @@ def build_client(api_key: str, *, api_base: str | None = None, livemode: bool = 
                 api_key,
                 base_addresses={"api": api_base} if api_base else None,
                 max_network_retries=0,
-                http_client=stripe_sdk.RequestsClient(timeout=HTTP_TIMEOUT_SECONDS),
+                http_client=stripe_sdk.RequestsClient(
+                    timeout=(HTTP_CONNECT_TIMEOUT_SECONDS, HTTP_READ_TIMEOUT_SECONDS)
+                ),
             )
             _clients[key] = client
     return client

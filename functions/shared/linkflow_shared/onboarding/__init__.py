@@ -13,9 +13,11 @@ from .models import (
     CustomerDeletion,
     DeleteCustomerInput,
     EmailClaimResult,
+    EntitlementSaved,
     LinkResult,
     OnboardingInput,
     OnboardingState,
+    ProfileSaved,
     QueuedStarts,
     RollbackResult,
     SignUpDecision,
@@ -46,6 +48,8 @@ from .triggers import (
 )
 
 __all__ = [
+    "EntitlementSaved",
+    "ProfileSaved",
     "BatchResult",
     "QueuedStarts",
     "CUSTOMER_CREATED_VIA",

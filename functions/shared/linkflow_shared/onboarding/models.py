@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..models import NATIVE_PROVIDER, Email, Model, NonBlank, Sub, external_identity, parse_step_input
-from ..stores import EntitlementRecord, ProfileRecord, Rejection
+from ..stores import Rejection
 
 # --- Cognito trigger events ---------------------------------------------------------------------
 
@@ -57,14 +57,17 @@ class SignUpDecision(Model):
 
 
 class OnboardingInput(Model):
-    """The execution input the PostConfirmation trigger starts the onboarding machine with."""
+    """The execution input the PostConfirmation trigger starts the onboarding machine with.
+
+    It carries the email (most steps need it) and no names: execution histories are kept and
+    shown to operators, so the steps that need a name (WriteProfile, CreateStripeCustomer) read
+    it from Cognito. An input from an older version that still has names parses; they are ignored.
+    """
 
     user_pool_id: NonBlank
     user_name: NonBlank
     sub: Sub
     email: Email
-    given_name: str | None = None
-    family_name: str | None = None
     email_verified: bool = False
     providers: list[str] = Field(default_factory=lambda: [NATIVE_PROVIDER])
 
@@ -79,8 +82,6 @@ class OnboardingInput(Model):
                 "userName": event.user_name,
                 "sub": attrs.get("sub"),
                 "email": attrs.get("email"),
-                "givenName": attrs.get("given_name"),
-                "familyName": attrs.get("family_name"),
                 "emailVerified": event.email_verified,
                 "providers": [identity[0]] if identity else [NATIVE_PROVIDER],
             },
@@ -101,6 +102,21 @@ class EmailClaimResult(Model):
     outcome: Literal["claimed", "unverified", "link_to_existing", "duplicate"]
     owner_user_id: str
     owner_user_name: str | None = None
+
+
+class ProfileSaved(Model):
+    """WriteProfile's answer (no personal data: it stays in the execution history)."""
+
+    user_id: str
+    created: bool
+
+
+class EntitlementSaved(Model):
+    """InitEntitlement's answer."""
+
+    cognito_sub: str = Field(alias="cognito_sub")
+    status: str
+    created: bool
 
 
 class StripeCustomerRef(Model):
@@ -166,8 +182,8 @@ class OnboardingState(OnboardingInput):
     email_claim: EmailClaimResult | None = None
     link: LinkResult | None = None
     rejection: Rejection | None = None
-    profile: ProfileRecord | None = None
-    entitlement: EntitlementRecord | None = None
+    profile: ProfileSaved | None = None
+    entitlement: EntitlementSaved | None = None
     stripe_customer: StripeCustomerRef | None = None
     stored_customer: StoreCustomerResult | None = None
     deleted_customer: CustomerDeletion | None = None

@@ -17,8 +17,10 @@ from ..stores import EmailClaimsStore, EntitlementRecord, EntitlementsStore, Pro
 from .models import (
     ClaimedEmailInput,
     EmailClaimResult,
+    EntitlementSaved,
     LinkResult,
     OnboardingInput,
+    ProfileSaved,
     StoreCustomerInput,
     StoreCustomerResult,
     StripeCustomerRef,
@@ -117,29 +119,38 @@ def link_provider(state: ClaimedEmailInput, *, cognito: CognitoGateway, profiles
     )
 
 
-def write_profile(onboarding: OnboardingInput, *, profiles: ProfilesStore) -> ProfileRecord:
-    """Create the user's profile (without a Stripe customer yet); an existing one is kept."""
+def write_profile(onboarding: OnboardingInput, *, cognito: CognitoGateway, profiles: ProfilesStore) -> ProfileSaved:
+    """Create the user's profile (without a Stripe customer yet; names as Cognito holds them); an
+    existing one is kept. A user deleted meanwhile gets a profile without names: the next step
+    that needs the user notices the deletion and rolls the run back."""
+    try:
+        user: CognitoUser | None = current_user(cognito, onboarding)
+    except CognitoUserNotFound:
+        user = None
     now = utc_now()
     profile = ProfileRecord(
         user_id=onboarding.sub,
         email=onboarding.email,
-        given_name=onboarding.given_name,
-        family_name=onboarding.family_name,
+        given_name=user.given_name if user else None,
+        family_name=user.family_name if user else None,
         providers=onboarding.providers,
         created_at=now,
         updated_at=now,
     )
-    return profiles.create(profile)
+    stored = profiles.create(profile)
+    return ProfileSaved(user_id=stored.user_id, created=stored.created_at == now)
 
 
-def init_entitlement(onboarding: OnboardingInput, *, entitlements: EntitlementsStore) -> EntitlementRecord:
+def init_entitlement(onboarding: OnboardingInput, *, entitlements: EntitlementsStore) -> EntitlementSaved:
     """Give the user an entitlement with ``status: none``; an existing (maybe newer) one is kept."""
-    record = EntitlementRecord(cognito_sub=onboarding.sub, email=onboarding.email, status="none", updated_at=utc_now())
-    return entitlements.create(record)
+    now = utc_now()
+    record = EntitlementRecord(cognito_sub=onboarding.sub, email=onboarding.email, status="none", updated_at=now)
+    stored = entitlements.create(record)
+    return EntitlementSaved(cognito_sub=stored.cognito_sub, status=stored.status, created=stored.updated_at == now)
 
 
-def _customer_name(onboarding: OnboardingInput) -> str | None:
-    return " ".join(p for p in (onboarding.given_name, onboarding.family_name) if p) or None
+def _customer_name(user: CognitoUser) -> str | None:
+    return " ".join(p for p in (user.given_name, user.family_name) if p) or None
 
 
 def customer_metadata(onboarding: OnboardingInput, platform: str) -> dict[str, str]:
@@ -173,7 +184,7 @@ def create_stripe_customer(
     Nothing is created for a user deleted meanwhile, nor when the profile already links a
     customer (another path created it first). ``created`` says whether this run made it.
     """
-    current_user(cognito, onboarding)
+    user = current_user(cognito, onboarding)
     profile = profiles.get(onboarding.sub)
     if profile is not None and profile.stripe_customer_id:
         return StripeCustomerRef(customer_id=profile.stripe_customer_id, created=False)
@@ -183,7 +194,7 @@ def create_stripe_customer(
             return StripeCustomerRef(customer_id=earlier[0], created=True)
     customer_id = stripe.create_customer(
         email=onboarding.email,
-        name=_customer_name(onboarding),
+        name=_customer_name(user),
         metadata=customer_metadata(onboarding, platform),
         idempotency_key=customer_idempotency_key(onboarding.sub),
     )

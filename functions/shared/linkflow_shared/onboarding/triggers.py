@@ -20,7 +20,10 @@ PreSignUp (:func:`pre_sign_up`): one account per email, decided at the door wher
   (:class:`~linkflow_shared.errors.EmailMissing`): every account has an email, and PostConfirmation
   could not onboard it.
 - Infrastructure failures fail open (the decision says so, the handler logs it): the workflow's
-  claim is the authoritative check and catches what slips through here.
+  claim is the authoritative check and catches what slips through here. So does a slow one: the
+  trigger's calls share one :class:`Deadline` of ``PRE_SIGN_UP_BUDGET_SECONDS`` inside Cognito's
+  5 s, and a call that might not finish within what is left is not made; the trigger fails open
+  instead of timing out (which Cognito would report as a failed sign-up).
 
 PostConfirmation (:func:`post_confirmation`): only ``PostConfirmation_ConfirmSignUp`` (native
 confirmation, or a federated user's first sign-in) starts the onboarding execution, named by the
@@ -33,11 +36,13 @@ execution later (same name: a start that did happen makes the queued one a no-op
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import aws_clients
 from ..errors import (
     EmailAlreadyRegistered,
     EmailMissing,
@@ -65,6 +70,37 @@ if TYPE_CHECKING:
 NATIVE_SOURCES = frozenset({"PreSignUp_SignUp", "PreSignUp_AdminCreateUser"})
 EXTERNAL_SOURCE = "PreSignUp_ExternalProvider"
 CONFIRM_SIGN_UP = "PostConfirmation_ConfirmSignUp"
+# Cognito waits 5 s for a trigger, cold start included; the rest is for starting and answering.
+PRE_SIGN_UP_BUDGET_SECONDS = 3.5
+
+
+class DeadlineSpent(Exception):
+    """The next call might not finish within what is left of the budget."""
+
+
+class Deadline:
+    """One time budget for a sequence of calls that may each take up to ``per_call`` seconds (the
+    worst case its client's timeouts allow). A call is made only if it fits whole in what is left,
+    so the sequence ends within the budget however slow each call turns out to be."""
+
+    def __init__(self, budget: float, per_call: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._ends = clock() + budget
+        self.per_call = per_call
+
+    def remaining(self) -> float:
+        return self._ends - self._clock()
+
+    def check(self, calls: int, before: str) -> None:
+        """Raise :class:`DeadlineSpent` unless ``calls`` more calls fit in what is left."""
+        left, needed = self.remaining(), calls * self.per_call
+        if left < needed:
+            raise DeadlineSpent(f"{left:.2f} s left of the budget, {before} may take {needed:.2f} s")
+
+
+def pre_sign_up_deadline() -> Deadline:
+    """PreSignUp's budget, its calls bounded by the ``trigger`` client profile."""
+    return Deadline(PRE_SIGN_UP_BUDGET_SECONDS, aws_clients.worst_call_seconds("trigger"))
 
 
 def onboarding_execution_name(sub: str) -> str:
@@ -140,18 +176,27 @@ def _email_of(trigger: CognitoTriggerEvent) -> str:
 
 
 def existing_owner(
-    trigger: CognitoTriggerEvent, email: str, *, cognito: CognitoGateway, claims: EmailClaimsStore
+    trigger: CognitoTriggerEvent,
+    email: str,
+    *,
+    cognito: CognitoGateway,
+    claims: EmailClaimsStore,
+    deadline: Deadline | None = None,
 ) -> CognitoUser | None:
     """The user other than the one signing up who holds ``email``: the claim owner first, then any
-    confirmed or federated user Cognito finds under either spelling of the address."""
+    confirmed or federated user Cognito finds under either spelling of the address. Each call is
+    made only if it fits in ``deadline`` (:class:`DeadlineSpent` otherwise)."""
     pool = trigger.user_pool_id
     me = {trigger.user_name, trigger.attributes.get("sub", "")}
+    _before(deadline, 1, "reading the email claim")
     claim = claims.get(email)
     if claim is not None:
+        _before(deadline, 1, "looking up the claim's owner")
         owner = cognito.find_user_by_sub(pool, claim.user_id)
         if owner is not None and owner.username not in me and owner.sub not in me:
             return owner
     raw = (trigger.attributes.get("email") or "").strip()
+    _before(deadline, len({email, raw} - {""}), "listing the users with the email")  # one ListUsers a spelling
     candidates = [
         user
         for user in cognito.find_users_by_email(pool, email, raw)
@@ -161,6 +206,11 @@ def existing_owner(
     return candidates[0] if candidates else None
 
 
+def _before(deadline: Deadline | None, calls: int, what: str) -> None:
+    if deadline is not None:
+        deadline.check(calls, what)
+
+
 def pre_sign_up(
     trigger: CognitoTriggerEvent,
     *,
@@ -168,16 +218,19 @@ def pre_sign_up(
     claims: EmailClaimsStore,
     profiles: ProfilesStore,
     trusted_providers: Collection[str],
+    deadline: Deadline | None = None,
 ) -> SignUpDecision:
-    """Decide a sign-up (see the module docstring); raises :class:`EmailAlreadyRegistered` and
+    """Decide a sign-up (see the module docstring) within ``deadline`` (by default
+    :func:`pre_sign_up_deadline`, started now); raises :class:`EmailAlreadyRegistered` and
     :class:`EmailMissing`."""
+    deadline = deadline or pre_sign_up_deadline()
     source = trigger.trigger_source
     if source not in NATIVE_SOURCES and source != EXTERNAL_SOURCE:
         return SignUpDecision(action="allow", reason=f"{source} is not checked")
     email = _email_of(trigger)
     try:
-        owner = existing_owner(trigger, email, cognito=cognito, claims=claims)
-    except LinkflowError as exc:
+        owner = existing_owner(trigger, email, cognito=cognito, claims=claims, deadline=deadline)
+    except (LinkflowError, DeadlineSpent) as exc:
         return SignUpDecision(action="fail_open", reason=f"owner lookup failed: {type(exc).__name__}: {exc}")
     if owner is None:
         return SignUpDecision(action="allow", reason="the email is free")
@@ -187,7 +240,7 @@ def pre_sign_up(
     refusal = _not_linkable(trigger, identity, owner, email, trusted_providers)
     if refusal is not None or identity is None:
         return SignUpDecision(action="allow", reason=f"not linked: {refusal}", owner_user_id=owner.sub)
-    return _link(trigger, owner, identity, cognito=cognito, profiles=profiles)
+    return _link(trigger, owner, identity, cognito=cognito, profiles=profiles, deadline=deadline)
 
 
 def _not_linkable(
@@ -216,17 +269,20 @@ def _link(
     *,
     cognito: CognitoGateway,
     profiles: ProfilesStore,
+    deadline: Deadline,
 ) -> SignUpDecision:
     provider_name, provider_user_id = identity
     try:
+        deadline.check(1, "linking the identity")
         cognito.link_identity(trigger.user_pool_id, owner.username, provider_name, provider_user_id)
-    except LinkflowError as exc:
+    except (LinkflowError, DeadlineSpent) as exc:  # the workflow's LinkProvider links it later
         return SignUpDecision(
             action="fail_open", reason=f"link failed: {type(exc).__name__}: {exc}", owner_user_id=owner.sub
         )
     try:
+        deadline.check(1, "recording the provider on the profile")
         profiles.add_provider(owner.sub, provider_name, utc_now())
-    except LinkflowError as exc:  # the link stands; only the profile's provider list lags
+    except (LinkflowError, DeadlineSpent) as exc:  # the link stands; only the profile's provider list lags
         return SignUpDecision(
             action="linked",
             reason=f"linked; profile providers not updated: {type(exc).__name__}",
