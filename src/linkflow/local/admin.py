@@ -14,6 +14,8 @@ server serves ``ping``. JSON in and out, no auth.
 | ``GET /_linkflow/invocations`` | ``{"data": {function name: count}}`` |
 | ``POST /_linkflow/federated-signin`` | ``{"provider", "email", "email_verified", "provider_user_id",
   "user_pool_id"}``: a first sign-in through an external provider → the user |
+| ``POST /_linkflow/verification-code`` | ``{"username", "attribute" (default email), "user_pool_id"}``: the last
+  code Cognito sent for the attribute (what the user reads in the mailbox) and the value waiting for it |
 | ``POST /_linkflow/ping`` (API server) | ``{"pong": true}`` with no Lambda call: the floor benchmarks
   compare the webhook ingress with (same server, same HTTP stack, no work) |
 """
@@ -77,6 +79,7 @@ class AdminCalls:
             "DELETE faults": self._clear_faults,
             "GET invocations": lambda _p: (200, {"data": dict(self.runtime.invocations)}),
             "POST federated-signin": self._federated_signin,
+            "POST verification-code": self._verification_code,
         }
 
     def answer(self, method: str, name: str, raw: bytes) -> Answer:
@@ -129,6 +132,23 @@ class AdminCalls:
         except cognito.UserLambdaValidationException as exc:
             return 400, {"error": "UserLambdaValidationException", "message": exc.message}
         return 200, result
+
+    def _verification_code(self, params: Params) -> Answer:
+        from moto.cognitoidp.models import cognitoidp_backends
+        from moto.core.exceptions import JsonRESTError
+
+        from . import cognito
+        from .provision import ACCOUNT
+
+        pool_id = params.get("user_pool_id") or self._user_pool_id()
+        if not pool_id:
+            return 400, {"error": "no user pool: the stack is not provisioned yet"}
+        backend = cognitoidp_backends[ACCOUNT][self.region]
+        try:
+            return 200, cognito.verification_code(backend, pool_id, params["username"],
+                                                  params.get("attribute", "email"))
+        except JsonRESTError as exc:
+            return 400, {"error": exc.error_type, "message": exc.message}
 
 
 async def ping(request: Request) -> Response:

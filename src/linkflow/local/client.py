@@ -129,6 +129,13 @@ class FederatedUser(TypedDict):
     new_user: bool
 
 
+class VerificationCode(TypedDict):
+    username: str
+    attribute: str
+    code: str
+    pending_value: str | None  # the new value the code confirms; None: it verifies the current one
+
+
 class AdminReply(NamedTuple):
     status: int
     body: Any
@@ -268,6 +275,11 @@ class LocalStackClient:
             "provider": provider, "email": email, "email_verified": email_verified,
             "provider_user_id": provider_user_id}))
 
+    def verification_code(self, username: str, attribute: str = "email") -> VerificationCode:
+        """The last code the local Cognito sent for ``attribute`` of ``username`` (the mailbox's copy)."""
+        return cast(VerificationCode, self._aws_ok("POST", "verification-code",
+                                                   {"username": username, "attribute": attribute}))
+
     # --- the API server ---------------------------------------------------------------------------
     @property
     def ping_url(self) -> str:
@@ -352,6 +364,7 @@ class StackHandle:
 
 __all__ = [
     "AdminCallFailed", "AdminReply", "AwsFault", "Endpoints", "FederatedUser", "LocalInfo", "LocalStackClient",
-    "StackHandle", "StackNotRunning", "StackUnreachable", "StripeFault", "StripeRequest", "WebhookDelivery",
+    "StackHandle", "StackNotRunning", "StackUnreachable", "StripeFault", "StripeRequest", "VerificationCode",
+    "WebhookDelivery",
     "aws_client", "execution_arn", "read_info", "wait_for_execution",
 ]

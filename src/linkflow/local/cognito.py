@@ -8,11 +8,23 @@
 - ``AdminLinkProviderForUser``, with the linked identity in the user's ``identities`` attribute.
 - ``federated_signin``: a first sign-in through Google/Apple/..., firing
   ``PreSignUp_ExternalProvider`` and PostConfirmation.
+- Email changes as Cognito makes them (``UpdateUserAttributes``, ``AdminUpdateUserAttributes``):
+  a new email resets ``email_verified`` to false unless the same admin call sets it true; when the
+  pool's ``UserAttributeUpdateSettings.AttributesRequireVerificationBeforeUpdate`` lists ``email``
+  the new value stays pending (the old email and its verified state remain, GetUser and
+  AdminGetUser show them) until ``VerifyUserAttribute`` with the code sent to the new address
+  (``verification_code`` hands it to the tests: the stand-in for reading that mailbox).
+  ``GetUserAttributeVerificationCode`` issues a new code. An app client writes only its
+  ``WriteAttributes`` (if it lists them) and never ``*_verified`` unless listed:
+  ``NotAuthorizedException`` otherwise, on ``SignUp`` and ``UpdateUserAttributes`` alike. Tokens
+  name the user by its username (as Cognito's do), not by the email it signed in with, so they
+  outlive an email change.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -28,7 +40,7 @@ from moto.cognitoidp.exceptions import (
 )
 from moto.cognitoidp.utils import expand_attrs, flatten_attrs
 from moto.core.exceptions import JsonRESTError
-from moto.core.responses import EmptyResult
+from moto.core.responses import ActionResult, EmptyResult
 
 Invoker = Callable[[str, dict[str, Any]], tuple[Any, bool]]
 _invoke: Invoker | None = None
@@ -85,6 +97,7 @@ def _pool_for_client(backend: Any, client_id: str) -> Any:
 def sign_up(self: Any, client_id: str, username: str, password: str, attributes: list[dict[str, str]]) -> Any:
     pool = _pool_for_client(self, client_id)
     flat = flatten_attrs(attributes or [])
+    _check_client_writes(pool, client_id, flat)
     username_attrs = pool.extended_config.get("UsernameAttributes") or []
     if username_attrs:
         if "email" in username_attrs and "@" in username:
@@ -227,6 +240,174 @@ def federated_signin(
     return {"username": username, "sub": user.id, "linked": False, "new_user": True}
 
 
+# --- attribute updates: email verification as Cognito has it --------------------------------------
+
+VERIFIED_FLAGS = {"email": "email_verified", "phone_number": "phone_number_verified"}
+
+
+def _not_authorized(message: str) -> JsonRESTError:
+    return JsonRESTError("NotAuthorizedException", message)
+
+
+def _check_client_writes(pool: Any, client_id: str | None, flat: dict[str, str]) -> None:
+    """An app client writes only its ``WriteAttributes`` and never a ``*_verified`` flag it does not list."""
+    client = pool.clients.get(client_id) if client_id else None
+    allowed = (client.extended_config.get("WriteAttributes") if client is not None else None) or None
+    for name in flat:
+        if (allowed is not None and name not in allowed) or (
+                allowed is None and name in VERIFIED_FLAGS.values()):
+            raise _not_authorized("A client attempted to write unauthorized attribute")
+
+
+def _require_verification(pool: Any) -> list[str]:
+    settings = pool.extended_config.get("UserAttributeUpdateSettings") or {}
+    return list(settings.get("AttributesRequireVerificationBeforeUpdate") or [])
+
+
+def _pending(user: Any) -> dict[str, dict[str, str]]:
+    """Attribute -> ``{"value", "code"}``: values waiting for VerifyUserAttribute, and codes sent."""
+    if not hasattr(user, "linkflow_pending"):
+        user.linkflow_pending = {}
+    pending: dict[str, dict[str, str]] = user.linkflow_pending
+    return pending
+
+
+def _delivery(attribute: str, value: str) -> dict[str, str]:
+    medium = "EMAIL" if attribute == "email" else "SMS"
+    destination = _mask(value) if attribute == "email" else f"+*******{value[-4:]}"
+    return {"Destination": destination, "DeliveryMedium": medium, "AttributeName": attribute}
+
+
+def _send_code(user: Any, attribute: str, value: str, *, pending_value: bool) -> dict[str, str]:
+    entry = {"code": f"{secrets.randbelow(10**6):06d}"}
+    if pending_value:
+        entry["value"] = value
+    _pending(user)[attribute] = entry
+    return _delivery(attribute, value)
+
+
+def _check_alias_free(pool: Any, user: Any, email: str) -> None:
+    """As for sign-up: a confirmed native user holding the email blocks it."""
+    if "email" not in (pool.extended_config.get("UsernameAttributes") or []):
+        return
+    for other in pool.users.values():
+        if (other is not user and _is_native(other) and other.status == cmodels.UserStatus.CONFIRMED
+                and flatten_attrs(other.attributes).get("email") == email):
+            raise JsonRESTError("AliasExistsException", "An account with the given email already exists.")
+
+
+def update_attributes(pool: Any, user: Any, attributes: list[dict[str, str]], *, admin: bool) -> list[dict[str, str]]:
+    """Apply an attribute update as Cognito does; the code deliveries it causes."""
+    flat = flatten_attrs(attributes or [])
+    if "sub" in flat:
+        raise InvalidParameterException("Cannot modify the non-mutable attribute sub")
+    current = flatten_attrs(user.attributes)
+    deliveries = []
+    for attribute, flag in VERIFIED_FLAGS.items():
+        new = flat.get(attribute)
+        if new is None or new == current.get(attribute):
+            flat.pop(attribute, None)
+            continue
+        if attribute == "email":
+            _check_alias_free(pool, user, new)
+        if admin and flat.get(flag) == "true":
+            _pending(user).pop(attribute, None)  # verified by the admin in the same call: applied now
+        elif attribute in _require_verification(pool):
+            del flat[attribute]  # the old value and its verified state stay until the code comes back
+            flat.pop(flag, None)
+            deliveries.append(_send_code(user, attribute, new, pending_value=True))
+        else:
+            flat[flag] = "false"
+            deliveries.append(_send_code(user, attribute, new, pending_value=False))
+    if flat:
+        user.update_attributes(expand_attrs(flat))
+    return deliveries
+
+
+def _user_of_token(backend: Any, access_token: str) -> tuple[Any, Any, str]:
+    for pool in backend.user_pools.values():
+        if access_token in pool.access_tokens:
+            client_id, username = pool.access_tokens[access_token]
+            return pool, backend.get_user(access_token), client_id
+    raise _not_authorized("Invalid Access Token")
+
+
+def update_user_attributes(self: Any, access_token: str, attributes: list[dict[str, str]]) -> list[dict[str, str]]:
+    pool, user, client_id = _user_of_token(self, access_token)
+    _check_client_writes(pool, client_id, flatten_attrs(attributes or []))
+    return update_attributes(pool, user, attributes, admin=False)
+
+
+def admin_update_user_attributes(self: Any, user_pool_id: str, username: str,
+                                 attributes: list[dict[str, str]]) -> None:
+    pool = self.describe_user_pool(user_pool_id)
+    update_attributes(pool, self.admin_get_user(user_pool_id, username), attributes, admin=True)
+
+
+def _update_response(self: Any) -> Any:
+    deliveries = self._get_region_agnostic_backend().update_user_attributes(
+        self._get_param("AccessToken"), self._get_param("UserAttributes"))
+    return ActionResult({"CodeDeliveryDetailsList": deliveries or []})
+
+
+def _verify_response(self: Any) -> Any:
+    backend = self._get_region_agnostic_backend()._find_backend_by_access_token(self._get_param("AccessToken"))
+    pool, user, _client = _user_of_token(backend, self._get_param("AccessToken"))
+    attribute = self._get_param("AttributeName")
+    entry = _pending(user).get(attribute)
+    if attribute not in VERIFIED_FLAGS or entry is None or entry["code"] != self._get_param("Code"):
+        raise JsonRESTError("CodeMismatchException", "Invalid verification code provided, please try again.")
+    value = entry.get("value", flatten_attrs(user.attributes).get(attribute, ""))
+    if attribute == "email" and "value" in entry:
+        _check_alias_free(pool, user, value)
+    del _pending(user)[attribute]
+    user.update_attributes([{"Name": attribute, "Value": value}, {"Name": VERIFIED_FLAGS[attribute], "Value": "true"}])
+    return EmptyResult()
+
+
+def _code_response(self: Any) -> Any:
+    backend = self._get_region_agnostic_backend()._find_backend_by_access_token(self._get_param("AccessToken"))
+    _pool, user, _client = _user_of_token(backend, self._get_param("AccessToken"))
+    attribute = self._get_param("AttributeName")
+    if attribute not in VERIFIED_FLAGS:
+        raise InvalidParameterException(f"Cannot verify attribute {attribute}.")
+    waiting = _pending(user).get(attribute, {}).get("value")
+    value = waiting or flatten_attrs(user.attributes).get(attribute)
+    if not value:
+        raise InvalidParameterException(f"User has no attribute {attribute}.")
+    return ActionResult({"CodeDeliveryDetails": _send_code(user, attribute, value, pending_value=bool(waiting))})
+
+
+def verification_code(backend: Any, user_pool_id: str, username: str, attribute: str = "email") -> dict[str, Any]:
+    """The last code sent for ``attribute`` (what the user would read in the mailbox), and the
+    value waiting for it (``None``: the code verifies the current value)."""
+    user = backend.admin_get_user(user_pool_id, username)
+    entry = _pending(user).get(attribute)
+    if entry is None:
+        raise InvalidParameterException(f"No verification code was sent for {attribute}.")
+    return {"username": user.username, "attribute": attribute, "code": entry["code"],
+            "pending_value": entry.get("value")}
+
+
+_moto_create_refresh_token = cmodels.CognitoIdpUserPool.create_refresh_token
+_moto_create_access_token = cmodels.CognitoIdpUserPool.create_access_token
+
+
+def _username(pool: Any, signed_in_as: str) -> str:
+    # moto keeps the name the user signed in with (their email); Cognito's tokens carry the
+    # username, so they stay valid when the email changes.
+    user = pool._get_user(signed_in_as)
+    return str(user.username) if user is not None else signed_in_as
+
+
+def create_refresh_token(self: Any, client_id: str, username: str) -> tuple[str, str]:
+    return _moto_create_refresh_token(self, client_id, _username(self, username))
+
+
+def create_access_token(self: Any, client_id: str, username: str, origin_jti: str) -> tuple[str, int]:
+    return _moto_create_access_token(self, client_id, _username(self, username), origin_jti)
+
+
 def install(invoke: Invoker) -> None:
     global _invoke, _installed
     _invoke = invoke
@@ -239,3 +420,11 @@ def install(invoke: Invoker) -> None:
     backend_cls.admin_confirm_sign_up = admin_confirm_sign_up  # type: ignore[method-assign]
     backend_cls.admin_link_provider_for_user = admin_link_provider_for_user  # type: ignore[attr-defined]
     cresponses.CognitoIdpResponse.admin_link_provider_for_user = _link_response  # type: ignore[attr-defined]
+    cmodels.CognitoIdpUserPool.create_refresh_token = create_refresh_token  # type: ignore[method-assign]
+    cmodels.CognitoIdpUserPool.create_access_token = create_access_token  # type: ignore[method-assign]
+    backend_cls.update_user_attributes = update_user_attributes  # type: ignore[method-assign,assignment]
+    backend_cls.admin_update_user_attributes = admin_update_user_attributes  # type: ignore[method-assign]
+    responses = cresponses.CognitoIdpResponse
+    responses.update_user_attributes = _update_response  # type: ignore[method-assign]
+    responses.verify_user_attribute = _verify_response  # type: ignore[attr-defined]
+    responses.get_user_attribute_verification_code = _code_response  # type: ignore[attr-defined]

@@ -265,7 +265,8 @@ class Provisioner:
         name = props.pop("UserPoolName", f"{self.stack_name}-{logical_id}")
         allowed = {"Policies", "LambdaConfig", "AutoVerifiedAttributes", "UsernameAttributes", "AliasAttributes",
                    "Schema", "AccountRecoverySetting", "AdminCreateUserConfig", "MfaConfiguration",
-                   "UsernameConfiguration", "VerificationMessageTemplate", "DeletionProtection"}
+                   "UsernameConfiguration", "VerificationMessageTemplate", "DeletionProtection",
+                   "UserAttributeUpdateSettings"}
         args = {k: v for k, v in props.items() if k in allowed}
         for attr in args.get("Schema", []):
             for constraint in ("StringAttributeConstraints", "NumberAttributeConstraints"):
@@ -279,7 +280,8 @@ class Provisioner:
     def _client(self, logical_id: str, res: dict[str, Any]) -> None:
         props = self.resolver.resolve(res.get("Properties", {}), logical_id)
         args = {k: v for k, v in props.items() if k in {"ClientName", "ExplicitAuthFlows", "GenerateSecret",
-                                                         "SupportedIdentityProviders", "CallbackURLs"}}
+                                                         "SupportedIdentityProviders", "CallbackURLs",
+                                                         "ReadAttributes", "WriteAttributes"}}
         args.setdefault("ClientName", f"{self.stack_name}-{logical_id}")
         client = self.clients("cognito-idp").create_user_pool_client(UserPoolId=props["UserPoolId"], **args)
         client_id = client["UserPoolClient"]["ClientId"]
