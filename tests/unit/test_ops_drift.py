@@ -57,7 +57,9 @@ def test_stored_customer_deleted_or_unknown_or_someone_elses():
     deleted = CustomerView(id="cus_A", deleted=True, sources=["profile"])
     assert _codes(_healthy(customers=[deleted])) == ["customer_deleted"]
     unknown = CustomerView(id="cus_A", found=False, sources=["profile"])
-    assert _codes(_healthy(customers=[unknown])) == ["customer_not_found"]
+    (missing,) = find_drift(_healthy(customers=[unknown]))
+    assert missing.code == "customer_not_found"
+    assert "StripeCustomerMissing" in missing.message, "users show says what the events machine does about it"
     theirs = CustomerView(id="cus_A", email="ada@example.com", metadata={"cognito_sub": OTHER})
     drift = find_drift(_healthy(customers=[theirs]))
     assert [d.code for d in drift] == ["customer_metadata_mismatch"] and OTHER in drift[0].message

@@ -181,7 +181,10 @@ def _stored_customers(view: UserView) -> list[Drift]:
         if customer is None:
             continue
         if not customer.found:
-            drift.append(Drift("customer_not_found", sub, f"stored customer {stored} does not exist in Stripe"))
+            drift.append(Drift("customer_not_found", sub,
+                               f"stored customer {stored} does not exist in Stripe under this key (a wrong key, "
+                               "the other mode, another account?): syncs fail with StripeCustomerMissing and "
+                               "change nothing; see the runbook"))
         elif customer.deleted:
             drift.append(Drift("customer_deleted", sub, f"stored customer {stored} is deleted in Stripe"))
         elif not customer.belongs_to(sub):
