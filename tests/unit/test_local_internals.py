@@ -114,3 +114,82 @@ def test_admin_call_failed_says_what_the_answer_says():
     assert AdminCallFailed("u", 502, None).message == "HTTP 502"
     machine = "arn:aws:states:us-east-1:123456789012:stateMachine:onboarding"
     assert execution_arn(machine, "sub") == "arn:aws:states:us-east-1:123456789012:execution:onboarding:sub"
+
+
+# --- the SQS event source mapping -----------------------------------------------------------------
+
+def _received(message_id: str, receive_count: str = "1") -> dict:
+    """A message as boto3's ReceiveMessage answers it (AttributeNames/MessageAttributeNames All)."""
+    return {"MessageId": message_id, "ReceiptHandle": f"rh-{message_id}", "Body": '{"x": 1}', "MD5OfBody": "md5",
+            "Attributes": {"ApproximateReceiveCount": receive_count, "SentTimestamp": "1"},
+            "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "start"},
+                                  "blob": {"DataType": "Binary", "BinaryValue": b"\x01"}}}
+
+
+def test_the_sqs_event_has_lambdas_record_shape():
+    from linkflow.local.sqs_poller import SqsEventSource, lambda_event
+
+    source = SqsEventSource(function="fn", queue_url="http://q", queue_arn="arn:aws:sqs:us-east-1:1:q")
+    (record,) = lambda_event([_received("m1", "3")], source, "us-east-1")["Records"]
+    assert record == {
+        "messageId": "m1", "receiptHandle": "rh-m1", "body": '{"x": 1}',
+        "attributes": {"ApproximateReceiveCount": "3", "SentTimestamp": "1"},
+        "messageAttributes": {
+            "kind": {"stringValue": "start", "stringListValues": [], "binaryListValues": [], "dataType": "String"},
+            "blob": {"binaryValue": "AQ==", "stringListValues": [], "binaryListValues": [], "dataType": "Binary"}},
+        "md5OfBody": "md5", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:1:q",
+        "awsRegion": "us-east-1",
+    }
+
+
+@pytest.mark.parametrize(("result", "errored", "report", "failed"), [
+    ({"errorType": "Boom"}, True, True, {"a", "b"}),  # a function error fails the batch
+    (None, False, True, set()),
+    ({"batchItemFailures": []}, False, True, set()),
+    ({"batchItemFailures": [{"itemIdentifier": "b"}]}, False, True, {"b"}),
+    ({"batchItemFailures": [{"itemIdentifier": "b"}]}, False, False, set()),  # not reported: ignored
+    ({"batchItemFailures": [{"itemIdentifier": ""}]}, False, True, {"a", "b"}),  # empty id: whole batch
+    ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, False, True, {"a", "b"}),  # unknown id: whole batch
+    ({"batchItemFailures": "b"}, False, True, {"a", "b"}),
+    ("not a dict", False, True, {"a", "b"}),
+])
+def test_the_messages_that_stay_in_the_queue_after_an_invocation(result, errored, report, failed):
+    from linkflow.local.sqs_poller import failed_message_ids
+
+    assert failed_message_ids(["a", "b"], result, errored, report) == failed
+
+
+class _FakeSqs:
+    def __init__(self, batches):
+        self.batches, self.deleted, self.received = list(batches), [], []
+
+    def receive_message(self, **kwargs):
+        self.received.append(kwargs)
+        return {"Messages": self.batches.pop(0)} if self.batches else {}
+
+    def delete_message_batch(self, QueueUrl, Entries):  # noqa: N803 - boto3's parameter names
+        self.deleted.extend(e["ReceiptHandle"] for e in Entries)
+
+    def get_queue_attributes(self, **_kwargs):
+        return {"Attributes": {"VisibilityTimeout": "60"}}
+
+
+def test_the_poller_deletes_what_succeeded_and_polls_short_while_failures_are_due_back():
+    from linkflow.local.sqs_poller import SqsEventSource, SqsPoller
+
+    sqs = _FakeSqs([[_received("a"), _received("b")]])
+    calls = []
+
+    def invoke(function, event):
+        calls.append((function, [r["messageId"] for r in event["Records"]]))
+        return {"batchItemFailures": [{"itemIdentifier": "b"}]}, False
+
+    source = SqsEventSource(function="fn", queue_url="http://q", queue_arn="arn", batch_size=5,
+                            report_batch_item_failures=True)
+    poller = SqsPoller(source, sqs, invoke, "us-east-1", poll_interval=0.01)
+    assert poller.poll_once() == 2
+    assert calls == [("fn", ["a", "b"])]
+    assert sqs.deleted == ["rh-a"]
+    assert sqs.received[0]["MaxNumberOfMessages"] == 5 and sqs.received[0]["WaitTimeSeconds"] == 1
+    assert poller.poll_once() == 0
+    assert sqs.received[1]["WaitTimeSeconds"] == 0  # "b" is due back within the (scaled) visibility timeout

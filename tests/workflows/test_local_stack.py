@@ -217,3 +217,29 @@ def test_history_pages_follow_max_results_and_next_token(stack):
     assert pages == -(-len(everything) // 3)
     reverse = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=1000)["events"]
     assert [e["id"] for e in reverse] == [e["id"] for e in reversed(everything)]
+
+
+def test_queues_are_the_templates_with_their_attributes_and_redrive_policy(stack):
+    template = load_template(ROOT / "template.yaml", {"Stage": "local"})
+    sqs = stack.client("sqs")
+    declared = _declared("AWS::SQS::Queue")
+    assert declared, "template declares no queue"
+    urls = {lid: stack.info["resources"][lid]["url"] for lid in declared}
+    assert set(sqs.list_queues()["QueueUrls"]) == set(urls.values())
+    for logical_id in declared:
+        props = template.resources[logical_id]["Properties"]
+        attrs = sqs.get_queue_attributes(QueueUrl=urls[logical_id], AttributeNames=["All"])["Attributes"]
+        assert attrs["QueueArn"] == stack.info["resources"][logical_id]["arn"]
+        for key in ("VisibilityTimeout", "MessageRetentionPeriod"):
+            if key in props:
+                assert attrs[key] == str(props[key]), key  # the template's values, not scaled ones
+        if "RedrivePolicy" in props:
+            policy = json.loads(attrs["RedrivePolicy"])
+            dlq = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            assert policy["deadLetterTargetArn"] == stack.info["resources"][dlq]["arn"]
+            assert int(policy["maxReceiveCount"]) == props["RedrivePolicy"]["maxReceiveCount"]
+    # A queue's Ref in a function's environment is its URL.
+    post_confirmation = stack.client("lambda").get_function_configuration(
+        FunctionName=stack.info["resources"]["PostConfirmationFunction"]["name"])
+    assert post_confirmation["Environment"]["Variables"]["ONBOARDING_START_QUEUE_URL"] == \
+        stack.info["outputs"]["OnboardingStartQueueUrl"] == urls["OnboardingStartQueue"]
