@@ -220,6 +220,23 @@ class InMemoryStripe:
         self.calls.append(("has_invoices", customer_id))
         return bool(self.invoices.get(customer_id))
 
+    def update_customer(self, customer_id: str, *, email: str | None = None,
+                        metadata: dict[str, str] | None = None, idempotency_key: str) -> None:
+        self.calls.append(("update", {"id": customer_id, "email": email, "metadata": metadata,
+                                      "idempotency_key": idempotency_key}))
+        customer = self._customer(customer_id)
+        if email is not None:
+            customer["email"] = email
+        customer["metadata"] = {**customer.get("metadata", {}), **(metadata or {})}
+
+    def list_all(self, resource: str, params: dict[str, Any]) -> Any:
+        self.calls.append(("list_all", resource))
+        if resource == "customers":
+            return iter([dict(c) for c in self.customers.values() if not c.get("deleted")])
+        if resource == "subscriptions":
+            return iter([{**s, "customer": cid} for cid, subs in self.subscriptions.items() for s in subs])
+        return iter([])
+
     def list_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
         self.calls.append(("list_subscriptions", customer_id))
         answer = [dict(s) for s in self.subscriptions.get(customer_id, [])]

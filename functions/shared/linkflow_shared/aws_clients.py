@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import boto3
@@ -25,28 +26,45 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
 Profile = Literal["task", "trigger", "ingress"]
-PROFILES: dict[str, Config] = {
-    "task": Config(connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 1}),
-    "trigger": Config(connect_timeout=0.5, read_timeout=1, retries={"mode": "standard", "total_max_attempts": 1}),
-    "ingress": Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 1}),
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """A profile's timeouts (seconds) and attempts per call (botocore's standard retry mode)."""
+
+    connect: float
+    read: float
+    attempts: int = 1
+
+    def config(self) -> Config:
+        return Config(connect_timeout=self.connect, read_timeout=self.read,
+                      retries={"mode": "standard", "total_max_attempts": self.attempts})
+
+    def worst_call_seconds(self) -> float:
+        """Every attempt connecting and reading up to its timeouts, plus botocore's longest backoff
+        between attempts (up to 2 ** (retry - 1) s, at most 20 s)."""
+        backoff = sum(min(2.0 ** (retry - 1), 20.0) for retry in range(1, self.attempts))
+        return self.attempts * (self.connect + self.read) + backoff
+
+
+TIMEOUTS: dict[str, Timeouts] = {
+    "task": Timeouts(connect=1, read=2),
+    "trigger": Timeouts(connect=0.5, read=1),
+    "ingress": Timeouts(connect=1, read=3),
 }
-# botocore's standard mode sleeps up to 2 ** (attempt - 1) s (at most 20 s) before each retry.
-_MAX_BACKOFF_SECONDS = 20.0
+PROFILES: dict[str, Config] = {name: timeouts.config() for name, timeouts in TIMEOUTS.items()}
 
 
 def worst_call_seconds(profile: Profile) -> float:
-    """The longest one AWS call of ``profile`` can take: every attempt connecting and reading up to
-    its timeouts, plus the longest backoff between attempts."""
-    config = PROFILES[profile]
-    attempts = int((config.retries or {}).get("total_max_attempts", 1))
-    per_attempt = float(config.connect_timeout) + float(config.read_timeout)
-    backoff = sum(min(2.0 ** (retry - 1), _MAX_BACKOFF_SECONDS) for retry in range(1, attempts))
-    return attempts * per_attempt + backoff
+    """The longest one AWS call of ``profile`` can take."""
+    return TIMEOUTS[profile].worst_call_seconds()
+
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str, str | None, str | None], Any] = {}
@@ -81,6 +99,10 @@ def cognito(profile: Profile = "task") -> CognitoIdentityProviderClient:
 
 def stepfunctions(profile: Profile = "task") -> SFNClient:
     return cast("SFNClient", client("stepfunctions", profile=profile))
+
+
+def s3(profile: Profile = "task") -> S3Client:
+    return cast("S3Client", client("s3", profile=profile))
 
 
 def sqs(profile: Profile = "task") -> SQSClient:

@@ -13,7 +13,8 @@ ARE the ``ErrorEquals`` names in ``statemachines/*.asl.json``: the split below m
     │   ├── SecretUnavailable        the Stripe secret could not be read from Secrets Manager
     │   ├── WriteConflict            a conditional write lost to a concurrent change; a retry re-reads
     │   ├── OnboardingStartFailed    StartExecution failed (PostConfirmation trigger only)
-    │   └── EventsStartFailed        StartExecution failed (webhook ingress only: answered 5xx)
+    │   ├── EventsStartFailed        StartExecution failed (webhook ingress only: answered 5xx)
+    │   └── ReconcileStorageUnavailable  the reconcile snapshot bucket could not be read or written
     └── TerminalError                retrying cannot help
         ├── InvalidStepInput         a trigger event or step input does not parse into the step's
         │                            model (the message names the model and fields, never values)
@@ -94,6 +95,10 @@ class EventsStartFailed(RetryableError):
     pass
 
 
+class ReconcileStorageUnavailable(RetryableError):
+    pass
+
+
 class InvalidStepInput(TerminalError):
     pass
 
@@ -153,6 +158,7 @@ RETRYABLE_ERRORS: tuple[type[RetryableError], ...] = (
     WriteConflict,
     OnboardingStartFailed,
     EventsStartFailed,
+    ReconcileStorageUnavailable,
 )
 
 _DYNAMODB_THROTTLING = {

@@ -68,6 +68,18 @@ class StripeGateway(Protocol):
         """Whether the customer has any invoice (any status)."""
         ...
 
+    def update_customer(
+        self, customer_id: str, *, email: str | None = None, metadata: dict[str, str] | None = None,
+        idempotency_key: str,
+    ) -> None:
+        """Set the customer's email and/or merge metadata keys (Stripe keeps the keys not named)."""
+        ...
+
+    def list_all(self, resource: str, params: dict[str, Any]) -> Iterator[JSON]:
+        """Every object of a list endpoint (``customers``, ``subscriptions``, ``products``), 100 a
+        page, following ``starting_after``: the snapshot's list-based reads."""
+        ...
+
 
 @dataclass(frozen=True)
 class StripeSecret:
@@ -233,6 +245,34 @@ class SdkStripe:
         with stripe_errors():
             page = self._client.v1.invoices.list(params={"customer": customer_id, "limit": 1})
         return bool(_json(page).get("data"))
+
+    def update_customer(
+        self, customer_id: str, *, email: str | None = None, metadata: dict[str, str] | None = None,
+        idempotency_key: str,
+    ) -> None:
+        params: dict[str, Any] = {}
+        if email is not None:
+            params["email"] = email
+        if metadata:
+            params["metadata"] = metadata
+        with stripe_errors():
+            self._client.v1.customers.update(
+                customer_id,
+                params=params,  # type: ignore[arg-type]  # built from the two fields above
+                options={"idempotency_key": idempotency_key},
+            )
+
+    def list_all(self, resource: str, params: dict[str, Any]) -> Iterator[JSON]:
+        service = getattr(self._client.v1, resource)
+        query: dict[str, Any] = {**params, "limit": PAGE_SIZE}
+        while True:
+            with stripe_errors():
+                body = _json(service.list(params=query))
+            rows = list(body.get("data") or [])
+            yield from rows
+            if not body.get("has_more") or not rows:
+                return
+            query = {**query, "starting_after": rows[-1]["id"]}
 
     def _product(self, product_id: str) -> JSON:
         """A product from a per-process cache of five minutes: a plan's product rarely changes, and a

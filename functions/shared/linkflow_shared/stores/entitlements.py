@@ -48,6 +48,32 @@ class EntitlementsStore:
         """Delete the entitlement; False if there was none."""
         return self._table.delete({"cognito_sub": cognito_sub}) is not None
 
+    def backfill_email(self, cognito_sub: str, email: str, now: str) -> bool:
+        """Set ``email`` on an entitlement that has none; False if it has one (or there is none)."""
+        try:
+            self._table.update(
+                {"cognito_sub": cognito_sub},
+                "SET email = :e, updatedAt = :now",
+                condition="attribute_exists(cognito_sub) AND attribute_not_exists(email)",
+                values={":e": email, ":now": now},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def set_email(self, cognito_sub: str, email: str, now: str) -> bool:
+        """Replace the entitlement's email (it follows the verified Cognito email); False if absent."""
+        try:
+            self._table.update(
+                {"cognito_sub": cognito_sub},
+                "SET email = :e, updatedAt = :now",
+                condition="attribute_exists(cognito_sub)",
+                values={":e": email, ":now": now},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
     def delete_unpaid(self, cognito_sub: str) -> bool:
         """Delete the entitlement unless its status is a paid one; False if kept or absent."""
         try:

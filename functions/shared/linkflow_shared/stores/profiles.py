@@ -86,6 +86,19 @@ class ProfilesStore:
             return False
         return True
 
+    def set_email(self, user_id: str, old: str, new: str, now: str) -> bool:
+        """Replace the profile's email ``old`` with ``new``; False if the profile changed meanwhile."""
+        try:
+            self._table.update(
+                {"userId": user_id},
+                "SET email = :new, updatedAt = :now",
+                condition="email = :old",
+                values={":new": new, ":old": old, ":now": now},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
     def add_provider(self, user_id: str, provider: str, now: str) -> bool:
         """Record a linked identity provider; False if there is no profile or it is there already."""
         try:

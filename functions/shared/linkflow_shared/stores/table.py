@@ -98,6 +98,10 @@ class Table:
         """Every item (for the small tables of exceptions, never for users)."""
         return self._pages("scan", {"ConsistentRead": True})
 
+    def scan_segment(self, segment: int, segments: int) -> list[Item]:
+        """One segment of a parallel scan (the reconcile snapshot reads a table in ``segments``)."""
+        return self._pages("scan", {"Segment": segment, "TotalSegments": segments})
+
     def _pages(self, operation: str, kwargs: dict[str, Any]) -> list[Item]:
         items: list[Item] = []
         call = getattr(self._table, operation)
