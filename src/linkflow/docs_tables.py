@@ -23,13 +23,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 COMMAND = "python -m linkflow.docs_tables"
 
-# AWS's recommended Lambda retrier plus the task timeout: abbreviated in the tables, named in a note.
+# AWS's recommended Lambda retrier plus the timeouts (the function's own, the state's): abbreviated
+# in the tables, named in a note.
 AWS_LAMBDA_ERRORS = (
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Sandbox.Timedout",
     "States.Timeout",
 )
 AWS_ALIAS = "AWS Lambda errors¹"
@@ -150,7 +152,7 @@ def states_table(machine: Machine, root: Path = ROOT) -> str:
         lines += ["", "Every retrier has `JitterStrategy: FULL`."]
     if any(set(r["ErrorEquals"]) == set(AWS_LAMBDA_ERRORS) for r in retriers):
         lines += ["", "¹ AWS Lambda errors: " + ", ".join(_code(e) for e in AWS_LAMBDA_ERRORS)
-                  + " (AWS's recommended Lambda retrier, plus the task timeout)."]
+                  + " (AWS's recommended Lambda retrier, plus the function's and the task's timeouts)."]
     return "\n".join(lines)
 
 

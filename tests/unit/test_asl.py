@@ -46,6 +46,9 @@ LAMBDA_RETRIER = {
     "Lambda.SdkClientException",
 }
 LAMBDA_ERRORS = LAMBDA_RETRIER | {"Lambda.TooManyRequestsException"}
+# A function that runs past its own Timeout fails the task with this error (not States.Timeout, which
+# is the state's TimeoutSeconds running out).
+SANDBOX_ERRORS = {"Sandbox.Timedout"}
 OUR_ERRORS = {
     name
     for name, cls in inspect.getmembers(errors, inspect.isclass)
@@ -103,6 +106,9 @@ def test_every_error_equals_names_a_real_error(path):
                 elif error.startswith("Lambda."):
                     if error not in LAMBDA_ERRORS:
                         unknown.append(f"{name}: {error} is not a Lambda service error")
+                elif error.startswith("Sandbox."):
+                    if error not in SANDBOX_ERRORS:
+                        unknown.append(f"{name}: {error} is not a Lambda sandbox error")
                 elif error not in OUR_ERRORS:
                     unknown.append(f"{name}: {error} is not a class in linkflow_shared.errors")
     assert not unknown, "\n".join(unknown)
@@ -131,7 +137,7 @@ def test_catch_is_only_for_terminal_errors_and_keeps_the_input(name, state):
     for catcher in state.get("Catch", []):
         caught = set(catcher["ErrorEquals"])
         assert not caught & RETRYABLE, f"{name} catches retryable {caught & RETRYABLE}: it must fail at the task"
-        assert not caught & ({"States.ALL", "States.TaskFailed", "States.Timeout"} | LAMBDA_ERRORS), (
+        assert not caught & ({"States.ALL", "States.TaskFailed", "States.Timeout"} | LAMBDA_ERRORS | SANDBOX_ERRORS), (
             f"{name} catches a transient/catch-all error {caught}: it must fail at the task, so a redrive resumes there"
         )
         assert catcher.get("ResultPath", "$") not in ("$", None), f"{name}: a Catch must keep the input"

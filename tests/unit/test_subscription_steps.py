@@ -195,13 +195,15 @@ def test_the_events_machine_may_invoke_exactly_the_functions_its_definition_name
     machine = TEMPLATE["Resources"]["SubscriptionEventsStateMachine"]["Properties"]
     assert machine["Type"] == "STANDARD" and resolve(machine["Name"]) == "linkflow-dev-subscription-events"
     named = {v["Fn::GetAtt"][0] for k, v in machine["DefinitionSubstitutions"].items() if k.endswith("FunctionArn")}
-    invokable = {p["LambdaInvokePolicy"]["FunctionName"]["Ref"] for p in machine["Policies"]}
+    invoke = [p["LambdaInvokePolicy"] for p in machine["Policies"] if "LambdaInvokePolicy" in p]  # + log delivery
+    invokable = {p["FunctionName"]["Ref"] for p in invoke}
     assert named == invokable == set(EVENT_FUNCTIONS)
 
 
 def test_the_ingress_is_the_http_api_route_and_may_start_only_the_events_machine():
     fn = TEMPLATE["Resources"]["StripeWebhookFunction"]["Properties"]
-    assert fn["Events"] == {"Webhook": {"Type": "HttpApi", "Properties": {"Path": "/stripe/webhook",
+    assert fn["Events"] == {"Webhook": {"Type": "HttpApi", "Properties": {"ApiId": {"Ref": "WebhookHttpApi"},
+                                                                         "Path": "/stripe/webhook",
                                                                          "Method": "POST"}}}
     arn = function_env("StripeWebhookFunction")["SUBSCRIPTION_EVENTS_STATE_MACHINE_ARN"]
     assert arn.endswith(":stateMachine:linkflow-dev-subscription-events")

@@ -29,6 +29,7 @@ OUTPUTS = {
     "UnlinkedCustomersTableName",
     "OnboardingStartQueueUrl",
     "OnboardingStartDeadLetterQueueUrl",
+    "AlarmTopicArn",
 }
 
 
@@ -147,6 +148,10 @@ def test_parameters_and_defaults():
         "TrustedLinkingProviders": "Google,SignInWithApple",
         "StripeLivemode": "false",
         "UnlinkedCustomersTableName": "UnlinkedStripeCustomers",
+        "LogRetentionInDays": "30",
+        "WebhookReservedConcurrency": "20",
+        "WebhookThrottleRateLimit": "50",
+        "WebhookThrottleBurstLimit": "100",
     }
 
 
@@ -203,3 +208,181 @@ def test_no_function_is_given_a_secret_value():
     for logical_id in FUNCTIONS:
         for key, value in function_env(logical_id).items():
             assert not value.startswith(("sk_", "rk_", "whsec_")), f"{logical_id}.{key} holds a secret"
+
+
+# --- hardening (issue #11 point 6) -----------------------------------------------------------------
+
+RESOURCES = TEMPLATE["Resources"]
+
+
+def _policy_statements(logical_id: str) -> list[dict[str, Any]]:
+    """The inline statements of a function's Policies (SAM policy templates excluded)."""
+    return [s for p in RESOURCES[logical_id]["Properties"].get("Policies", []) for s in p.get("Statement", [])]
+
+
+def _role_statements(translated: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    """Every statement a role grants after the SAM transform, its own and those of AWS::IAM::Policy."""
+    res = translated["Resources"]
+    docs = [p["PolicyDocument"] for p in res[role]["Properties"].get("Policies", [])]
+    docs += [
+        r["Properties"]["PolicyDocument"]
+        for r in res.values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]
+    ]
+    return [s for doc in docs for s in doc["Statement"]]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_the_user_pool_outlives_the_stack_and_refuses_deletion():
+    pool = RESOURCES["UserPool"]
+    assert pool["DeletionPolicy"] == "Retain" and pool["UpdateReplacePolicy"] == "Retain"
+    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("logical_id", sorted(resources("AWS::DynamoDB::Table")))
+def test_tables_are_retained_recoverable_and_encrypted(logical_id):
+    table = RESOURCES[logical_id]
+    assert table["DeletionPolicy"] == "Retain" and table["UpdateReplacePolicy"] == "Retain"
+    props = table["Properties"]
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["SSESpecification"]["SSEEnabled"] is True
+
+
+def test_the_public_webhook_cannot_starve_the_triggers(translated):
+    ingress = FUNCTIONS["StripeWebhookFunction"]["Properties"]
+    assert ingress["ReservedConcurrentExecutions"] == {"Ref": "WebhookReservedConcurrency"}
+    assert 1 <= int(PARAMETERS["WebhookReservedConcurrency"]) <= 100, "leave the account's concurrency to the rest"
+    assert not any("ReservedConcurrentExecutions" in fn["Properties"] for lid, fn in FUNCTIONS.items()
+                   if lid != "StripeWebhookFunction"), "reserving for others would shrink the triggers' pool"
+    event = ingress["Events"]["Webhook"]["Properties"]
+    assert event["ApiId"] == {"Ref": "WebhookHttpApi"}
+    api = RESOURCES["WebhookHttpApi"]
+    assert api["Type"] == "AWS::Serverless::HttpApi"
+    route = api["Properties"]["RouteSettings"][f"{event['Method']} {event['Path']}"]
+    assert route == {
+        "ThrottlingRateLimit": {"Ref": "WebhookThrottleRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "WebhookThrottleBurstLimit"},
+    }
+    assert int(PARAMETERS["WebhookThrottleRateLimit"]) <= int(PARAMETERS["WebhookThrottleBurstLimit"])
+    (stage,) = of_type(translated, "AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["RouteSettings"]["POST /stripe/webhook"] == route
+    assert "ServerlessHttpApi" not in translated["Resources"], "the route must be on the throttled API"
+    assert "${WebhookHttpApi}" in json.dumps(TEMPLATE["Outputs"]["StripeWebhookUrl"])
+
+
+def _handler_source(logical_id: str) -> str:
+    return (ROOT / FUNCTIONS[logical_id]["Properties"]["CodeUri"] / "app.py").read_text()
+
+
+def test_only_the_functions_calling_stripe_read_the_api_key_and_the_ingress_only_the_signing_secrets(translated):
+    def secret_readers(parameter: str) -> set[str]:
+        readers = set()
+        for logical_id in FUNCTIONS:
+            for statement in _role_statements(translated, f"{logical_id}Role"):
+                if any(a.startswith("secretsmanager:") for a in _as_list(statement["Action"])):
+                    if f"${{{parameter}}}" in json.dumps(statement["Resource"]):
+                        readers.add(logical_id)
+        return readers
+
+    calling_stripe = {lid for lid in FUNCTIONS if "deps.stripe" in _handler_source(lid)}
+    assert "CreateStripeCustomerFunction" in calling_stripe and "StripeWebhookFunction" not in calling_stripe
+    assert secret_readers("StripeSecretName") == calling_stripe
+    assert secret_readers("StripeWebhookSecretName") == {"StripeWebhookFunction"}
+    assert "deps.webhook_secrets" in _handler_source("StripeWebhookFunction")
+    # No wildcard secret access anywhere: every secret statement names one of the two secrets.
+    for logical_id in FUNCTIONS:
+        for statement in _role_statements(translated, f"{logical_id}Role"):
+            if any(a.startswith("secretsmanager:") for a in _as_list(statement["Action"])):
+                assert _as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"], logical_id
+                assert "secret:*" not in json.dumps(statement["Resource"]), logical_id
+
+
+def test_pre_sign_up_may_touch_this_pool_only(translated):
+    assert "userpool/*" not in json.dumps(TEMPLATE), "Cognito permissions name the stack's pool, never every pool"
+    assert not [s for s in _policy_statements("PreSignUpFunction")
+                if any(str(a).startswith("cognito-idp:") for a in _as_list(s["Action"]))], (
+        "a statement naming the pool inside the function makes the pool <-> function cycle")
+    policy = RESOURCES["PreSignUpCognitoPolicy"]
+    assert policy["Type"] == "AWS::IAM::Policy"
+    assert policy["Properties"]["Roles"] == [{"Ref": "PreSignUpFunctionRole"}]
+    cognito = [s for s in _role_statements(translated, "PreSignUpFunctionRole")
+               if any(a.startswith("cognito-idp:") for a in _as_list(s["Action"]))]
+    assert cognito and all(s["Resource"] == {"Fn::GetAtt": ["UserPool", "Arn"]} for s in cognito)
+    granted = {a for s in cognito for a in _as_list(s["Action"])}
+    assert granted == {"cognito-idp:ListUsers", "cognito-idp:AdminLinkProviderForUser"}
+    assert "PreSignUpFunctionRole" in translated["Resources"], "the policy names the role SAM generates"
+
+
+def test_every_function_logs_to_a_group_with_retention():
+    groups = {lid: res["Properties"] for lid, res in resources("AWS::Logs::LogGroup").items()}
+    by_name = {json.dumps(props["LogGroupName"]): props for props in groups.values()}
+    for logical_id in FUNCTIONS:
+        props = by_name.get(json.dumps({"Fn::Sub": f"/aws/lambda/${{{logical_id}}}"}))
+        assert props is not None, f"{logical_id} has no log group /aws/lambda/<its name>"
+        assert props["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    assert all(props["RetentionInDays"] == {"Ref": "LogRetentionInDays"} for props in groups.values())
+    assert PARAMETERS["LogRetentionInDays"] == "30"
+
+
+@pytest.mark.parametrize("logical_id", sorted(resources("AWS::Serverless::StateMachine")))
+def test_state_machines_log_errors_without_execution_data(logical_id, translated):
+    logging = RESOURCES[logical_id]["Properties"]["Logging"]
+    assert logging["IncludeExecutionData"] is False, "execution data carries emails and names"
+    assert logging["Level"] in ("ERROR", "ALL")
+    ((destination,),) = [[d["CloudWatchLogsLogGroup"]["LogGroupArn"] for d in logging["Destinations"]]]
+    group_id = destination["Fn::GetAtt"][0]
+    group = RESOURCES[group_id]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+    role = _role_statements(translated, f"{logical_id}Role")
+    assert any("logs:CreateLogDelivery" in _as_list(s["Action"]) for s in role), "Step Functions cannot deliver logs"
+    machine = translated["Resources"][logical_id]["Properties"]
+    assert machine["LoggingConfiguration"]["IncludeExecutionData"] is False
+
+
+def _alarms() -> dict[str, dict[str, Any]]:
+    return {lid: res["Properties"] for lid, res in resources("AWS::CloudWatch::Alarm").items()}
+
+
+def _alarms_on(namespace: str, metric: str, dimension: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        props for props in _alarms().values()
+        if props["Namespace"] == namespace and props["MetricName"] == metric and dimension in props["Dimensions"]
+    ]
+
+
+def test_every_alarm_notifies_the_alarm_topic():
+    assert RESOURCES["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert _alarms()
+    for logical_id, props in _alarms().items():
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], logical_id
+        assert props["TreatMissingData"] == "notBreaching", logical_id
+        assert "docs/runbook.md#alarms" in props["AlarmDescription"], logical_id
+
+
+@pytest.mark.parametrize("machine", sorted(resources("AWS::Serverless::StateMachine")))
+def test_failed_executions_alarm_per_machine_and_before_the_redrive_window_closes(machine):
+    dimension = {"Name": "StateMachineArn", "Value": {"Ref": machine}}
+    alarms = _alarms_on("AWS/States", "ExecutionsFailed", dimension)
+    prompt = [a for a in alarms if a["Period"] * a["EvaluationPeriods"] <= 900]
+    assert prompt and all(a["Threshold"] == 1 and a["Statistic"] == "Sum" for a in prompt), machine
+    # The redrive window is 14 days; CloudWatch looks back at most 7. The week-long alarm is in ALARM
+    # while a failure is younger than 7 days and tells (OKActions) when the newest turns 7 days old.
+    (window,) = [a for a in alarms if a["Period"] * a["EvaluationPeriods"] == 7 * 86400]
+    assert window["DatapointsToAlarm"] == 1 and window["OKActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_ingress_server_errors_alarm():
+    (alarm,) = _alarms_on("AWS/ApiGateway", "5xx", {"Name": "ApiId", "Value": {"Ref": "WebhookHttpApi"}})
+    assert alarm["Threshold"] == 1 and alarm["Statistic"] == "Sum"
+
+
+def test_the_onboarding_start_dead_letter_queue_alarms_on_its_first_message():
+    dlq = RESOURCES["OnboardingStartDeadLetterQueue"]
+    assert dlq["Type"] == "AWS::SQS::Queue"
+    dimension = {"Name": "QueueName", "Value": {"Fn::GetAtt": ["OnboardingStartDeadLetterQueue", "QueueName"]}}
+    (alarm,) = _alarms_on("AWS/SQS", "ApproximateNumberOfMessagesVisible", dimension)
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
