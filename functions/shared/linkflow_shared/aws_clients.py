@@ -26,6 +26,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
@@ -98,6 +99,10 @@ def cognito(profile: Profile = "task") -> CognitoIdentityProviderClient:
 
 def stepfunctions(profile: Profile = "task") -> SFNClient:
     return cast("SFNClient", client("stepfunctions", profile=profile))
+
+
+def s3(profile: Profile = "task") -> S3Client:
+    return cast("S3Client", client("s3", profile=profile))
 
 
 def sqs(profile: Profile = "task") -> SQSClient:
