@@ -329,7 +329,8 @@ def test_every_function_logs_to_a_group_with_retention():
 
 @pytest.mark.parametrize("logical_id", sorted(resources("AWS::Serverless::StateMachine")))
 def test_state_machines_log_errors_without_execution_data(logical_id, translated):
-    logging = RESOURCES[logical_id]["Properties"]["Logging"]
+    logging = RESOURCES[logical_id]["Properties"].get("Logging")
+    assert logging, f"{logical_id} needs Logging (ERROR, IncludeExecutionData: false) to a log group"
     assert logging["IncludeExecutionData"] is False, "execution data carries emails and names"
     assert logging["Level"] in ("ERROR", "ALL")
     ((destination,),) = [[d["CloudWatchLogsLogGroup"]["LogGroupArn"] for d in logging["Destinations"]]]
@@ -368,11 +369,13 @@ def test_failed_executions_alarm_per_machine_and_before_the_redrive_window_close
     dimension = {"Name": "StateMachineArn", "Value": {"Ref": machine}}
     alarms = _alarms_on("AWS/States", "ExecutionsFailed", dimension)
     prompt = [a for a in alarms if a["Period"] * a["EvaluationPeriods"] <= 900]
-    assert prompt and all(a["Threshold"] == 1 and a["Statistic"] == "Sum" for a in prompt), machine
+    assert prompt, f"{machine} needs an alarm on its first failed execution (ExecutionsFailed, 5 min)"
+    assert all(a["Threshold"] == 1 and a["Statistic"] == "Sum" for a in prompt), machine
     # The redrive window is 14 days; CloudWatch looks back at most 7. The week-long alarm is in ALARM
     # while a failure is younger than 7 days and tells (OKActions) when the newest turns 7 days old.
-    (window,) = [a for a in alarms if a["Period"] * a["EvaluationPeriods"] == 7 * 86400]
-    assert window["DatapointsToAlarm"] == 1 and window["OKActions"] == [{"Ref": "AlarmTopic"}]
+    window = [a for a in alarms if a["Period"] * a["EvaluationPeriods"] == 7 * 86400]
+    assert len(window) == 1, f"{machine} needs one 7-day ExecutionsFailed alarm (the redrive-window reminder)"
+    assert window[0]["DatapointsToAlarm"] == 1 and window[0]["OKActions"] == [{"Ref": "AlarmTopic"}]
 
 
 def test_ingress_server_errors_alarm():
