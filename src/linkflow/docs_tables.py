@@ -59,6 +59,8 @@ MACHINES = (
             "PostConfirmation_ConfirmSignUp"),
     Machine("subscription-events", "statemachines/subscription_events.asl.json", "docs/subscription-events.md",
             "Stripe webhook: StartExecution"),
+    Machine("reconcile", "statemachines/reconcile.asl.json", "docs/reconcile.md",
+            "Scheduler or linkflow reconcile run: StartExecution"),
 )
 
 
@@ -247,9 +249,13 @@ def code_map(root: Path = ROOT) -> str:
 
 def _invoker(logical_id: str, resource: dict[str, Any]) -> str:
     for event in (resource["Properties"].get("Events") or {}).values():
+        props = event.get("Properties") or {}
         if event.get("Type") == "HttpApi":
-            props = event["Properties"]
             return f"HTTP API: `{props['Method']} {props['Path']}`"
+        if event.get("Type") == "SQS":
+            queue = props.get("Queue")
+            name = queue["Fn::GetAtt"][0] if isinstance(queue, dict) and "Fn::GetAtt" in queue else queue
+            return f"SQS: `{name}`"
     return f"Cognito trigger: `{logical_id.removesuffix('Function')}`"
 
 

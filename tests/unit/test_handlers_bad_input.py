@@ -82,10 +82,28 @@ SUBSCRIPTION_EVENTS = [
 ]
 
 
+# The queue consumer is covered in tests/unit/test_triggers.py.
+QUEUE = ["StartOnboardingFunction"]
+RECONCILE = ["SnapshotCognitoFunction", "SnapshotStripeFunction", "SnapshotTablesFunction",
+             "ReconcileShardFunction", "WriteReportFunction"]
+
+
 def test_every_function_in_the_template_is_covered_here():
     assert set(resources("AWS::Serverless::Function")) == set(ONBOARDING_TASKS) | set(TRIGGERS) | set(
         SUBSCRIPTION_EVENTS
-    )
+    ) | set(QUEUE) | set(RECONCILE)
+
+
+@pytest.mark.parametrize("function", RECONCILE)
+@pytest.mark.parametrize("event", [["not", "an", "object"], {"runId": ""}, {"dryRun": "maybe", "runId": "r"},
+                                   {"Items": "nope"}], ids=["not an object", "blank run", "bad flag", "bad batch"])
+def test_reconcile_step_rejects_bad_input(aws_module, load_handler, context, function, event):
+    if function != "ReconcileShardFunction" and "runId" not in event and isinstance(event, dict):
+        event = {**event, "shards": "many"}  # a run input that cannot parse
+    with pytest.raises(InvalidStepInput) as raised:
+        load_handler(function)(event, context)
+    assert str(raised.value).startswith("invalid ")
+    assert_nothing_written(aws_module)
 
 
 def test_the_bad_input_error_is_terminal():

@@ -22,7 +22,17 @@ from unit_support import ROOT, TEMPLATE, resources
 MACHINES = {
     "onboarding.asl.json": "OnboardingStateMachine",
     "subscription_events.asl.json": "SubscriptionEventsStateMachine",
+    "reconcile.asl.json": "ReconcileStateMachine",
 }
+
+
+def all_states(states: dict[str, Any]) -> dict[str, Any]:
+    """Every state, nested ones too (Parallel branches, Map item processors)."""
+    found = dict(states)
+    for state in states.values():
+        for branch in state.get("Branches", []) + ([state["ItemProcessor"]] if "ItemProcessor" in state else []):
+            found.update(all_states(branch["States"]))
+    return found
 FUNCTIONS = resources("AWS::Serverless::Function")
 
 
@@ -38,7 +48,7 @@ def camel(name: str) -> str:
 def tasks() -> list[tuple[str, str, dict[str, Any]]]:
     found = []
     for asl, _ in MACHINES.items():
-        states = json.loads((ROOT / "statemachines" / asl).read_text())["States"]
+        states = all_states(json.loads((ROOT / "statemachines" / asl).read_text())["States"])
         found += [(asl, name, state) for name, state in states.items() if state["Type"] == "Task"]
     return found
 
@@ -106,7 +116,7 @@ def test_every_result_path_is_a_field_of_the_next_steps_input_model(load_handler
 
 
 def test_the_checks_above_see_every_task_and_result_path():
-    assert len(tasks()) == 13
+    assert len(tasks()) == 13 + 5
     assert ("CreateStripeCustomer", "$.stripeCustomer", "StoreStripeCustomerId", "onboarding.asl.json") in (
         result_paths()
     )

@@ -28,6 +28,8 @@ OUTPUTS = {
     "StripeWebhookUrl",
     "UnlinkedCustomersTableName",
     "OnboardingStartQueueUrl",
+    "ReconcileStateMachineArn",
+    "ReconcileBucketName",
     "OnboardingStartDeadLetterQueueUrl",
     "AlarmTopicArn",
 }
@@ -76,6 +78,7 @@ def test_sam_transform_produces_the_expected_resources(translated):
     assert set(of_type(translated, "AWS::StepFunctions::StateMachine")) == {
         "OnboardingStateMachine",
         "SubscriptionEventsStateMachine",
+        "ReconcileStateMachine",
     }
     assert set(of_type(translated, "AWS::Lambda::Function")) == set(FUNCTIONS)
     assert set(of_type(translated, "AWS::DynamoDB::Table")) == {
@@ -143,6 +146,8 @@ def test_parameters_and_defaults():
         "UserProfilesTableName": "UserProfiles",
         "EntitlementsTableName": "Entitlements",
         "EmailClaimsTableName": "EmailClaims",
+        "ReconcileShards": "16",
+        "ReconcileStripeRequestsPerSecond": "20",
         "StripeSecretName": "linkflow/stripe",
         "StripeWebhookSecretName": "linkflow/stripe-webhook",
         "TrustedLinkingProviders": "Google,SignInWithApple",

@@ -38,6 +38,8 @@ def resolve(value: Any) -> Any:
             queue = TEMPLATE["Resources"].get(arg, {})
             if queue.get("Type") == "AWS::SQS::Queue":  # a queue's Ref is its URL
                 return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{resolve(queue['Properties']['QueueName'])}"
+            if arg in TEMPLATE["Resources"]:  # another resource's id (a pool, a bucket): a stand-in
+                return f"{arg}-unit"
             return PARAMETERS.get(arg) or PSEUDO[arg]
         if key == "Fn::Sub":
             text = arg if isinstance(arg, str) else arg[0]

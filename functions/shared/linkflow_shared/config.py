@@ -34,6 +34,8 @@ class Settings:
     onboarding_state_machine_arn: str | None = None
     subscription_events_state_machine_arn: str | None = None
     onboarding_start_queue_url: str | None = None
+    user_pool_id: str | None = None
+    reconcile_bucket: str | None = None
     platform: str = DEFAULT_PLATFORM
     metrics_namespace: str = "linkflow"
     trusted_linking_providers: tuple[str, ...] = DEFAULT_TRUSTED_LINKING_PROVIDERS
@@ -55,6 +57,8 @@ class Settings:
             onboarding_state_machine_arn=env.get("ONBOARDING_STATE_MACHINE_ARN") or None,
             subscription_events_state_machine_arn=env.get("SUBSCRIPTION_EVENTS_STATE_MACHINE_ARN") or None,
             onboarding_start_queue_url=env.get("ONBOARDING_START_QUEUE_URL") or None,
+            user_pool_id=env.get("USER_POOL_ID") or None,
+            reconcile_bucket=env.get("RECONCILE_BUCKET") or None,
             platform=env.get("PLATFORM", defaults.platform),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", defaults.metrics_namespace),
             trusted_linking_providers=_names(env.get("TRUSTED_LINKING_PROVIDERS"), defaults.trusted_linking_providers),

@@ -25,9 +25,12 @@ from .gateways import (
     load_webhook_secrets,
     stripe_client,
 )
+from .gateways.snapshots import S3Snapshots
+from .reconcile import DEFAULT_FIXES, Repairer, RunInput
 from .stores import EmailClaimsStore, EntitlementsStore, ProfilesStore, Table, UnlinkedCustomersStore
 
 if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_stepfunctions import SFNClient
 
 
@@ -55,6 +58,32 @@ class Deps:
     @cached_property
     def sfn(self) -> SFNClient:
         return aws_clients.stepfunctions(self.profile)
+
+    @cached_property
+    def idp(self) -> CognitoIdentityProviderClient:
+        return aws_clients.cognito(self.profile)
+
+    @cached_property
+    def snapshots(self) -> S3Snapshots:
+        bucket = required(self.settings.reconcile_bucket, "RECONCILE_BUCKET")
+        return S3Snapshots(aws_clients.s3(self.profile), bucket)
+
+    def tables(self) -> dict[str, Table]:
+        """The three tables reconcile scans, by the names its snapshot uses."""
+        s = self.settings
+        return {"profiles": self._table(s.user_profiles_table), "entitlements": self._table(s.entitlements_table),
+                "claims": self._table(s.email_claims_table)}
+
+    def repairer(self, run: RunInput, stripe: StripeGateway) -> Repairer:
+        """The reconcile fixes for ``run``, with this function's stores and ``stripe`` (paced)."""
+        s = self.settings
+        return Repairer(
+            cognito=self.cognito, stripe=stripe, profiles=self.profiles, entitlements=self.entitlements,
+            claims=self.email_claims, sfn=self.sfn,
+            onboarding_state_machine_arn=required(s.onboarding_state_machine_arn, "ONBOARDING_STATE_MACHINE_ARN"),
+            user_pool_id=required(s.user_pool_id, "USER_POOL_ID"), platform=s.platform, run_id=run.run_id,
+            fix_kinds=set(run.fix) or DEFAULT_FIXES, dry_run=run.dry_run,
+        )
 
     @cached_property
     def start_queue(self) -> SqsQueue:

@@ -2,9 +2,11 @@
 built from the secret, and Stripe's errors mapped onto linkflow's.
 
 The API key lives in the Secrets Manager secret named by ``STRIPE_SECRET_NAME`` (JSON
-``{"api_key", "webhook_secret", "webhook_secret_previous"}``), read through Powertools with a
-5-minute cache. ``STRIPE_API_BASE`` (the emulator) replaces Stripe's API address. The SDK does not
-retry (``max_network_retries=0``): the state machine's Retry owns backoff, so one policy decides.
+``{"api_key"}``); the webhook signing secrets in another, named by ``STRIPE_WEBHOOK_SECRET_NAME``
+(JSON ``{"webhook_secret", "webhook_secret_previous"}``), the only one the ingress may read. Both
+are read through Powertools with a 5-minute cache. ``STRIPE_API_BASE`` (the emulator) replaces
+Stripe's API address. The SDK does not retry (``max_network_retries=0``): the state machine's
+Retry owns backoff, so one policy decides.
 """
 
 from __future__ import annotations

@@ -11,12 +11,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import StripeNotFound
 from ..gateways.snapshots import S3Snapshots
 from ..gateways.stripe import JSON, StripeGateway
-from ..models import Model
+from ..models import Model, NonBlank
 from ..stores import EmailClaim, EntitlementRecord, ProfileRecord, Table
 from .compare import find
 from .models import FINDING_KINDS, CognitoEntry, CustomerEntry, FindingKind, ShardReport, UserSnapshot
@@ -41,7 +41,7 @@ RECENT_SECONDS = 3600
 class RunInput(Model):
     """What every reconcile step is given: the run (the execution's name) and its options."""
 
-    run_id: str
+    run_id: NonBlank
     dry_run: bool = False
     fix: list[FindingKind] = Field(default_factory=list)  # empty: every kind but orphan_records
     scope: str = "all"  # "recent": only users created in the last hour (the 15-minute sweep)
@@ -64,6 +64,23 @@ class ShardInput(RunInput):
     @property
     def shard(self) -> int:
         return int(self.key.rsplit("shard-", 1)[1].split(".")[0])
+
+
+class ShardBatch(BaseModel):
+    """What the Map's ItemBatcher hands a child: the shard objects and the run's options."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    items: list[dict[str, Any]] = Field(alias="Items")
+    batch_input: RunInput = Field(alias="BatchInput")
+
+    def shards(self) -> list[ShardInput]:
+        return [ShardInput(**self.batch_input.model_dump(), key=str(item["Key"])) for item in self.items]
+
+
+class ReportInput(RunInput):
+    execution_arn: str | None = None
+    map: dict[str, Any] = Field(default_factory=dict)
+    snapshot: list[SourceSnapshot] = Field(default_factory=list)
 
 
 class Report(Model):
@@ -202,8 +219,26 @@ def _linked_customer(user: UserSnapshot, stripe: StripeGateway) -> UserSnapshot:
     return user.model_copy(update={"customers": [*user.customers, customer_entry(customer, subscriptions)]})
 
 
-def reconcile_shard(item: ShardInput, *, store: S3Snapshots, stripe: StripeGateway, sfn: SFNClient,
+def reconcile_shard(batch: ShardBatch, *, store: S3Snapshots, stripe: StripeGateway, sfn: SFNClient,
                     repairer: Callable[[StripeGateway], Repairer]) -> ShardReport:
+    """The Map child: every shard of its batch (one, as the machine batches), counts added up."""
+    reports = [reconcile_one_shard(item, store=store, stripe=stripe, sfn=sfn, repairer=repairer)
+               for item in batch.shards()]
+    merged = ShardReport(shard=",".join(r.shard for r in reports))
+    for field in ("findings", "fixed", "refused", "failed"):
+        counter: Counter[str] = Counter()
+        for report in reports:
+            counter.update(getattr(report, field))
+        merged = merged.model_copy(update={field: dict(counter)})
+    return merged.model_copy(update={
+        "users_scanned": sum(r.users_scanned for r in reports),
+        "stripe_requests": sum(r.stripe_requests for r in reports),
+        "refusals": [o for r in reports for o in r.refusals],
+    })
+
+
+def reconcile_one_shard(item: ShardInput, *, store: S3Snapshots, stripe: StripeGateway, sfn: SFNClient,
+                        repairer: Callable[[StripeGateway], Repairer]) -> ShardReport:
     """Compare every user of the shard and apply the fixes the run asked for."""
     paced = PacedStripe(stripe, item.stripe_requests_per_second)
     fixer = repairer(paced)
@@ -254,9 +289,12 @@ def shard_reports(store: S3Snapshots, manifest_key: str) -> tuple[list[ShardRepo
     return reports, failed
 
 
-def write_report(run: RunInput, *, store: S3Snapshots, reports: list[ShardReport], shards_failed: int,
-                 snapshot_stripe_requests: int, execution_arn: str | None = None) -> Report:
+def write_report(run: ReportInput, *, store: S3Snapshots) -> Report:
     """Counts by finding kind, fixes applied, refused (and why), failed; written to S3 and returned."""
+    details = run.map.get("ResultWriterDetails") or {}
+    reports, shards_failed = shard_reports(store, str(details["Key"])) if details.get("Key") else ([], 0)
+    snapshot_stripe_requests = sum(s.stripe_requests for s in run.snapshot)
+    execution_arn = run.execution_arn
     def total(field: str) -> dict[str, int]:
         counter: Counter[str] = Counter()
         for shard in reports:
