@@ -27,6 +27,7 @@ POOL_TYPE = "AWS::Cognito::UserPool"
 CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
 HTTP_API_TYPE = "AWS::Serverless::HttpApi"
 QUEUE_TYPE = "AWS::SQS::Queue"
+BUCKET_TYPE = "AWS::S3::Bucket"
 IMPLICIT_HTTP_API = "ServerlessHttpApi"  # what SAM names the HTTP API it creates for HttpApi events
 LOCAL_API_ID = "linkflow-local-api"
 # Types with no local behaviour: permissions, roles and log groups exist on AWS only.
@@ -37,9 +38,10 @@ IGNORED_TYPES = {
     "AWS::Logs::LogGroup",
     "AWS::CloudWatch::Alarm",
     "AWS::SNS::Topic",
+    "AWS::Scheduler::Schedule",  # provisioned, not fired: see docs/local-stack.md
 }
 SUPPORTED = set(TABLE_TYPES) | {FUNCTION_TYPE, LAYER_TYPE, STATE_MACHINE_TYPE, POOL_TYPE, CLIENT_TYPE,
-                                HTTP_API_TYPE, QUEUE_TYPE} | IGNORED_TYPES
+                                HTTP_API_TYPE, QUEUE_TYPE, BUCKET_TYPE} | IGNORED_TYPES
 # AWS::SQS::Queue properties that are queue attributes of the same name (RedrivePolicy is set
 # once every queue exists: its dead-letter queue must exist first).
 QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize",
@@ -101,7 +103,7 @@ class Provisioner:
         props = res.get("Properties", {}) or {}
         key = {"AWS::DynamoDB::Table": "TableName", FUNCTION_TYPE: "FunctionName",
                STATE_MACHINE_TYPE: "Name", POOL_TYPE: "UserPoolName", LAYER_TYPE: "LayerName",
-               QUEUE_TYPE: "QueueName"}.get(res["Type"])
+               QUEUE_TYPE: "QueueName", BUCKET_TYPE: "BucketName"}.get(res["Type"])
         explicit = props.get(key) if key else None
         name = self.resolver.resolve(explicit, logical_id) if explicit else f"{self.stack_name}-{logical_id}"
         self._physical[logical_id] = name
@@ -119,6 +121,7 @@ class Provisioner:
             "AWS::Serverless::SimpleTable": f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{name}",
             LAYER_TYPE: f"arn:aws:lambda:{self.region}:{ACCOUNT}:layer:{name}:1",
             QUEUE_TYPE: f"arn:aws:sqs:{self.region}:{ACCOUNT}:{name}",
+            BUCKET_TYPE: f"arn:aws:s3:::{name}",
         }.get(kind)
         if arn is None:
             raise TemplateError(f"{logical_id}: its ARN is only known once it is created")
@@ -173,6 +176,9 @@ class Provisioner:
             pass  # a second provision into the same endpoint reuses the role
         for logical_id, res in self.t.of_type(*TABLE_TYPES).items():
             self._table(logical_id, res)
+        for logical_id in self.t.of_type(BUCKET_TYPE):
+            self.clients("s3").create_bucket(Bucket=self._name(logical_id))
+            self._record(logical_id, self._name(logical_id), self._arn(logical_id))
         queues = self.t.of_type(QUEUE_TYPE)
         for logical_id, res in queues.items():
             self._queue(logical_id, res)
@@ -383,11 +389,33 @@ class Provisioner:
         leftover = [p for p in _placeholders(text) if not p.startswith("$")]
         if leftover:
             raise TemplateError(f"resource {logical_id}: no DefinitionSubstitutions for {', '.join(leftover)}")
+        text = json.dumps(batch_as_item_selector(json.loads(text), logical_id))
         sfn = self.clients("stepfunctions")
         arn = sfn.create_state_machine(name=name, definition=text, type=props.get("Type", "STANDARD"),
                                        roleArn=f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}")["stateMachineArn"]
         self._arns[logical_id] = arn
         self._record(logical_id, name, arn)
+
+
+def batch_as_item_selector(definition: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    """moto 5.2.5's ASL grammar rejects ``ItemBatcher``. A batch of one item is the same as an
+    ``ItemSelector`` building ``{"Items": [item], "BatchInput": ...}``, so that is what the local
+    stack creates (larger batches are refused, loudly)."""
+    for state in definition.get("States", {}).values():
+        for branch in state.get("Branches", []):
+            batch_as_item_selector(branch, logical_id)
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            batch_as_item_selector(processor, logical_id)
+        batcher = state.pop("ItemBatcher", None)
+        if batcher is None:
+            continue
+        if batcher.get("MaxItemsPerBatch") != 1 or set(batcher) - {"MaxItemsPerBatch", "BatchInput"}:
+            raise TemplateError(f"resource {logical_id}: the local stack runs ItemBatcher only with MaxItemsPerBatch 1")
+        if "ItemSelector" in state:
+            raise TemplateError(f"resource {logical_id}: ItemBatcher with ItemSelector is not run locally")
+        state["ItemSelector"] = {"Items.$": "States.Array($$.Map.Item.Value)", "BatchInput": batcher.get("BatchInput", {})}
+    return definition
 
 
 def _placeholders(text: str) -> list[str]:
