@@ -411,7 +411,8 @@ def batch_as_item_selector(definition: dict[str, Any], logical_id: str) -> dict[
         if batcher is None:
             continue
         if batcher.get("MaxItemsPerBatch") != 1 or set(batcher) - {"MaxItemsPerBatch", "BatchInput"}:
-            raise TemplateError(f"resource {logical_id}: the local stack runs ItemBatcher only with MaxItemsPerBatch 1")
+            raise TemplateError(f"resource {logical_id}: the local stack runs ItemBatcher only with "
+                                "MaxItemsPerBatch 1")
         if "ItemSelector" in state:
             raise TemplateError(f"resource {logical_id}: ItemBatcher with ItemSelector is not run locally")
         state["ItemSelector"] = {"Items.$": "States.Array($$.Map.Item.Value)", "BatchInput": batcher.get("BatchInput", {})}
