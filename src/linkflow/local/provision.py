@@ -415,7 +415,8 @@ def batch_as_item_selector(definition: dict[str, Any], logical_id: str) -> dict[
                                 "MaxItemsPerBatch 1")
         if "ItemSelector" in state:
             raise TemplateError(f"resource {logical_id}: ItemBatcher with ItemSelector is not run locally")
-        state["ItemSelector"] = {"Items.$": "States.Array($$.Map.Item.Value)", "BatchInput": batcher.get("BatchInput", {})}
+        batch_input = batcher.get("BatchInput", {})
+        state["ItemSelector"] = {"Items.$": "States.Array($$.Map.Item.Value)", "BatchInput": batch_input}
     return definition
 
 
