@@ -131,6 +131,23 @@ def test_cancel_at_period_end_is_kept():
     assert record.cancel_at_period_end is True
 
 
+def test_features_are_the_active_entitlements_sorted_and_none_once_deleted():
+    live = StripeView(customer_id="cus_1", deleted=False, subscriptions=[subscription()], features=["sso", "exports"])
+    assert entitlement_from_view(live, cognito_sub="u", email=None).features == ["exports", "sso"]
+    gone = StripeView(customer_id="cus_1", deleted=True, features=["sso"])
+    assert entitlement_from_view(gone, cognito_sub="u", email=None).features == []
+
+
+def test_a_sync_writes_the_features_under_the_guard(aws):
+    fake = fake_stripe([subscription("active")])
+    fake.features["cus_1"] = ["exports"]
+    result = sync_entitlement(linked("u7"), entitlements=aws.entitlements, stripe=fake)
+    assert result.entitlement.features == ["exports"] and aws.entitlements.get("u7").features == ["exports"]
+    fake.features["cus_1"] = []
+    sync_entitlement(linked("u7", event="evt_2"), entitlements=aws.entitlements, stripe=fake)
+    assert aws.entitlements.get("u7").features == [], "a revoked feature is removed"
+
+
 # --- the guard ----------------------------------------------------------------------------------
 
 

@@ -148,6 +148,8 @@ def test_every_handled_type_names_its_customer():
         "subscription": {"id": "sub_9", "object": "subscription", "customer": "cus_9"},
         "invoice": {"id": "in_9", "object": "invoice", "customer": "cus_9"},
         "checkout.session": {"id": "cs_9", "object": "checkout.session", "customer": {"id": "cus_9"}},
+        "entitlements.active_entitlement_summary": {"object": "entitlements.active_entitlement_summary",
+                                                    "customer": "cus_9", "entitlements": {"data": []}},
     }
     for event_type in HANDLED_EVENT_TYPES:
         kind = ("customer" if event_type == "customer.deleted" else "subscription" if ".subscription." in event_type

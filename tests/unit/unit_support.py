@@ -179,6 +179,7 @@ class InMemoryStripe:
         self.customers: dict[str, dict[str, Any]] = {}
         self.subscriptions: dict[str, list[dict[str, Any]]] = {}
         self.invoices: dict[str, list[str]] = {}
+        self.features: dict[str, list[str]] = {}
         self.during_list: list[Callable[[], Any]] = []  # run inside a subscription list (interleavings)
 
     def add(self, email: str | None, sub: str | None = None, **fields: Any) -> str:
@@ -217,6 +218,10 @@ class InMemoryStripe:
     def delete_customer(self, customer_id: str) -> None:
         self.calls.append(("delete", customer_id))
         self._customer(customer_id)["deleted"] = True
+
+    def active_entitlements(self, customer_id: str) -> list[str]:
+        self.calls.append(("active_entitlements", customer_id))
+        return sorted(self.features.get(customer_id, []))
 
     def has_invoices(self, customer_id: str) -> bool:
         self.calls.append(("has_invoices", customer_id))

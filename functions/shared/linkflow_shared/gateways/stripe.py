@@ -70,6 +70,10 @@ class StripeGateway(Protocol):
         """Whether the customer has any invoice (any status)."""
         ...
 
+    def active_entitlements(self, customer_id: str) -> list[str]:
+        """The lookup keys of the customer's active Stripe Entitlements (its features)."""
+        ...
+
     def update_customer(
         self, customer_id: str, *, email: str | None = None, metadata: dict[str, str] | None = None,
         idempotency_key: str,
@@ -247,6 +251,18 @@ class SdkStripe:
         with stripe_errors():
             page = self._client.v1.invoices.list(params={"customer": customer_id, "limit": 1})
         return bool(_json(page).get("data"))
+
+    def active_entitlements(self, customer_id: str) -> list[str]:
+        keys: list[str] = []
+        params: dict[str, Any] = {"customer": customer_id, "limit": PAGE_SIZE}
+        while True:
+            with stripe_errors():
+                body = _json(self._client.v1.entitlements.active_entitlements.list(params=params))  # type: ignore[arg-type]  # built above
+            rows = list(body.get("data") or [])
+            keys += [str(r["lookup_key"]) for r in rows if r.get("lookup_key")]
+            if not body.get("has_more") or not rows:
+                return sorted(set(keys))
+            params = {**params, "starting_after": rows[-1]["id"]}
 
     def update_customer(
         self, customer_id: str, *, email: str | None = None, metadata: dict[str, str] | None = None,

@@ -16,6 +16,7 @@ _SYNCED_FIELDS = (
     "current_period_end",
     "trial_expires_at",
     "cancel_at_period_end",
+    "features",
     "stripeCustomerId",
     "subscriptionId",
     "updatedAt",

@@ -54,6 +54,8 @@ class EntitlementRecord(Record):
     # Written by the subscription-events machine (see subscription_events/sync.py): Stripe's flag,
     # and the ordering guard (a counter every sync write bumps with a conditional write).
     cancel_at_period_end: bool | None = Field(default=None, alias="cancel_at_period_end")
+    # The lookup keys of the customer's active Stripe Entitlements, refreshed on every sync.
+    features: list[str] | None = None
     sync_version: int | None = None
     synced_at: str | None = None
     last_event_id: str | None = None

@@ -49,6 +49,7 @@ HANDLED_EVENT_TYPES = frozenset(
         "invoice.payment_failed",
         "checkout.session.completed",
         "customer.deleted",
+        "entitlements.active_entitlement_summary.updated",
     }
 )
 # Step Functions execution names: 1-80 characters, no whitespace or punctuation but - and _.

@@ -63,6 +63,7 @@ class StripeView:
     customer_id: str
     deleted: bool
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)  # active Entitlements' lookup keys
 
 
 def fetch_stripe_view(stripe: StripeGateway, customer_id: str) -> StripeView:
@@ -77,7 +78,8 @@ def fetch_stripe_view(stripe: StripeGateway, customer_id: str) -> StripeView:
         ) from exc
     if customer.get("deleted"):
         return StripeView(customer_id=customer_id, deleted=True)
-    return StripeView(customer_id=customer_id, deleted=False, subscriptions=stripe.list_subscriptions(customer_id))
+    return StripeView(customer_id=customer_id, deleted=False, subscriptions=stripe.list_subscriptions(customer_id),
+                      features=stripe.active_entitlements(customer_id))
 
 
 def pick_subscription(subscriptions: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -113,9 +115,11 @@ def _status(raw: object) -> EntitlementStatus:
 def entitlement_from_view(view: StripeView, *, cognito_sub: str, email: str | None) -> EntitlementRecord:
     """The entitlement Stripe's view implies (ordering fields are added by the write)."""
     chosen = None if view.deleted else pick_subscription(view.subscriptions)
+    features = [] if view.deleted else sorted(view.features)
     if chosen is None:
         customer = None if view.deleted else view.customer_id
-        return EntitlementRecord(cognito_sub=cognito_sub, email=email, status="none", stripe_customer_id=customer)
+        return EntitlementRecord(cognito_sub=cognito_sub, email=email, status="none", stripe_customer_id=customer,
+                                 features=features)
     plan, item = plan_for_subscription(chosen)
     if plan is None:
         logger.warning("subscription has no price mapped to a plan", extra={"subscription": chosen["id"]})
@@ -131,6 +135,7 @@ def entitlement_from_view(view: StripeView, *, cognito_sub: str, email: str | No
         cancel_at_period_end=bool(chosen.get("cancel_at_period_end")),
         stripe_customer_id=view.customer_id,
         subscription_id=chosen["id"],
+        features=features,
     )
 
 
