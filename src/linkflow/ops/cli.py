@@ -1,4 +1,5 @@
-"""``linkflow executions ...`` and ``linkflow users ...``: the operator commands' options.
+"""``linkflow executions ...``, ``linkflow users ...`` and ``linkflow reconcile ...``: the operator commands'
+options.
 
 Same code against AWS and the local stack: boto3 resolves the endpoint, region and credentials;
 the stack's CloudFormation outputs name every resource. The work is in :mod:`linkflow.ops.commands`,
@@ -42,6 +43,8 @@ executions_app = typer.Typer(cls=_Group, no_args_is_help=True,
                              help="List, inspect and redrive state machine executions.")
 users_app = typer.Typer(cls=_Group, no_args_is_help=True,
                         help="One user across Cognito, DynamoDB and Stripe, drift flagged.")
+reconcile_app = typer.Typer(cls=_Group, no_args_is_help=True,
+                            help="Find and repair broken links between Cognito, DynamoDB and Stripe, at scale.")
 
 _STACK_HELP = "CloudFormation stack whose outputs name the resources"
 # The group reads LINKFLOW_STACK; a subcommand's own --stack (no envvar) overrides the group's.
@@ -49,7 +52,8 @@ GroupStackOpt = Annotated[str | None, typer.Option("--stack", envvar="LINKFLOW_S
                                                    help=f"{_STACK_HELP}.")]
 StackOpt = Annotated[str | None, typer.Option("--stack", help=f"{_STACK_HELP} (default: LINKFLOW_STACK).")]
 OutputOpt = Annotated[str, typer.Option("--output", "-o", help="table (for people) or json (stable fields).")]
-MachineOpt = Annotated[str | None, typer.Option("--machine", help="onboarding or subscription-events (default: all).")]
+MachineOpt = Annotated[str | None, typer.Option("--machine", help="onboarding, subscription-events or reconcile "
+                                                                  "(default: all).")]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="Started within an age (30m, 2h, 7d) or since a "
                                                               "date/time (2026-11-01, 2026-11-01T09:30:00Z).")]
 STATUS_HELP = "RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or PENDING_REDRIVE."
@@ -172,10 +176,84 @@ def users_show_command(
     raise typer.Exit(users_show_command(_stack(ctx, stack), output, user=user))
 
 
+@reconcile_app.callback()
+def reconcile_group(stack: GroupStackOpt = None) -> None:
+    """Find and repair broken links between Cognito, DynamoDB and Stripe, at scale."""
+
+
+@reconcile_app.command("run", cls=_Command)
+def reconcile_run_command(
+    ctx: typer.Context,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Change nothing: report the findings, fixed all "
+                                                             "zero.")] = False,
+    fix: Annotated[list[str] | None, typer.Option("--fix", metavar="KIND",
+                                                  help="Repair only this finding kind (repeatable, or "
+                                                       "comma-separated; default: every kind but "
+                                                       "orphan_records).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Show progress (stderr) until the run ends, then its "
+                                                      "report (stdout).")] = False,
+    scope: Annotated[str, typer.Option("--scope", help="all, or recent (users created in the last "
+                                                       "hour).")] = "all",
+    shards: Annotated[int | None, typer.Option("--shards", help="Snapshot shards, one Map child each "
+                                                                "(default: the stack's ReconcileShards, "
+                                                                "16).")] = None,
+    rate: Annotated[float | None, typer.Option("--rate", help="Stripe requests a second the run stays under "
+                                                              "(default: the stack's "
+                                                              "ReconcileStripeRequestsPerSecond, 20; 80 for "
+                                                              "live keys).")] = None,
+    interval: Annotated[float, typer.Option(help="--wait: seconds between polls.")] = 1.0,
+    timeout: Annotated[float, typer.Option(help="--wait: give up waiting after this many seconds.")] = 3600.0,
+    stack: StackOpt = None,
+    output: OutputOpt = "table",
+) -> None:
+    """Start a reconcile run (named manual-<UTC time>) and print its execution ARN.
+
+    Exit 0 when the run started (with --wait: when it succeeded and no fix failed); 1 with --wait when
+    a fix failed, the run failed or it still runs at --timeout.
+
+    Exit 2 for bad input (an unknown --fix kind names the valid ones), 3 if AWS cannot be reached.
+    """
+    from .commands import reconcile_run_command
+
+    raise typer.Exit(reconcile_run_command(_stack(ctx, stack), output, dry_run=dry_run, fix=fix or [], wait=wait,
+                                           scope=scope, shards=shards, rate=rate, interval=interval,
+                                           timeout=timeout))
+
+
+@reconcile_app.command("list", cls=_Command)
+def reconcile_list_command(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many runs (newest first).")] = 20,
+    stack: StackOpt = None,
+    output: OutputOpt = "table",
+) -> None:
+    """Past reconcile runs, newest first: status, start, duration, findings and fixes (totals)."""
+    from .commands import reconcile_list_command
+
+    raise typer.Exit(reconcile_list_command(_stack(ctx, stack), output, limit=limit))
+
+
+@reconcile_app.command("show", cls=_Command)
+def reconcile_show_command(
+    ctx: typer.Context,
+    execution: Annotated[str, typer.Argument(help="The run's execution ARN or name.")],
+    stack: StackOpt = None,
+    output: OutputOpt = "table",
+) -> None:
+    """One run's report: findings, fixes, refusals by kind; for a failed run, what it left and why it failed.
+
+    Exit 0 if the run succeeded (or still runs); 1 if it failed or a fix failed.
+    """
+    from .commands import reconcile_show_command
+
+    raise typer.Exit(reconcile_show_command(_stack(ctx, stack), output, execution=execution))
+
+
 def register(app: typer.Typer) -> None:
     """Add the operator command groups to the ``linkflow`` app."""
     app.add_typer(executions_app, name="executions")
     app.add_typer(users_app, name="users")
+    app.add_typer(reconcile_app, name="reconcile")
 
 
 __all__ = ["register"]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -66,6 +67,10 @@ class Clients:
     @cached_property
     def cognito(self) -> CognitoIdentityProviderClient:
         return self.session.client("cognito-idp", config=_CONFIG)
+
+    @cached_property
+    def s3(self) -> S3Client:
+        return self.session.client("s3", config=_CONFIG)
 
     @cached_property
     def secretsmanager(self) -> SecretsManagerClient:

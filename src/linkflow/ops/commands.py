@@ -16,13 +16,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from . import render
+from . import reconcile, render
 from .clients import Clients
 from .errors import EXIT_OK, EXIT_PROBLEMS, NotConfirmed, OpsError, UsageError, explain
-from .executions import STATUSES, ExecutionSummary, check_ref, list_executions, resolve, timeline
+from .executions import STATUSES, ExecutionSummary, check_ref, list_executions, resolve, timeline, where_it_failed
 from .redrive import (
     DEFAULT_MAX,
     DEFAULT_RATE,
@@ -353,5 +354,119 @@ def users_show_command(stack: str | None, output: str, *, user: str) -> int:
         else:
             render.show_users(op.out, doc)
         return EXIT_PROBLEMS if doc["drift"] else EXIT_OK
+
+    return run(stack, output, command)
+
+
+# --- reconcile -------------------------------------------------------------------------------
+
+
+class RunProgress:
+    """``reconcile run --wait``'s bar on stderr: the snapshot, then the Map Run's shards, then the report."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.bar = Progress(TextColumn("reconcile"), TextColumn("{task.description}"), BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=console or render.console(stderr=True))
+        self.task = self.bar.add_task("snapshot", total=None)
+
+    def show(self, where: reconcile.Progress) -> None:
+        self.bar.update(self.task, description=where.description, total=where.total, completed=where.done)
+
+    def __enter__(self) -> RunProgress:
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+
+def _wait_run(op: Operator, arn: str, interval: float, timeout: float,
+              show: Callable[[reconcile.Progress], None]) -> DescribeExecutionOutputTypeDef:
+    """Poll the run and its Map Run until it ends or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = op.sfn.describe_execution(executionArn=arn)
+        found = reconcile.map_run(op.sfn, arn)
+        show(reconcile.progress(desc["status"], reconcile.item_counts(found)))
+        if desc["status"] in TERMINAL or time.monotonic() >= deadline:
+            return desc
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def run_document(op: Operator, desc: DescribeExecutionOutputTypeDef) -> dict[str, Any]:
+    """The run's document: its output, else what a failed run left in the bucket, with the Map Run."""
+    report, source = reconcile.output_report(desc), "execution output"
+    if report is None and desc["status"] in FAILED_STATUSES and op.stack.reconcile_bucket:
+        report, found = reconcile.stored_report(op.clients.s3, op.stack.reconcile_bucket, desc["name"])
+        source = found or source
+    failed_state = where_it_failed(op.sfn, desc["executionArn"])[0] if desc["status"] in FAILED_STATUSES else None
+    return reconcile.report_document(desc, report, reconcile.map_run(op.sfn, desc["executionArn"]),
+                                     report_source=source, failed_state=failed_state)
+
+
+def _print_run(op: Operator, doc: dict[str, Any]) -> None:
+    if op.json:
+        render.print_json(doc)
+    else:
+        render.show_reconcile(op.out, doc)
+
+
+def reconcile_run_command(stack: str | None, output: str, *, dry_run: bool, fix: list[str], wait: bool, scope: str,
+                          shards: int | None, rate: float | None, interval: float, timeout: float) -> int:
+    def command(op: Operator) -> int:
+        options = reconcile.check_options(dry_run=dry_run, fix=fix, scope=scope, shards=shards, rate=rate)
+        if interval <= 0 or timeout <= 0:
+            raise UsageError("--interval and --timeout must be more than zero")
+        options = options.resolved(reconcile.defaults(op.stack))
+        arn = reconcile.start(op.sfn, op.stack, options)
+        name = arn.rsplit(":", 1)[-1]
+        err = render.console(stderr=True)
+        if not wait:
+            if op.json:
+                render.print_json({"execution_arn": arn, "name": name, "status": "RUNNING",
+                                   "input": options.execution_input()})
+            else:
+                op.out.print(arn, markup=False)
+                err.print(f"follow it: linkflow reconcile show {name}   (or reconcile run --wait)", markup=False)
+            return EXIT_OK
+        if op.json:
+            err.print(f"started {arn}", markup=False)
+        else:
+            op.out.print(arn, markup=False)
+        with RunProgress(err) as bar:
+            desc = _wait_run(op, arn, interval, timeout, bar.show)
+        doc = run_document(op, desc)
+        _print_run(op, doc)
+        if desc["status"] not in TERMINAL:
+            err.print(f"still {desc['status']} after {timeout:g} s: linkflow reconcile show {name}", markup=False)
+            return EXIT_PROBLEMS
+        return EXIT_PROBLEMS if reconcile.problems(doc) else EXIT_OK
+
+    return run(stack, output, command)
+
+
+def reconcile_show_command(stack: str | None, output: str, *, execution: str) -> int:
+    def command(op: Operator) -> int:
+        check_ref(execution)
+        doc = run_document(op, reconcile.resolve(op.sfn, op.stack, execution))
+        _print_run(op, doc)
+        return EXIT_PROBLEMS if reconcile.problems(doc) else EXIT_OK
+
+    return run(stack, output, command)
+
+
+def reconcile_list_command(stack: str | None, output: str, *, limit: int) -> int:
+    def command(op: Operator) -> int:
+        if limit < 1:
+            raise UsageError("--limit must be at least 1")
+        rows = reconcile.list_runs(op.sfn, op.stack, limit)
+        if op.json:
+            render.print_json({"stack": op.stack.name, "count": len(rows), "runs": rows})
+        elif rows:
+            op.out.print(render.reconcile_runs_table(rows))
+        else:
+            op.out.print("no reconcile runs")
+        return EXIT_OK
 
     return run(stack, output, command)

@@ -237,3 +237,77 @@ def show_users(out: Console, doc: dict[str, Any]) -> None:
             out.print(f"  [red]{drift['code']}[/] {escape(drift['message'])}")
     else:
         out.print("[green]no drift[/]")
+
+
+# --- reconcile -----------------------------------------------------------------------------------
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def reconcile_runs_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("name", "status", "start (UTC)", "duration", "dry run", "users", "findings", "fixed", "refused",
+                   "failed"):
+        table.add_column(column, no_wrap=True, justify="right" if column in ("users", "findings", "fixed",
+                                                                             "refused", "failed") else "left")
+    for row in rows:
+        table.add_row(escape(row["name"]), styled(row["status"]), short_time(row["start_date"]),
+                      duration(row["duration_s"]), "yes" if row["dry_run"] else "no", _count(row["users_scanned"]),
+                      _count(row["findings_total"]), _count(row["fixed_total"]), _count(row["refused_total"]),
+                      _count(row["failed_total"]))
+    return table
+
+
+def reconcile_findings_table(doc: dict[str, Any]) -> Table:
+    """One row per finding kind: found, fixed, refused, failed (kinds with nothing found are dim)."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("finding", no_wrap=True)
+    for column in ("found", "fixed", "refused", "failed"):
+        table.add_column(column, justify="right", no_wrap=True)
+    findings = doc.get("findings") or {}
+    for kind, found in findings.items():
+        cells = [found, *((doc.get(field) or {}).get(kind, 0) for field in ("fixed", "refused", "failed"))]
+        text = [f"{n:,}" for n in cells]
+        if cells[3]:
+            text[3] = f"[red]{text[3]}[/]"
+        if cells[2]:
+            text[2] = f"[yellow]{text[2]}[/]"
+        table.add_row(kind if found else f"[dim]{kind}[/]", *(t if found or any(cells) else f"[dim]{t}[/]"
+                                                             for t in text))
+    return table
+
+
+def show_reconcile(out: Console, doc: dict[str, Any], max_refusals: int = 20) -> None:
+    dry = "  [cyan]dry run[/]" if doc["dry_run"] else ""
+    out.print(f"[bold]{escape(doc['name'])}[/]  reconcile  {styled(doc['status'])}{dry}")
+    out.print(f"  arn       {escape(doc['execution_arn'])}")
+    out.print(f"  started   {short_time(doc['start_date'])} UTC   stopped {short_time(doc['stop_date'])}   "
+              f"duration {duration(doc['duration_s'])}")
+    fix = ", ".join(doc["fix"]) if doc["fix"] else "every kind but orphan_records"
+    out.print(f"  options   scope {doc['scope']}, shards {doc['shards']}, Stripe "
+              f"{doc['stripe_requests_per_second']:g}/s, fix {escape(fix)}")
+    shards = doc.get("map_run")
+    if shards:
+        out.print(f"  shards    {shards.get('succeeded', 0)} of {shards.get('total', 0)} succeeded, "
+                  f"{shards.get('failed', 0)} failed (Map Run {shards['status']})")
+    if doc.get("findings") is None:
+        out.print("  [yellow]no report[/]: the run wrote none" + (" yet" if doc["status"] == "RUNNING" else ""))
+    else:
+        source = f"   [dim](from the {doc['report_source']})[/]" if doc.get("report_source") else ""
+        out.print(f"  users     {_count(doc['users_scanned'])} scanned   Stripe requests "
+                  f"{_count(doc['stripe_requests'])}{source}")
+        out.print(reconcile_findings_table(doc))
+    refusals = doc.get("refusals") or []
+    for outcome in refusals[:max_refusals]:
+        color = "red" if outcome.get("status") == "failed" else "yellow"
+        out.print(f"  [{color}]{escape(str(outcome.get('status')))}[/] {escape(str(outcome.get('kind')))} "
+                  f"{escape(str(outcome.get('sub')))}: {escape(str(outcome.get('reason') or ''))}")
+    if len(refusals) > max_refusals:
+        out.print(f"  ... {len(refusals) - max_refusals} more (--output json lists them all)")
+    if doc["execution_status"] in ("FAILED", "TIMED_OUT", "ABORTED"):
+        where = doc.get("failed_state") or "?"
+        out.print(f"[red]run {doc['execution_status']} at {escape(where)}[/]: {escape(str(doc.get('error')))}: "
+                  f"{escape(cause_text(doc.get('cause')))}")
+        out.print(f"  redrive it (re-runs only the failed shards): linkflow executions redrive {escape(doc['name'])}")

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 ONBOARDING = "onboarding"
 SUBSCRIPTION_EVENTS = "subscription-events"
-MACHINES = (ONBOARDING, SUBSCRIPTION_EVENTS)
-_MACHINE_OUTPUTS = {ONBOARDING: "OnboardingStateMachineArn", SUBSCRIPTION_EVENTS: "SubscriptionEventsStateMachineArn"}
+RECONCILE = "reconcile"
+MACHINES = (ONBOARDING, SUBSCRIPTION_EVENTS, RECONCILE)
+_MACHINE_OUTPUTS = {ONBOARDING: "OnboardingStateMachineArn", SUBSCRIPTION_EVENTS: "SubscriptionEventsStateMachineArn",
+                    RECONCILE: "ReconcileStateMachineArn"}
 _REQUIRED = ("UserPoolId", "OnboardingStateMachineArn", "UserProfilesTableName", "EntitlementsTableName",
              "StripeSecretName")
 
@@ -36,9 +38,12 @@ class StackResources:
     email_claims_table: str | None = None
     unlinked_customers_table: str | None = None  # absent before the subscription-events machine
     stage: str | None = None
+    reconcile_bucket: str | None = None  # absent before the reconcile machine
+    parameters: dict[str, str] = field(default_factory=dict)  # the stack's template parameters, where listed
 
     @classmethod
-    def from_outputs(cls, name: str, outputs: dict[str, str]) -> StackResources:
+    def from_outputs(cls, name: str, outputs: dict[str, str],
+                     parameters: dict[str, str] | None = None) -> StackResources:
         missing = [key for key in _REQUIRED if not outputs.get(key)]
         if missing:
             raise UsageError(f"stack {name!r} has no output {', '.join(missing)}: is it a linkflow stack?")
@@ -53,6 +58,8 @@ class StackResources:
             email_claims_table=outputs.get("EmailClaimsTableName"),
             unlinked_customers_table=outputs.get("UnlinkedCustomersTableName"),
             stage=outputs.get("Stage"),
+            reconcile_bucket=outputs.get("ReconcileBucketName"),
+            parameters=dict(parameters or {}),
         )
 
     def machine_arn(self, machine: str) -> str:
@@ -87,4 +94,6 @@ def load_stack(cloudformation: CloudFormationClient, name: str | None) -> StackR
             raise UsageError(f"unknown stack {name!r}: no CloudFormation stack of that name in {where}") from None
         raise
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    return StackResources.from_outputs(name, outputs)
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stacks[0].get("Parameters", [])
+                  if "ParameterKey" in p and "ParameterValue" in p}
+    return StackResources.from_outputs(name, outputs, parameters)
