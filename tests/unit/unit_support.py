@@ -180,6 +180,8 @@ class InMemoryStripe:
         self.subscriptions: dict[str, list[dict[str, Any]]] = {}
         self.invoices: dict[str, list[str]] = {}
         self.features: dict[str, list[str]] = {}
+        self.prices: dict[str, str] = {}
+        self.sessions: dict[str, str] = {}  # idempotency key -> session URL (Stripe's replay)
         self.during_list: list[Callable[[], Any]] = []  # run inside a subscription list (interleavings)
 
     def add(self, email: str | None, sub: str | None = None, **fields: Any) -> str:
@@ -218,6 +220,22 @@ class InMemoryStripe:
     def delete_customer(self, customer_id: str) -> None:
         self.calls.append(("delete", customer_id))
         self._customer(customer_id)["deleted"] = True
+
+    def price_id(self, lookup_key: str) -> str | None:
+        self.calls.append(("price_id", lookup_key))
+        return self.prices.get(lookup_key)
+
+    def create_checkout_session(self, *, customer: str, price_id: str, sub: str, success_url: str,
+                                cancel_url: str, idempotency_key: str) -> str:
+        self.calls.append(("checkout", {"customer": customer, "price_id": price_id, "sub": sub,
+                                        "success_url": success_url, "cancel_url": cancel_url,
+                                        "idempotency_key": idempotency_key}))
+        session = self.sessions.setdefault(idempotency_key, f"https://checkout.test/c/pay/cs_{len(self.sessions) + 1}")
+        return session
+
+    def create_portal_session(self, customer: str, return_url: str) -> str:
+        self.calls.append(("portal", {"customer": customer, "return_url": return_url}))
+        return f"https://billing.test/p/session/{customer}"
 
     def active_entitlements(self, customer_id: str) -> list[str]:
         self.calls.append(("active_entitlements", customer_id))

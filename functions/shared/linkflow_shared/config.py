@@ -35,6 +35,8 @@ class Settings:
     subscription_events_state_machine_arn: str | None = None
     onboarding_start_queue_url: str | None = None
     user_pool_id: str | None = None
+    app_origin: str = "http://localhost:3000/app"
+    allowed_prices: tuple[str, ...] = ()
     reconcile_bucket: str | None = None
     platform: str = DEFAULT_PLATFORM
     metrics_namespace: str = "linkflow"
@@ -58,6 +60,8 @@ class Settings:
             subscription_events_state_machine_arn=env.get("SUBSCRIPTION_EVENTS_STATE_MACHINE_ARN") or None,
             onboarding_start_queue_url=env.get("ONBOARDING_START_QUEUE_URL") or None,
             user_pool_id=env.get("USER_POOL_ID") or None,
+            app_origin=env.get("APP_ORIGIN", defaults.app_origin),
+            allowed_prices=_names(env.get("ALLOWED_PRICES"), defaults.allowed_prices),
             reconcile_bucket=env.get("RECONCILE_BUCKET") or None,
             platform=env.get("PLATFORM", defaults.platform),
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", defaults.metrics_namespace),

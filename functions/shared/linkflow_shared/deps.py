@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from . import aws_clients
+from .app_api import AppConfig
 from .aws_clients import Profile
 from .config import Settings
 from .gateways import (
@@ -73,6 +74,11 @@ class Deps:
         s = self.settings
         return {"profiles": self._table(s.user_profiles_table), "entitlements": self._table(s.entitlements_table),
                 "claims": self._table(s.email_claims_table)}
+
+    def app(self) -> AppConfig:
+        s = self.settings
+        pool = required(s.user_pool_id, "USER_POOL_ID")
+        return AppConfig(origin=s.app_origin, allowed_prices=s.allowed_prices, user_pool_id=pool, platform=s.platform)
 
     def repairer(self, run: RunInput, stripe: StripeGateway) -> Repairer:
         """The reconcile fixes for ``run``, with this function's stores and ``stripe`` (paced)."""

@@ -13,6 +13,7 @@ and dumps it. Triggers answer Cognito with the event itself (``answer="event"``)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar, cast
 
@@ -40,7 +41,12 @@ def redact(value: Any) -> Any:
         out: dict[str, Any] = {}
         for key, item in value.items():
             lowered = str(key).lower()
-            if "email" in lowered and isinstance(item, str):
+            if lowered == "body" and isinstance(item, str):  # an HTTP answer: redact what it says
+                try:
+                    out[key] = redact(json.loads(item))
+                except ValueError:
+                    out[key] = "<not JSON>"
+            elif "email" in lowered and isinstance(item, str):
                 out[key] = mask_email(item)
             elif lowered in _PERSONAL:
                 out[key] = "<redacted>" if item else item

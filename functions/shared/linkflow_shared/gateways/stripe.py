@@ -74,6 +74,19 @@ class StripeGateway(Protocol):
         """The lookup keys of the customer's active Stripe Entitlements (its features)."""
         ...
 
+    def price_id(self, lookup_key: str) -> str | None:
+        """The active price with ``lookup_key`` (``None``: there is none)."""
+        ...
+
+    def create_checkout_session(self, *, customer: str, price_id: str, sub: str, success_url: str,
+                                cancel_url: str, idempotency_key: str) -> str:
+        """A subscription Checkout Session for ``customer``; answers its URL."""
+        ...
+
+    def create_portal_session(self, customer: str, return_url: str) -> str:
+        """A customer portal session; answers its URL."""
+        ...
+
     def update_customer(
         self, customer_id: str, *, email: str | None = None, metadata: dict[str, str] | None = None,
         idempotency_key: str,
@@ -99,6 +112,7 @@ _lock = threading.Lock()
 _clients: dict[tuple[str, str | None], stripe_sdk.StripeClient] = {}
 _providers: dict[int, parameters.SecretsProvider] = {}
 _products: dict[str, tuple[float, JSON]] = {}
+_prices: dict[str, tuple[float, str | None]] = {}
 
 
 def _secrets_provider() -> parameters.SecretsProvider:
@@ -264,6 +278,41 @@ class SdkStripe:
                 return sorted(set(keys))
             params = {**params, "starting_after": rows[-1]["id"]}
 
+    def price_id(self, lookup_key: str) -> str | None:
+        """From a five-minute per-process cache: the app's few prices rarely change, and a checkout
+        for a linked user then costs one Stripe request."""
+        now = time.monotonic()
+        with _lock:
+            cached = _prices.get(lookup_key)
+        if cached is not None and now - cached[0] < PRODUCT_MAX_AGE_SECONDS:
+            return cached[1]
+        with stripe_errors():
+            page = _json(self._client.v1.prices.list(params={"lookup_keys": [lookup_key], "active": True, "limit": 1}))
+        rows = page.get("data") or []
+        found = str(rows[0]["id"]) if rows else None
+        with _lock:
+            _prices[lookup_key] = (now, found)
+        return found
+
+    def create_checkout_session(self, *, customer: str, price_id: str, sub: str, success_url: str,
+                                cancel_url: str, idempotency_key: str) -> str:
+        metadata = {"cognito_sub": sub, "cognito_user_id": sub}
+        with stripe_errors():
+            session = self._client.v1.checkout.sessions.create(
+                params={"mode": "subscription", "customer": customer, "client_reference_id": sub,
+                        "line_items": [{"price": price_id, "quantity": 1}],
+                        "subscription_data": {"metadata": metadata},
+                        "success_url": success_url, "cancel_url": cancel_url},
+                options={"idempotency_key": idempotency_key},
+            )
+        return str(session.url)
+
+    def create_portal_session(self, customer: str, return_url: str) -> str:
+        with stripe_errors():
+            session = self._client.v1.billing_portal.sessions.create(
+                params={"customer": customer, "return_url": return_url})
+        return str(session.url)
+
     def update_customer(
         self, customer_id: str, *, email: str | None = None, metadata: dict[str, str] | None = None,
         idempotency_key: str,
@@ -315,3 +364,4 @@ def stripe_client(secret_name: str, *, api_base: str | None = None, livemode: bo
 def clear_product_cache() -> None:
     with _lock:
         _products.clear()
+        _prices.clear()
