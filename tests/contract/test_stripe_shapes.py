@@ -35,6 +35,8 @@ def _every_kind(client: stripe.StripeClient, admin: Admin, raw: httpx.Client, mo
     session = client.v1.checkout.sessions.create(params={
         "mode": "subscription", "line_items": [{"price": monthly_price.id}], "success_url": "https://e.com/ok"})
     client.v1.checkout.sessions.line_items.list(session.id)
+    portal = client.v1.billing_portal.configurations.create(params={"features": {"invoice_history": {"enabled": True}}})
+    client.v1.billing_portal.sessions.create(params={"customer": customer.id, "configuration": portal.id})
     endpoint = client.v1.webhook_endpoints.create(params={"url": "https://e.com/h", "enabled_events": ["*"]})
     client.v1.webhook_endpoints.delete(endpoint.id)
     product = client.v1.products.create(params={"name": "Doomed"})

@@ -1,5 +1,7 @@
 """The Starlette application: the ``/v1`` request pipeline and the admin API under ``/_emulator``.
 
+Hosted pages (Checkout, the customer portal) are served outside ``/v1``, see ``pages/``.
+
 A ``/v1`` request goes: authenticate → route → decode parameters (refusing undeclared ones, see
 ``params.py``, and too deep ``expand[]``) → claim the idempotency key (or replay its answer) →
 injected latency/fault → handler under the state lock → ``expand[]`` → answer, stored for the
@@ -18,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import admin
+from . import admin, pages
 from .auth import api_key
 from .call import Call
 from .errors import StripeError, unknown_route
@@ -91,7 +93,8 @@ async def _run(request: Request, state: EmulatorState, out: _Outcome, request_id
         await state.faults.sleep(delay)
     if fault is not None:
         raise fault
-    call = Call(state=state, params=params, request_id=request_id, idempotency_key=idem_key)
+    call = Call(state=state, params=params, request_id=request_id, idempotency_key=idem_key,
+                origin=pages.request_origin(request))
     out.executed = True
     with state.lock:
         body = handler(call, *args)
@@ -144,6 +147,7 @@ def create_app(state: EmulatorState | None = None) -> Starlette:
     app = Starlette(routes=[
         Route("/v1/{path:path}", v1, methods=_METHODS),
         *admin.routes(),
+        *pages.routes(),
         Route("/{path:path}", not_found, methods=_METHODS),
     ])
     app.state.emulator = state or EmulatorState()

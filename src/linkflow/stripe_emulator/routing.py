@@ -9,6 +9,7 @@ from .endpoints import Handler, Route
 from .errors import unknown_route
 from .params import Accepted, accepted
 from .resources import (
+    billing_portal,
     checkout,
     customers,
     entitlements,
@@ -34,6 +35,7 @@ ALL_ROUTES: list[Route] = [
     *webhook_endpoints.ROUTES,
     *test_clocks.ROUTES,
     *entitlements.ROUTES,
+    *billing_portal.ROUTES,
 ]
 
 

@@ -61,6 +61,8 @@ class EmulatorState:
         self.search = SearchIndex()
         self.webhooks = WebhookDispatcher(self.rng)
         self.billing = BillingSettings()
+        # Where browsers reach the hosted pages (checkout, portal); None: the address each API call used.
+        self.public_url: str | None = None
         self._requests: deque[dict[str, Any]] = deque(maxlen=request_log_size)
         self._requests_lock = threading.Lock()
 

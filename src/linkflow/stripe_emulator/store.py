@@ -27,6 +27,8 @@ ID_PREFIXES = {
     "cs": "checkout_session",
     "pm": "payment_method",
     "feat": "entitlement_feature",
+    "bpc": "billing_portal_configuration",
+    "bps": "billing_portal_session",
 }
 
 

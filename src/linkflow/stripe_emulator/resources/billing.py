@@ -103,6 +103,17 @@ def set_status(call: Call, sub: dict[str, Any], status: str, now: int) -> None:
     emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
 
 
+def schedule_cancel(sub: dict[str, Any], at_period_end: bool, now: int) -> None:
+    """``cancel_at_period_end``: as on Stripe, ``canceled_at`` records when the cancellation was asked
+    for (the period end is ``cancel_at``); unscheduling clears both and the reason."""
+    flips = at_period_end != sub["cancel_at_period_end"]
+    sub.update(cancel_at_period_end=at_period_end, cancel_at=sub["current_period_end"] if at_period_end else None)
+    if flips:
+        sub["canceled_at"] = now if at_period_end else None
+        sub["cancellation_details"] = {**sub["cancellation_details"],
+                                       "reason": "cancellation_requested" if at_period_end else None}
+
+
 def cancel(call: Call, sub: dict[str, Any], now: int, reason: str) -> None:
     sub.update(status="canceled", ended_at=now)
     sub["canceled_at"] = sub.get("canceled_at") or now

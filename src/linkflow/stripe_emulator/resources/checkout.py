@@ -1,10 +1,22 @@
-"""Checkout Sessions, and the test helper that plays the customer completing one.
+"""Checkout Sessions, their expiry, and their completion by the customer.
 
-``POST /v1/test_helpers/checkout/sessions/{id}/complete`` (authenticated, like Stripe's own test
-helpers) and ``POST /_emulator/checkout/sessions/{id}/complete`` (admin, no auth) take an optional
-``payment_method`` (default ``pm_card_visa``). For ``mode=subscription`` completion creates the
-customer if needed, the subscription (``subscription_data`` honoured) and fires
-``checkout.session.completed``; a declining card answers 402 and leaves the session open.
+A session's ``url`` is the emulator's hosted page (``pages/checkout_page.py``), where a card number
+completes it. ``POST /v1/test_helpers/checkout/sessions/{id}/complete`` (authenticated, like
+Stripe's own test helpers) and ``POST /_emulator/checkout/sessions/{id}/complete`` (admin, no auth)
+do the same with an optional ``payment_method`` (default ``pm_card_visa``). A declining card
+answers 402 and leaves the session open with nothing created.
+
+Completing a ``mode=subscription`` session emits what Stripe sends, in its order: (``customer.created``
+when the session had no customer,) ``customer.subscription.created`` (``incomplete``),
+``invoice.created``, ``invoice.finalized``, ``invoice.paid``, ``invoice.payment_succeeded``,
+``customer.subscription.updated`` (``active``), ``entitlements.active_entitlement_summary.updated``
+(when the products carry features), ``checkout.session.completed``. With a trial the subscription
+starts ``trialing`` and its $0 invoice is paid, so there is no ``updated``.
+
+An open session expires at ``expires_at`` (30 minutes to 24 hours after creation, 24 hours by
+default) in its customer's time (a test clock's frozen time, else emulator time): when emulator time
+or the test clock is advanced past it, or when the session is next read, listed or opened, it
+becomes ``expired`` and ``checkout.session.expired`` is emitted with ``created = expires_at``.
 """
 
 from __future__ import annotations
@@ -21,18 +33,76 @@ from ..lists import page
 from ..lookup import get_or_404, referenced
 from ..params import LIST, accepts
 from ..render import render
+from ..state import EmulatorState
 from ..store import new_id, public
-from .clock_time import customer_now
+from . import billing, invoices
+from .clock_time import clock_now, customer_now
 from .customers import new_customer
 from .payment_methods import attach_param, check_payment_method, declines
 from .subscriptions import new_subscription
 
 KIND = "checkout_session"
 MODES = ("payment", "setup", "subscription")
+MIN_LIFETIME = 30 * 60
+MAX_LIFETIME = 24 * 3600
+PAGE_PATH = "/c/pay/"
 
 
 def _get(call: Call, session_id: str) -> dict[str, Any]:
+    expire_due(call)
     return get_or_404(call, KIND, session_id, label="checkout.session")
+
+
+def session_now(state: EmulatorState, session: dict[str, Any]) -> int:
+    """Now in the session's customer's time (its test clock's, if any)."""
+    customer = state.store.get("customer", session["customer"]) if session["customer"] else None
+    return clock_now(state, (customer or {}).get("test_clock"))
+
+
+def _expire(call: Call, session: dict[str, Any], when: int) -> None:
+    session.update(status="expired", url=None)
+    emit(call, "checkout.session.expired", KIND, session, created=when)
+
+
+def expire_due(call: Call, *, test_clock: str | None = None) -> int:
+    """Expire the open sessions whose ``expires_at`` has passed; returns how many.
+
+    ``test_clock``: only the sessions of that clock's customers (after it advanced).
+    """
+    due = []
+    for session in call.state.store.table(KIND).values():
+        if session["status"] != "open":
+            continue
+        customer = call.state.store.get("customer", session["customer"]) if session["customer"] else None
+        if test_clock is not None and (customer or {}).get("test_clock") != test_clock:
+            continue
+        if session["expires_at"] <= session_now(call.state, session):
+            due.append(session)
+    for session in sorted(due, key=lambda s: s["expires_at"]):
+        _expire(call, session, session["expires_at"])
+    return len(due)
+
+
+def _url(value: Any, param: str) -> str | None:
+    url = blank_to_none(value)
+    if url is None:
+        return None
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 5000:
+        raise invalid_request("Not a valid URL", param=param)
+    return url
+
+
+def _expires_at(value: Any, now: int) -> int:
+    if value in (None, ""):
+        return now + MAX_LIFETIME
+    expires_at = as_int(value, "expires_at")
+    if expires_at < now + MIN_LIFETIME:
+        raise invalid_request("The `expires_at` timestamp must be at least 30 minutes from Checkout Session "
+                              "creation.", param="expires_at")
+    if expires_at > now + MAX_LIFETIME:
+        raise invalid_request("The `expires_at` timestamp must be less than 24 hours from Checkout Session "
+                              "creation.", param="expires_at")
+    return expires_at
 
 
 def _line_items(call: Call, value: Any, mode: str) -> list[dict[str, Any]]:
@@ -61,12 +131,12 @@ def _amount(call: Call, items: list[dict[str, Any]]) -> int:
 
 # Not implemented, so refused: allow_promotion_codes, automatic_tax, billing_address_collection,
 # consent_collection, currency, custom_fields, custom_text, customer_creation, customer_update, discounts,
-# expires_at, invoice_creation, line_items[][price_data|adjustable_quantity|tax_rates], payment_intent_data,
+# invoice_creation, line_items[][price_data|adjustable_quantity|tax_rates], payment_intent_data,
 # payment_method_collection, payment_method_options, payment_method_types, phone_number_collection,
 # return_url, setup_intent_data, shipping_*, submit_type, subscription_data[anything else],
 # tax_id_collection, ui_mode (hosted only).
 @accepts("mode", "line_items[][price]", "line_items[][quantity]", "success_url", "cancel_url", "customer",
-         "customer_email", "client_reference_id", "metadata", "locale",
+         "customer_email", "client_reference_id", "metadata", "locale", "expires_at",
          "subscription_data[trial_period_days]", "subscription_data[trial_end]", "subscription_data[metadata]",
          "subscription_data[description]", "subscription_data[trial_settings][end_behavior][missing_payment_method]")
 def create(call: Call) -> dict[str, Any]:
@@ -78,11 +148,13 @@ def create(call: Call) -> dict[str, Any]:
         raise invalid_request("Invalid mode: must be one of payment, setup or subscription", param="mode")
     if not params.get("success_url"):
         raise missing_param("success_url")
+    success_url, cancel_url = _url(params["success_url"], "success_url"), _url(params.get("cancel_url"), "cancel_url")
     customer_id = blank_to_none(params.get("customer"))
     customer = referenced(call, "customer", customer_id, "customer") if customer_id else None
     items = _line_items(call, params.get("line_items"), mode)
     subscription_data = as_dict(params.get("subscription_data", {}), "subscription_data")
     now = customer_now(call.state, customer) if customer else call.now()
+    expires_at = _expires_at(params.get("expires_at"), now)
     session_id = f"cs_test_{secrets.token_urlsafe(42).replace('-', 'a').replace('_', 'b')[:58]}"
     amount = _amount(call, items)
     currency = (call.state.store.get("price", items[0]["price"]) or {}).get("currency") if items else None
@@ -90,7 +162,7 @@ def create(call: Call) -> dict[str, Any]:
         "id": session_id, "object": "checkout.session", "adaptive_pricing": None, "after_expiration": None,
         "allow_promotion_codes": None, "amount_subtotal": amount, "amount_total": amount,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
-        "billing_address_collection": None, "cancel_url": params.get("cancel_url"),
+        "billing_address_collection": None, "cancel_url": cancel_url,
         "client_reference_id": blank_to_none(params.get("client_reference_id")), "client_secret": None,
         "collected_information": None, "consent": None, "consent_collection": None, "created": now,
         "currency": currency, "currency_conversion": None, "custom_fields": [],
@@ -99,7 +171,7 @@ def create(call: Call) -> dict[str, Any]:
         "customer": customer_id, "customer_account": None,
         "customer_creation": None if customer_id else "always",
         "customer_details": None, "customer_email": blank_to_none(params.get("customer_email")),
-        "discounts": [], "expires_at": now + 24 * 3600,
+        "discounts": [], "expires_at": expires_at,
         "integration_identifier": None, "invoice": None, "invoice_creation": None, "livemode": False,
         "locale": params.get("locale"), "managed_payments": None,
         "metadata": merge_metadata({}, params.get("metadata", {})), "mode": mode,
@@ -110,9 +182,9 @@ def create(call: Call) -> dict[str, Any]:
         "payment_status": "unpaid", "permissions": None, "phone_number_collection": {"enabled": False},
         "recovered_from": None, "saved_payment_method_options": None, "setup_intent": None,
         "shipping_address_collection": None, "shipping_cost": None, "shipping_options": [], "status": "open",
-        "submit_type": None, "subscription": None, "success_url": params.get("success_url"),
+        "submit_type": None, "subscription": None, "success_url": success_url,
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": "hosted", "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+        "ui_mode": "hosted", "url": call.public_url(PAGE_PATH + session_id),
         "wallet_options": None,
         "_line_items": items, "_subscription_data": subscription_data,
     }
@@ -128,6 +200,7 @@ def retrieve(call: Call, session_id: str) -> dict[str, Any]:
 @accepts("customer", "status", "subscription", *LIST)
 def list_sessions(call: Call) -> dict[str, Any]:
     params = call.params
+    expire_due(call)
     rows = [
         s for s in call.state.store.newest_first(KIND)
         if (not params.get("customer") or s["customer"] == params["customer"])
@@ -159,8 +232,7 @@ def expire(call: Call, session_id: str) -> dict[str, Any]:
     if session["status"] != "open":
         raise invalid_request(f"Only Checkout Sessions with a status of `open` can be expired; this one is "
                               f"`{session['status']}`.")
-    session["status"] = "expired"
-    emit(call, "checkout.session.expired", KIND, session, created=call.now())
+    _expire(call, session, session_now(call.state, session))
     return render(call.state, KIND, session)
 
 
@@ -168,34 +240,50 @@ def expire(call: Call, session_id: str) -> dict[str, Any]:
 def complete(call: Call, session_id: str) -> dict[str, Any]:
     """Play the customer paying on the hosted page."""
     session = _get(call, session_id)
+    return render(call.state, KIND, pay(call, session, call.params.get("payment_method", "pm_card_visa")))
+
+
+def pay(call: Call, session: dict[str, Any], payment_method: Any) -> dict[str, Any]:
+    """The customer submits ``payment_method`` (a test token or a ``pm_``) on ``session``'s page."""
     if session["status"] != "open":
         raise invalid_request(f"This Checkout Session is {session['status']}, not open.")
-    card = check_payment_method(call, call.params.get("payment_method", "pm_card_visa"), "payment_method")
+    card = check_payment_method(call, payment_method, "payment_method")
     if declines(call.state, card):
         raise card_declined(param="payment_method")
     customer, pm = _customer(call, session, card)
     now = customer_now(call.state, customer)
-    session.update(customer=customer["id"], status="complete", payment_status="paid",
+    session.update(customer=customer["id"], status="complete", payment_status="paid", url=None,
                    customer_details={"address": customer.get("address"), "email": customer.get("email"),
                                      "name": customer.get("name"), "phone": customer.get("phone"),
                                      "tax_exempt": "none", "tax_ids": []})
     if session["mode"] == "subscription":
-        data = session["_subscription_data"]
-        sub_params: dict[str, Any] = {"items": [dict(i) for i in session["_line_items"]], "default_payment_method": pm}
-        for key in ("trial_period_days", "trial_end", "metadata", "trial_settings", "description"):
-            if key in data:
-                sub_params[key] = data[key]
-        sub = new_subscription(call, customer, sub_params)
-        session.update(subscription=sub["id"], invoice=sub["latest_invoice"])
-        if sub["status"] == "trialing":
-            session["payment_status"] = "no_payment_required"
+        _subscribe(call, session, customer, pm, now)
     elif session["mode"] == "payment":
         session["payment_intent"] = new_id("pi")
     else:
         session["setup_intent"] = new_id("seti")
         session["payment_status"] = "no_payment_required"
     emit(call, "checkout.session.completed", KIND, session, created=now)
-    return render(call.state, KIND, session)
+    return session
+
+
+def _subscribe(call: Call, session: dict[str, Any], customer: dict[str, Any], pm: str, now: int) -> None:
+    """Checkout creates the subscription ``incomplete``, pays its first invoice, then it is ``active``."""
+    data = session["_subscription_data"]
+    sub_params: dict[str, Any] = {"items": [dict(i) for i in session["_line_items"]], "default_payment_method": pm,
+                                  "payment_behavior": "default_incomplete"}
+    for key in ("trial_period_days", "trial_end", "metadata", "trial_settings", "description"):
+        if key in data:
+            sub_params[key] = data[key]
+    sub = new_subscription(call, customer, sub_params)
+    session.update(subscription=sub["id"], invoice=sub["latest_invoice"])
+    if sub["status"] == "trialing":
+        session["payment_status"] = "no_payment_required"
+        return
+    invoice = call.state.store.get("invoice", sub["latest_invoice"])
+    assert invoice is not None
+    invoices.collect(call, invoice, pm, now, retry=False)
+    billing.after_invoice_paid(call, sub, invoice, now)
 
 
 def _customer(call: Call, session: dict[str, Any], card: str) -> tuple[dict[str, Any], str]:

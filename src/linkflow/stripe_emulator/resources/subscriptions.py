@@ -320,8 +320,7 @@ def update(call: Call, sub_id: str) -> dict[str, Any]:
         pm = blank_to_none(params["default_payment_method"])
         sub["default_payment_method"] = customers_own(call, customer, pm, "default_payment_method") if pm else None
     if "cancel_at_period_end" in params:
-        at_end = as_bool(params["cancel_at_period_end"], "cancel_at_period_end")
-        sub.update(cancel_at_period_end=at_end, cancel_at=sub["current_period_end"] if at_end else None)
+        billing.schedule_cancel(sub, as_bool(params["cancel_at_period_end"], "cancel_at_period_end"), now)
     if "cancel_at" in params:
         cancel_at = blank_to_none(params["cancel_at"])
         sub.update(cancel_at=as_int(cancel_at, "cancel_at") if cancel_at else None, cancel_at_period_end=False)

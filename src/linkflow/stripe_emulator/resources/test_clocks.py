@@ -1,7 +1,8 @@
 """Test clocks: frozen time for their customers' objects; advancing one replays what falls due.
 
 ``advance`` runs synchronously and answers ``status: advancing`` as Stripe does; the clock reads
-``ready`` on the next retrieve, so code that polls for ``ready`` works unchanged.
+``ready`` on the next retrieve, so code that polls for ``ready`` works unchanged. Advancing also
+expires the open Checkout Sessions of the clock's customers whose ``expires_at`` it passed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..params import LIST, accepts
 from ..render import deleted_stub
 from ..state import EmulatorState
 from ..store import new_id, public
-from . import billing
+from . import billing, checkout
 
 KIND = "test_clock"
 LIFETIME = 30 * billing.DAY
@@ -77,6 +78,7 @@ def advance(call: Call, clock_id: str) -> dict[str, Any]:
     billing.advance(engine, lambda: [s for s in call.state.store.table("subscription").values()
                                      if s["customer"] in customers], target)
     clock.update(frozen_time=target, status="ready")
+    checkout.expire_due(engine, test_clock=clock_id)
     emit(call, "test_helpers.test_clock.ready", KIND, clock, created=call.now())
     return answer
 
@@ -102,8 +104,9 @@ def advance_emulator_time(state: EmulatorState, seconds: float) -> int:
     """Move emulator time forward and run what falls due for customers without a test clock."""
     state.clock.advance(seconds)
     engine = system_call(state)
-    return billing.advance(engine, lambda: [s for s in state.store.table("subscription").values()
-                                            if not s.get("test_clock")], state.clock.now_int())
+    steps = billing.advance(engine, lambda: [s for s in state.store.table("subscription").values()
+                                             if not s.get("test_clock")], state.clock.now_int())
+    return steps + checkout.expire_due(engine)
 
 
 ROUTES: list[Route] = [
