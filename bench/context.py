@@ -25,6 +25,10 @@ class Sizes:
     settle_s: float  # latency figures: wait this long at most for earlier executions to end
     trigger_budget_s: float  # latency figures: stop taking pairs after this long
     webhook_budget_s: float
+    reconcile_users: int = 10_000  # reconcile: Cognito users seeded
+    reconcile_per_kind: int = 100  # reconcile: cases injected per finding kind
+    reconcile_shards: int = 16  # reconcile: the template's default ReconcileShards
+    reconcile_budget_s: float = 900.0  # reconcile: longest wait for one run (or the seeding's onboardings)
     workers: int = 16
     max_in_flight: int = 16  # executions running at once before the workers hold back
 
@@ -34,7 +38,8 @@ FULL = Sizes(emulator_creates=1000, emulator_threads=8, count_signups=5, signups
              settle_s=10.0, trigger_budget_s=100, webhook_budget_s=90)
 QUICK = Sizes(emulator_creates=60, emulator_threads=4, count_signups=1, signups=20, signup_budget_s=10,
               events=20, events_budget_s=8, drain_s=15, webhook_pairs=8, trigger_pairs=6, settle_s=1.0,
-              trigger_budget_s=10, webhook_budget_s=8)
+              trigger_budget_s=10, webhook_budget_s=8, reconcile_users=500, reconcile_per_kind=5,
+              reconcile_shards=4, reconcile_budget_s=120.0)
 
 
 @dataclass

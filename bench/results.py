@@ -36,6 +36,14 @@ FIGURES: dict[str, str] = {
     "events_floor_ratio": "ratio",
     "stack_peak_rss_mb": "MiB",
     "emulator_requests_per_second": "requests/s",
+    "reconcile_users": "users",
+    "reconcile_seed_s": "s",
+    "reconcile_wall_s": "s",
+    "reconcile_findings_match": "kinds",
+    "reconcile_second_run_findings": "findings",
+    "reconcile_stripe_requests_per_1000_users": "requests/1,000 users",
+    "reconcile_projected_wall_min_1m_users": "min",
+    "reconcile_projected_cost_usd_1m_users": "USD/run",
 }
 
 

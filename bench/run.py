@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import counts, emulator, machine, pricing, report, throughput, trigger, webhook
+from . import counts, emulator, machine, pricing, reconcile, report, throughput, trigger, webhook
 from .context import FULL, QUICK, Run
 from .results import FIGURES, Figure, missing
 from .stack import WAIT_TIME_SCALE, bench_stack
@@ -42,6 +42,12 @@ STEPS: list[tuple[str, Measure, list[str]]] = [
                                   "webhook_ack_ratio_p99"]),
     ("trigger", trigger.measure, ["trigger_latency_ms", "inline_trigger_latency_ms", "trigger_latency_ratio_p50",
                                   "trigger_latency_ratio_p99"]),
+    # Last: it adds thousands of Cognito users, which would weigh on every Cognito call after it.
+    ("reconcile", reconcile.measure, ["reconcile_users", "reconcile_seed_s", "reconcile_wall_s",
+                                      "reconcile_findings_match", "reconcile_second_run_findings",
+                                      "reconcile_stripe_requests_per_1000_users",
+                                      "reconcile_projected_wall_min_1m_users",
+                                      "reconcile_projected_cost_usd_1m_users"]),
 ]
 
 
