@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 import stripe
 from conftest import Admin, Receiver
@@ -45,3 +46,54 @@ def test_feature_errors(client: stripe.StripeClient, monthly_price: Any) -> None
     assert caught.value.param == "entitlement_feature"
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.entitlements.active_entitlements.list(params={})  # type: ignore[typeddict-item]
+
+
+def test_a_checkout_grants_the_products_features_and_a_portal_cancel_ends_them(
+        client: stripe.StripeClient, admin: Admin, receiver: Receiver, endpoint_secret: str,
+        monthly_price: Any) -> None:
+    """What linkflow reads: the lookup keys of the customer's active entitlements, paged, and the
+    summary event when a subscription started through Checkout starts and when it ends."""
+    keys = ["exports", "api", "seats"]
+    for key in keys:
+        feature = client.v1.entitlements.features.create(params={"name": key.title(), "lookup_key": key})
+        attached = client.v1.products.features.create(monthly_price.product, params={"entitlement_feature": feature.id})
+    assert client.v1.products.features.retrieve(monthly_price.product, attached.id).entitlement_feature.lookup_key \
+        == "seats"
+    customer = client.v1.customers.create(params={"email": "buyer@example.com"})
+    session = client.v1.checkout.sessions.create(params={
+        "mode": "subscription", "customer": customer.id, "line_items": [{"price": monthly_price.id}],
+        "success_url": "https://app.example.com/ok"})
+    with httpx.Client() as browser:
+        assert browser.post(session.url, data={"card_number": "4242424242424242"}).status_code == 303
+
+    found, params = [], {"customer": customer.id, "limit": 2}
+    while True:
+        page = client.v1.entitlements.active_entitlements.list(params=params)  # type: ignore[arg-type]
+        found += [e.lookup_key for e in page.data]
+        if not page.has_more:
+            break
+        params = {**params, "starting_after": page.data[-1].id}
+    assert sorted(found) == sorted(keys)
+
+    client.v1.billing_portal.configurations.create(params={"features": {"subscription_cancel": {"enabled": True}}})
+    portal = client.v1.billing_portal.sessions.create(params={"customer": customer.id})
+    with httpx.Client() as browser:
+        page_html = browser.get(portal.url).text
+        cancel = page_html.split('<form method="post" action="', 1)[1].split('"', 1)[0]
+        assert browser.post(httpx.URL(portal.url).join(cancel)).status_code == 303
+    assert len(client.v1.entitlements.active_entitlements.list(params={"customer": customer.id}).data) == 3
+    admin.post("clock", {"advance_seconds": 32 * 86400})
+    assert client.v1.entitlements.active_entitlements.list(params={"customer": customer.id}).data == []
+
+    admin.wait_webhooks()
+    types = [e["type"] for e in receiver.events()]
+    started = types.index("customer.subscription.created")
+    assert types[started:] == [
+        "customer.subscription.created", "invoice.created", "invoice.finalized", "invoice.paid",
+        "invoice.payment_succeeded", "customer.subscription.updated",
+        "entitlements.active_entitlement_summary.updated", "checkout.session.completed",
+        "customer.subscription.updated",  # the portal cancel: no change to entitlements yet
+        "customer.subscription.deleted", "entitlements.active_entitlement_summary.updated"]
+    granted, revoked = _summaries(receiver)
+    assert sorted(e["lookup_key"] for e in granted["data"]["object"]["entitlements"]["data"]) == sorted(keys)
+    assert revoked["data"]["object"]["entitlements"]["data"] == []

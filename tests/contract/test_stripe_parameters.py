@@ -22,7 +22,7 @@ NOT_IN_SPEC = {
     "POST /v1/entitlements/features", "GET /v1/entitlements/features", "GET /v1/entitlements/features/{}",
     "POST /v1/entitlements/features/{}", "GET /v1/entitlements/active_entitlements",
     "GET /v1/entitlements/active_entitlements/{}", "POST /v1/products/{}/features", "GET /v1/products/{}/features",
-    "DELETE /v1/products/{}/features/{}",
+    "GET /v1/products/{}/features/{}", "DELETE /v1/products/{}/features/{}",
 }
 # Parameters Stripe added after that spec.
 NEWER_THAN_SPEC = {"GET /v1/checkout/sessions": {"status"}}

@@ -95,6 +95,15 @@ def list_product_features(call: Call, product_id: str) -> dict[str, Any]:
                 "product_feature")
 
 
+@accepts()
+def retrieve_product_feature(call: Call, product_id: str, attached_id: str) -> dict[str, Any]:
+    product = get_or_404(call, "product", product_id)
+    attached = next((a for a in product.get("_features", []) if a["id"] == attached_id), None)
+    if attached is None:
+        raise resource_missing("product_feature", attached_id)
+    return _product_feature(call, attached)
+
+
 @accepts(expand=False)
 def detach_feature(call: Call, product_id: str, attached_id: str) -> dict[str, Any]:
     product = get_or_404(call, "product", product_id)
@@ -196,5 +205,6 @@ ROUTES: list[Route] = [
     ("GET", "/v1/entitlements/active_entitlements/{id}", retrieve_active),
     ("POST", "/v1/products/{id}/features", attach_feature),
     ("GET", "/v1/products/{id}/features", list_product_features),
+    ("GET", "/v1/products/{id}/features/{feature}", retrieve_product_feature),
     ("DELETE", "/v1/products/{id}/features/{feature}", detach_feature),
 ]
