@@ -4,7 +4,8 @@ Same execution ARN; the run resumes at the state that failed, with the input tha
 entered with; states that succeeded are not re-run; retry counters start again; an
 ``ExecutionRedriven`` event follows the earlier events in the one history; ``redriveCount`` and
 ``redriveStatus`` appear on DescribeExecution; succeeded or running executions are
-``ExecutionNotRedrivable``.
+``ExecutionNotRedrivable``. A failed Distributed Map is redriven as AWS redrives its Map Run: the
+same Map Run runs again only its children that did not succeed (``distributed_map.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryC
 from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.utils import TMP_THREADS
+
+from . import distributed_map
 
 REDRIVABLE = {ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.ABORTED}
 _lock = threading.Lock()
@@ -94,6 +97,9 @@ class RedriveWorker(ExecutionWorker):
             last_id = history[-1]["id"] if history else 0
             # Final in moto: a redrive continues the earlier history instead of starting one.
             env.event_history_context = EventHistoryContext(previous_event_id=last_id)  # type: ignore[misc]
+            # The Map Runs stay the execution's (ListMapRuns, DescribeMapRun); the failed ones resume.
+            env.map_run_record_pool_manager = previous.map_run_record_pool_manager
+            distributed_map.arm_redrive(env.map_run_record_pool_manager)
         if self._state_name is not None:
             env.states.reset(self._state_input)
         env.event_manager.add_event(

@@ -10,6 +10,7 @@ from typing import Any
 from moto.core.responses import ActionResult
 from moto.stepfunctions import responses as sfn_responses
 
+from . import distributed_map
 from . import redrive as _redrive
 
 _installed = False
@@ -50,8 +51,11 @@ def _with_redrive_fields(original: Any) -> Any:
 
 def _list_with_redrive_fields(original: Any) -> Any:
     def list_executions(self: Any) -> ActionResult:
-        result: ActionResult = original(self)
         backend = self.stepfunction_backend
+        map_run_arn = self._get_param("mapRunArn")
+        if map_run_arn:
+            return _map_run_children(backend, map_run_arn, self._get_param("statusFilter"))
+        result: ActionResult = original(self)
         redrive_filter = self._get_param("redriveFilter")
         items = []
         for item in _fields(result)["executions"]:
@@ -71,6 +75,27 @@ def _list_with_redrive_fields(original: Any) -> Any:
         return result
 
     return list_executions
+
+
+def _map_run_children(backend: Any, map_run_arn: str, status_filter: str | None) -> ActionResult:
+    """ListExecutions with ``mapRunArn``: the Map Run's child executions (one page)."""
+    from moto.stepfunctions.exceptions import ResourceNotFound
+
+    run = distributed_map.find_run(backend, map_run_arn)
+    if run is None:
+        raise ResourceNotFound(map_run_arn)
+    items = []
+    for child in run.children:
+        if child.start is None or (status_filter and child.status != status_filter):
+            continue
+        item: dict[str, Any] = {"executionArn": child.arn, "stateMachineArn": run.record.map_state_machine_arn,
+                                "name": child.arn.rsplit(":", 1)[1], "status": child.status,
+                                "startDate": child.start, "mapRunArn": map_run_arn,
+                                "redriveCount": child.redrive_count}
+        if child.stop is not None:
+            item["stopDate"] = child.stop
+        items.append(item)
+    return ActionResult({"executions": items})
 
 
 def get_execution_history(self: Any) -> ActionResult:
@@ -105,6 +130,7 @@ def install() -> None:
     cls.describe_execution = _with_redrive_fields(cls.describe_execution)  # type: ignore[method-assign]
     cls.list_executions = _list_with_redrive_fields(cls.list_executions)  # type: ignore[method-assign]
     cls.get_execution_history = get_execution_history  # type: ignore[method-assign]
+    distributed_map.install()
     _cache_engine_clients()
 
 
