@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -84,6 +85,8 @@ SUBSCRIPTION_EVENTS = [
 
 # The queue consumer is covered in tests/unit/test_triggers.py.
 QUEUE = ["StartOnboardingFunction"]
+# The app's API is covered in tests/unit/test_app_api.py (and its handlers below).
+APP_API = ["GetMeFunction", "CreateCheckoutSessionFunction", "CreatePortalSessionFunction"]
 RECONCILE = ["SnapshotCognitoFunction", "SnapshotStripeFunction", "SnapshotTablesFunction",
              "ReconcileShardFunction", "WriteReportFunction"]
 
@@ -91,7 +94,17 @@ RECONCILE = ["SnapshotCognitoFunction", "SnapshotStripeFunction", "SnapshotTable
 def test_every_function_in_the_template_is_covered_here():
     assert set(resources("AWS::Serverless::Function")) == set(ONBOARDING_TASKS) | set(TRIGGERS) | set(
         SUBSCRIPTION_EVENTS
-    ) | set(QUEUE) | set(RECONCILE)
+    ) | set(QUEUE) | set(RECONCILE) | set(APP_API)
+
+
+@pytest.mark.parametrize("function", APP_API)
+@pytest.mark.parametrize("event", [{}, ["not", "an", "event"], {"requestContext": {"authorizer": {}}, "body": "{}"}],
+                         ids=["empty", "not an object", "no claims"])
+def test_an_app_route_without_a_verified_caller_is_401_and_writes_nothing(aws_module, load_handler, context,
+                                                                          function, event):
+    answer = load_handler(function)(event, context)
+    assert (answer["statusCode"], json.loads(answer["body"])) == (401, {"message": "Unauthorized"})
+    assert_nothing_written(aws_module)
 
 
 @pytest.mark.parametrize("function", RECONCILE)

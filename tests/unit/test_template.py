@@ -30,6 +30,7 @@ OUTPUTS = {
     "OnboardingStartQueueUrl",
     "ReconcileStateMachineArn",
     "ReconcileBucketName",
+    "AppApiUrl",
     "OnboardingStartDeadLetterQueueUrl",
     "AlarmTopicArn",
 }
@@ -146,6 +147,9 @@ def test_parameters_and_defaults():
         "UserProfilesTableName": "UserProfiles",
         "EntitlementsTableName": "Entitlements",
         "EmailClaimsTableName": "EmailClaims",
+        "AppOrigin": "http://localhost:3000/app",
+        "AppCorsOrigin": "http://localhost:3000",
+        "AllowedPriceLookupKeys": "pro_monthly,team_monthly",
         "ReconcileShards": "16",
         "ReconcileStripeRequestsPerSecond": "20",
         "StripeSecretName": "linkflow/stripe",
@@ -200,10 +204,26 @@ def test_cognito_triggers_are_wired_without_sam_events():
         if res["Properties"]["Principal"] == "cognito-idp.amazonaws.com"
     }
     assert permitted == {"PreSignUpFunction", "PostConfirmationFunction"}
-    # The only SAM events are the Stripe webhook's HTTP API route (tests/unit/test_webhook_ingress.py)
-    # and the queue of onboarding starts PostConfirmation could not make.
+    # The only SAM events are the Stripe webhook's HTTP API route (tests/unit/test_webhook_ingress.py),
+    # the queue of onboarding starts PostConfirmation could not make, and the app's API routes.
     assert sorted(lid for lid, fn in FUNCTIONS.items() if "Events" in fn["Properties"]) == [
+        "CreateCheckoutSessionFunction", "CreatePortalSessionFunction", "GetMeFunction",
         "StartOnboardingFunction", "StripeWebhookFunction"]
+
+
+def test_the_app_api_requires_a_cognito_access_token_on_every_route():
+    api = RESOURCES["AppHttpApi"]["Properties"]["Auth"]
+    (jwt,) = api["Authorizers"].values()
+    assert jwt["JwtConfiguration"]["issuer"] == {
+        "Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}
+    assert jwt["JwtConfiguration"]["audience"] == [{"Ref": "UserPoolClient"}]
+    routes = {lid: ev["Properties"] for lid, fn in FUNCTIONS.items()
+              for ev in (fn["Properties"].get("Events") or {}).values()
+              if ev["Properties"].get("ApiId") == {"Ref": "AppHttpApi"}}
+    assert {(r["Method"], r["Path"]) for r in routes.values()} == {
+        ("GET", "/me"), ("POST", "/billing/checkout-session"), ("POST", "/billing/portal-session")}
+    for route in routes.values():  # an ID token has no scope: requiring one refuses it
+        assert route["Auth"] == {"Authorizer": "CognitoJwt", "AuthorizationScopes": ["aws.cognito.signin.user.admin"]}
     client = TEMPLATE["Resources"]["UserPoolClient"]["Properties"]
     assert client["GenerateSecret"] is False
     assert "ALLOW_USER_PASSWORD_AUTH" in client["ExplicitAuthFlows"]
@@ -272,7 +292,9 @@ def test_the_public_webhook_cannot_starve_the_triggers(translated):
         "ThrottlingBurstLimit": {"Ref": "WebhookThrottleBurstLimit"},
     }
     assert int(PARAMETERS["WebhookThrottleRateLimit"]) <= int(PARAMETERS["WebhookThrottleBurstLimit"])
-    (stage,) = of_type(translated, "AWS::ApiGatewayV2::Stage").values()
+    stages = [s for s in of_type(translated, "AWS::ApiGatewayV2::Stage").values()
+              if "POST /stripe/webhook" in (s["Properties"].get("RouteSettings") or {})]
+    (stage,) = stages
     assert stage["Properties"]["RouteSettings"]["POST /stripe/webhook"] == route
     assert "ServerlessHttpApi" not in translated["Resources"], "the route must be on the throttled API"
     assert "${WebhookHttpApi}" in json.dumps(TEMPLATE["Outputs"]["StripeWebhookUrl"])

@@ -54,7 +54,8 @@ class Deps:
     @cached_property
     def stripe(self) -> StripeGateway:
         s = self.settings
-        return SdkStripe(stripe_client(s.stripe_secret_name, api_base=s.stripe_api_base, livemode=s.stripe_livemode))
+        return SdkStripe(lambda: stripe_client(s.stripe_secret_name, api_base=s.stripe_api_base,
+                                               livemode=s.stripe_livemode))
 
     @cached_property
     def sfn(self) -> SFNClient:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -211,10 +211,18 @@ def _json(obj: stripe_sdk.StripeObject) -> JSON:
 
 
 class SdkStripe:
-    """:class:`StripeGateway` on the official SDK's ``StripeClient``."""
+    """:class:`StripeGateway` on the official SDK's ``StripeClient``, given as is or as a factory
+    called on the first request (so a request refused before it needs Stripe never reads the key)."""
 
-    def __init__(self, client: stripe_sdk.StripeClient) -> None:
-        self._client = client
+    def __init__(self, client: stripe_sdk.StripeClient | Callable[[], stripe_sdk.StripeClient]) -> None:
+        self._given = client
+        self._built: stripe_sdk.StripeClient | None = None
+
+    @property
+    def _client(self) -> stripe_sdk.StripeClient:
+        if self._built is None:
+            self._built = self._given if isinstance(self._given, stripe_sdk.StripeClient) else self._given()
+        return self._built
 
     def create_customer(self, *, email: str, name: str | None, metadata: dict[str, str], idempotency_key: str) -> str:
         params: CustomerCreateParams = {"email": email, "metadata": metadata}
