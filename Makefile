@@ -22,6 +22,10 @@ demo: setup
 test: setup lint
 	$(BIN)/pytest -q
 
+# The tests that need no local stack (unit and contract): a minute, for the edit-test loop.
+test-fast: setup
+	$(BIN)/pytest -q tests/unit tests/contract
+
 lint: setup
 	$(BIN)/ruff check src functions tests bench
 	$(BIN)/mypy
