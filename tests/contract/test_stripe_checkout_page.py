@@ -75,9 +75,9 @@ def test_paying_with_4242_subscribes_and_redirects_to_success_url(client: stripe
     events = receiver.events()
     events = events[[e["type"] for e in events].index("customer.subscription.created"):]
     assert [e["type"] for e in events] == [
-        "customer.subscription.created", "invoice.created", "invoice.finalized", "invoice.paid",
-        "invoice.payment_succeeded", "customer.subscription.updated", "checkout.session.completed"]
-    created, updated, completed = events[0], events[5], events[6]
+        "customer.subscription.created", "invoice.created", "invoice.finalized", "customer.subscription.updated",
+        "invoice.paid", "invoice.payment_succeeded", "checkout.session.completed"]
+    created, updated, completed = events[0], events[3], events[6]
     assert created["data"]["object"]["status"] == "incomplete"
     assert updated["data"]["object"]["status"] == "active"
     assert updated["data"]["previous_attributes"]["status"] == "incomplete"

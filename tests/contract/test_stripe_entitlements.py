@@ -89,9 +89,9 @@ def test_a_checkout_grants_the_products_features_and_a_portal_cancel_ends_them(
     types = [e["type"] for e in receiver.events()]
     started = types.index("customer.subscription.created")
     assert types[started:] == [
-        "customer.subscription.created", "invoice.created", "invoice.finalized", "invoice.paid",
-        "invoice.payment_succeeded", "customer.subscription.updated",
-        "entitlements.active_entitlement_summary.updated", "checkout.session.completed",
+        "customer.subscription.created", "invoice.created", "invoice.finalized", "customer.subscription.updated",
+        "entitlements.active_entitlement_summary.updated", "invoice.paid", "invoice.payment_succeeded",
+        "checkout.session.completed",
         "customer.subscription.updated",  # the portal cancel: no change to entitlements yet
         "customer.subscription.deleted", "entitlements.active_entitlement_summary.updated"]
     granted, revoked = _summaries(receiver)

@@ -6,12 +6,14 @@ Stripe's own test helpers) and ``POST /_emulator/checkout/sessions/{id}/complete
 do the same with an optional ``payment_method`` (default ``pm_card_visa``). A declining card
 answers 402 and leaves the session open with nothing created.
 
-Completing a ``mode=subscription`` session emits what Stripe sends, in its order: (``customer.created``
-when the session had no customer,) ``customer.subscription.created`` (``incomplete``),
-``invoice.created``, ``invoice.finalized``, ``invoice.paid``, ``invoice.payment_succeeded``,
-``customer.subscription.updated`` (``active``), ``entitlements.active_entitlement_summary.updated``
-(when the products carry features), ``checkout.session.completed``. With a trial the subscription
-starts ``trialing`` and its $0 invoice is paid, so there is no ``updated``.
+Completing a ``mode=subscription`` session emits the events Stripe sends, in the order they are made
+(a Stripe CLI capture of a Checkout shows the same sequence; Stripe does not promise delivery order):
+(``customer.created`` when the session had no customer,) ``customer.subscription.created``
+(``incomplete``), ``invoice.created``, ``invoice.finalized``, ``customer.subscription.updated``
+(``active``), ``entitlements.active_entitlement_summary.updated`` (when the products carry
+features), ``invoice.paid``, ``invoice.payment_succeeded``, ``checkout.session.completed``. The
+emulator has no PaymentIntents or charges, so their events are not sent. With a trial the
+subscription starts ``trialing`` and its $0 invoice is paid, so there is no ``updated``.
 
 An open session expires at ``expires_at`` (30 minutes to 24 hours after creation, 24 hours by
 default) in its customer's time (a test clock's frozen time, else emulator time): when emulator time
@@ -27,7 +29,7 @@ from typing import Any
 from ..call import Call
 from ..endpoints import Route, crud_routes
 from ..errors import card_declined, invalid_request, missing_param
-from ..events import emit
+from ..events import emit, emit_updated
 from ..forms import as_dict, as_int, blank_to_none, merge_metadata
 from ..lists import page
 from ..lookup import get_or_404, referenced
@@ -200,6 +202,8 @@ def retrieve(call: Call, session_id: str) -> dict[str, Any]:
 @accepts("customer", "status", "subscription", *LIST)
 def list_sessions(call: Call) -> dict[str, Any]:
     params = call.params
+    if params.get("status") not in (None, "open", "complete", "expired"):
+        raise invalid_request("Invalid status: must be one of open, complete or expired", param="status")
     expire_due(call)
     rows = [
         s for s in call.state.store.newest_first(KIND)
@@ -282,8 +286,12 @@ def _subscribe(call: Call, session: dict[str, Any], customer: dict[str, Any], pm
         return
     invoice = call.state.store.get("invoice", sub["latest_invoice"])
     assert invoice is not None
-    invoices.collect(call, invoice, pm, now, retry=False)
-    billing.after_invoice_paid(call, sub, invoice, now)
+    # The payment succeeds (the card was checked above): the subscription turns active, then the invoice
+    # reads paid, in the order a Stripe CLI capture of a Checkout shows them.
+    before = billing.snapshot(sub)
+    sub["status"] = "active"
+    emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
+    invoices.mark_paid(call, invoice, now)
 
 
 def _customer(call: Call, session: dict[str, Any], card: str) -> tuple[dict[str, Any], str]:
