@@ -134,11 +134,14 @@ class Reconcile:
     def claim(self, email: str) -> dict[str, Any] | None:
         return self.item("claims", "email", email)
 
-    def update(self, table: str, key: dict[str, str], expression: str, values: dict[str, Any] | None = None) -> None:
+    def update(self, table: str, key: dict[str, str], expression: str, values: dict[str, Any] | None = None,
+               names: dict[str, str] | None = None) -> None:
         args: dict[str, Any] = {"TableName": self.tables[table], "Key": {k: {"S": v} for k, v in key.items()},
                                 "UpdateExpression": expression}
         if values:
             args["ExpressionAttributeValues"] = values
+        if names:
+            args["ExpressionAttributeNames"] = names
         self.ddb.update_item(**args)
 
     def delete(self, table: str, key: dict[str, str]) -> None:

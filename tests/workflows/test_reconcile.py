@@ -5,11 +5,12 @@ and a run failed mid-Map, redriven, that runs again only its failed child."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
-from reconcile_support import Reconcile, counts
-from support import history
+from reconcile_support import KINDS, Reconcile, counts, now_iso
+from support import history, wait_until
 
 pytestmark = pytest.mark.usefixtures("clean_faults")
 SHARD_FUNCTION = "ReconcileShardFunction"
@@ -65,3 +66,134 @@ def test_a_run_failed_mid_map_is_redriven_and_runs_only_its_failed_child(stack: 
     assert report["shardsFailed"] == 0
     assert report["usersScanned"] >= 2
     assert report["fixed"] == counts()
+
+
+def _inject_every_kind(stack: Any, rec: Reconcile) -> dict[str, Any]:
+    """Users broken in every way the reconcile knows, through boto3 and the stripe SDK (and the
+    local stack's fault API for the failed onboarding); answers what the assertions need."""
+    subs = rec.onboarded_users(11, "reconcile")
+    names = ("profile", "ent_absent", "ent_no_email", "unlinked", "legacy", "no_customer", "dup_empty", "dup_paid",
+             "metadata", "drift", "email")
+    u = dict(zip(names, subs, strict=True))
+    customer = {name: rec.profile(sub)["stripeCustomerId"] for name, sub in u.items()}  # type: ignore[index]
+    emails = {name: rec.profile(sub)["email"] for name, sub in u.items()}  # type: ignore[index]
+
+    rec.delete("profiles", {"userId": u["profile"]})
+    rec.delete("entitlements", {"cognito_sub": u["ent_absent"]})
+    rec.update("entitlements", {"cognito_sub": u["ent_no_email"]}, "REMOVE email")
+    rec.update("profiles", {"userId": u["unlinked"]}, "REMOVE stripeCustomerId")
+    rec.update("profiles", {"userId": u["legacy"]}, "REMOVE stripeCustomerId")
+    rec.stripe.v1.customers.update(customer["legacy"], params={"metadata": {"cognito_sub": "", "user_pool_id": ""}})
+    rec.update("profiles", {"userId": u["no_customer"]}, "REMOVE stripeCustomerId")
+    rec.stripe.v1.customers.delete(customer["no_customer"])
+    duplicate = rec.stripe.v1.customers.create(params={"email": emails["dup_empty"],
+                                                       "metadata": {"cognito_sub": u["dup_empty"]}}).id
+    paid_duplicate = rec.subscribed_customer(u["dup_paid"])
+    rec.stripe.v1.customers.update(customer["metadata"], params={"metadata": {"user_pool_id": ""}})
+    rec.update("entitlements", {"cognito_sub": u["drift"]}, "SET #s = :s, #p = :p",
+               {":s": {"S": "active"}, ":p": {"S": "pro"}}, {"#s": "status", "#p": "plan"})
+    new_email = f"moved.{emails['email']}"
+    rec.idp.admin_update_user_attributes(UserPoolId=rec.pool, Username=u["email"], UserAttributes=[
+        {"Name": "email", "Value": new_email}, {"Name": "email_verified", "Value": "true"}])
+
+    never_started, _ = rec.confirmed_without_onboarding()
+    failed_sub, failed_email = rec.confirmed_without_onboarding()
+    stack.admin.add_fault({"service": "lambda", "function": "CheckDuplicateEmailFunction", "error": "InjectedFault",
+                           "count": 1})
+    rec.sfn.start_execution(stateMachineArn=rec.onboarding_arn, name=failed_sub, input=json.dumps({
+        "userPoolId": rec.pool, "userName": failed_email, "sub": failed_sub, "email": failed_email,
+        "emailVerified": True, "providers": ["Cognito"]}))
+    assert rec.onboarding(failed_sub)["status"] == "FAILED"
+
+    orphan = str(uuid.uuid4())
+    now = now_iso()
+    rec.ddb.put_item(TableName=rec.tables["profiles"], Item={
+        "userId": {"S": orphan}, "email": {"S": f"orphan.{orphan[:8]}@example.com"},
+        "providers": {"L": [{"S": "Cognito"}]}, "createdAt": {"S": now}, "updatedAt": {"S": now}})
+    rec.ddb.put_item(TableName=rec.tables["entitlements"], Item={
+        "cognito_sub": {"S": orphan}, "email": {"S": f"orphan.{orphan[:8]}@example.com"}, "status": {"S": "none"},
+        "updatedAt": {"S": now}})
+    _settle_webhooks(stack)
+    return {"u": u, "customer": customer, "emails": emails, "duplicate": duplicate, "paid_duplicate": paid_duplicate,
+            "new_email": new_email, "never_started": never_started, "failed_onboarding": failed_sub,
+            "orphan": orphan}
+
+
+INJECTED = counts(missing_onboarding=2, missing_profile=1, missing_entitlement=2, unlinked_customer=2,
+                  missing_customer=1, duplicate_customers=2, customer_metadata=1, entitlement_drift=1,
+                  email_drift=1, orphan_records=1)
+
+
+def _settle_webhooks(stack: Any) -> None:
+    """The paid duplicate's subscription sends webhooks: let the events machine finish with them."""
+    sfn = stack.client("stepfunctions")
+    machine = stack.info["outputs"]["SubscriptionEventsStateMachineArn"]
+    stack.admin.wait_for_webhooks(20)
+    wait_until(lambda: not sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"],
+               timeout=30, what="subscription events executions to finish")
+
+
+def _stores(rec: Reconcile, case: dict[str, Any]) -> dict[str, Any]:
+    subs = [*case["u"].values(), case["never_started"], case["failed_onboarding"], case["orphan"]]
+    return {sub: (rec.profile(sub), rec.entitlement(sub), sorted(c.id for c in rec.customers_of(sub)))
+            for sub in subs}
+
+
+def _plus(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in a}
+
+
+def test_every_finding_kind_is_found_repaired_and_gone_on_the_next_run(stack: Any, rec: Reconcile) -> None:
+    rec.run(fix=list(KINDS))  # repair what earlier tests of the session left, so counts are exact
+    residual = rec.run(dry_run=True)["findings"]  # what no fix can repair (refused), if any
+    case = _inject_every_kind(stack, rec)
+    u, customer = case["u"], case["customer"]
+    before = _stores(rec, case)
+
+    dry = rec.run(dry_run=True)
+    assert dry["findings"] == _plus(residual, INJECTED)
+    assert dry["fixed"] == counts() and dry["refused"] == counts() and dry["failed"] == counts()
+    assert _stores(rec, case) == before, "a dry run changed a store"
+
+    report = rec.run(fix=list(KINDS))
+    assert report["findings"] == _plus(residual, INJECTED)
+    assert report["fixed"] == _plus(INJECTED, counts(duplicate_customers=-1))
+    assert report["refused"] == _plus(residual, counts(duplicate_customers=1))
+    assert report["failed"] == counts()
+    assert any(r["sub"] == u["dup_paid"] and "billing history" in r["reason"] for r in report["refusals"])
+
+    for sub in (case["never_started"], case["failed_onboarding"]):  # started, or redriven, and done
+        onboarding = rec.onboarding(sub)
+        assert onboarding["status"] == "SUCCEEDED"
+        assert (rec.profile(sub) or {}).get("stripeCustomerId")
+    assert rec.onboarding(case["failed_onboarding"]).get("redriveCount") == 1
+    assert rec.profile(u["profile"])["stripeCustomerId"] == customer["profile"]  # type: ignore[index]
+    for name in ("ent_absent", "ent_no_email"):
+        entitlement = rec.entitlement(u[name])
+        assert entitlement is not None and entitlement["email"] == case["emails"][name]
+        assert entitlement["status"] == "none"
+    for name in ("unlinked", "legacy"):
+        assert rec.profile(u[name])["stripeCustomerId"] == customer[name]  # type: ignore[index]
+    legacy = rec.customer(customer["legacy"]).metadata
+    assert legacy["cognito_sub"] == legacy["cognito_user_id"] == u["legacy"] and legacy["user_pool_id"] == rec.pool
+    relinked = rec.profile(u["no_customer"])["stripeCustomerId"]  # type: ignore[index]
+    assert relinked != customer["no_customer"] and not getattr(rec.customer(relinked), "deleted", False)
+    assert rec.customer(relinked).metadata["cognito_sub"] == u["no_customer"]
+    assert getattr(rec.customer(case["duplicate"]), "deleted", False) is True
+    assert [c.id for c in rec.customers_of(u["dup_empty"])] == [customer["dup_empty"]]
+    assert sorted(c.id for c in rec.customers_of(u["dup_paid"])) == sorted([customer["dup_paid"],
+                                                                            case["paid_duplicate"]])
+    assert rec.customer(customer["metadata"]).metadata["user_pool_id"] == rec.pool
+    assert rec.entitlement(u["drift"])["status"] == "none"  # type: ignore[index]
+    new_email = case["new_email"]
+    assert rec.profile(u["email"])["email"] == new_email  # type: ignore[index]
+    assert rec.entitlement(u["email"])["email"] == new_email  # type: ignore[index]
+    assert rec.claim(new_email)["userId"] == u["email"]  # type: ignore[index]
+    assert rec.claim(case["emails"]["email"]) is None
+    assert rec.customer(customer["email"]).email == new_email
+    assert rec.profile(case["orphan"]) is None and rec.entitlement(case["orphan"]) is None
+
+    again = rec.run()
+    # Only what was refused is found again: a duplicate with billing history is never deleted.
+    assert again["findings"] == _plus(residual, counts(duplicate_customers=1))
+    assert again["fixed"] == counts()

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -123,6 +123,7 @@ class Repairer:
             raise Refused("the profile links another customer meanwhile")
         if outcome == "no_profile":
             raise Refused("the profile is gone")
+        self._complete_metadata(customer_id, user)
 
     def _fix_missing_customer(self, finding: Finding, user: UserSnapshot) -> None:
         self._link_or_create_customer(self._input(user), user)
@@ -132,12 +133,32 @@ class Repairer:
         if live:
             customer_id = keep_among(live, linked=None).id
         else:
-            created = create_stripe_customer(onboarding, cognito=self.cognito, profiles=self.profiles,
-                                             stripe=self.stripe, platform=self.platform)
-            customer_id = created.customer_id
+            customer_id = self._create_customer(onboarding, user)
         outcome, _ = self.profiles.link_customer(user.sub, customer_id, utc_now())
         if outcome == "links_another":
             raise Refused("the profile links another customer meanwhile")
+        if live:
+            self._complete_metadata(customer_id, user)
+
+    def _create_customer(self, onboarding: OnboardingInput, user: UserSnapshot) -> str:
+        """Onboarding's customer creation, under a key of this run: onboarding's own key (from the
+        sub) would replay, for 24 h, the customer it created, which is gone when this runs."""
+        stripe = _KeyedStripe(self.stripe, f"linkflow-reconcile-customer-{user.sub}-{self.run_id}")
+        created = create_stripe_customer(onboarding, cognito=self.cognito, profiles=self.profiles,
+                                         stripe=cast(StripeGateway, stripe), platform=self.platform)
+        return created.customer_id
+
+    def _complete_metadata(self, customer_id: str, user: UserSnapshot) -> None:
+        """A customer linked by a fix names the user fully (legacy ones name only cognito_user_id), so
+        the next run finds no customer_metadata."""
+        customer = next((c for c in user.customers if c.id == customer_id), None)
+        if customer is None or customer.named_subs - {user.sub}:
+            return
+        wanted = {"cognito_user_id": user.sub, "cognito_sub": user.sub, "user_pool_id": self.user_pool_id}
+        missing = {k: v for k, v in wanted.items() if not customer.metadata.get(k)}
+        if missing:
+            self.stripe.update_customer(customer_id, metadata=missing,
+                                        idempotency_key=_key("metadata", customer_id, missing))
 
     def _fix_duplicate_customers(self, finding: Finding, user: UserSnapshot) -> None:
         live = live_customers(user)
@@ -197,6 +218,19 @@ class Repairer:
             if billing:
                 raise Refused(f"the profile links customers with billing history: {', '.join(billing)}")
             self.profiles.delete(user.sub)
+
+
+class _KeyedStripe:
+    """A :class:`StripeGateway` whose customer creation carries ``key`` instead of the caller's."""
+
+    def __init__(self, inner: StripeGateway, key: str) -> None:
+        self._inner, self._key = inner, key
+
+    def create_customer(self, **kwargs: Any) -> str:
+        return self._inner.create_customer(**{**kwargs, "idempotency_key": self._key})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def _key(what: str, customer_id: str, value: object) -> str:
