@@ -35,6 +35,9 @@ def local_up(
     state_dir: StateDir = Path(".linkflow"),
     wait_time_scale: Annotated[float, typer.Option(help="Multiply Retry intervals and Wait states by this.")] = 1.0,
     template: Annotated[Path | None, typer.Option(help="SAM template (default: template.yaml).")] = None,
+    schedules: Annotated[bool, typer.Option(
+        "--schedules", help="Fire the template's EventBridge schedules on their own (default: only by hand, "
+        "`linkflow local schedule fire`).")] = False,
 ) -> None:
     """Start the local stack in the foreground, provisioned from template.yaml; Ctrl-C stops it."""
     from linkflow.local import LocalStack, LocalStackConfig, TemplateError
@@ -44,7 +47,7 @@ def local_up(
         _fail("--wait-time-scale must be > 0")
     config = LocalStackConfig(template=template or default_template(), state_dir=state_dir, aws_port=aws_port,
                               stripe_port=stripe_port, api_port=api_port, wait_time_scale=wait_time_scale,
-                              lambda_log=state_dir / "lambda.log")
+                              lambda_log=state_dir / "lambda.log", schedules=schedules)
     stack = LocalStack(config)
     try:
         stack.start()
@@ -134,6 +137,43 @@ def local_clear_faults(state_dir: StateDir = Path(".linkflow")) -> None:
     except StackUnreachable as exc:
         _fail(str(exc), 3)
     typer.echo("faults cleared")
+
+
+schedule_app = typer.Typer(no_args_is_help=True, help="The template's EventBridge schedules on the local stack.")
+local_app.add_typer(schedule_app, name="schedule")
+
+
+@schedule_app.command("fire")
+def schedule_fire(
+    name: Annotated[str, typer.Argument(help="The schedule's name, logical id or ARN.")],
+    state_dir: StateDir = Path(".linkflow"),
+) -> None:
+    """Fire a schedule now: start its target with its input, as EventBridge Scheduler would."""
+    from linkflow.local.client import AdminCallFailed, StackUnreachable
+
+    stack = _local_stack(state_dir)
+    try:
+        fired = stack.fire_schedule(name)
+    except AdminCallFailed as exc:
+        _fail(exc.message, 1)
+    except StackUnreachable as exc:
+        _fail(str(exc), 3)
+    typer.echo(json.dumps(fired, indent=2))
+
+
+@schedule_app.command("list")
+def schedule_list(state_dir: StateDir = Path(".linkflow")) -> None:
+    """The template's schedules: expression, target, input, and whether they fire on their own."""
+    from linkflow.local.client import AdminCallFailed, StackUnreachable
+
+    stack = _local_stack(state_dir)
+    try:
+        schedules = stack.schedules()
+    except AdminCallFailed as exc:
+        _fail(exc.message, 1)
+    except StackUnreachable as exc:
+        _fail(str(exc), 3)
+    typer.echo(json.dumps(schedules, indent=2))
 
 
 @app.command("stripe-emulator")

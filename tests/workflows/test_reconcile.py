@@ -197,3 +197,55 @@ def test_every_finding_kind_is_found_repaired_and_gone_on_the_next_run(stack: An
     # Only what was refused is found again: a duplicate with billing history is never deleted.
     assert again["findings"] == _plus(residual, counts(duplicate_customers=1))
     assert again["fixed"] == counts()
+
+
+def test_schedules_are_provisioned_and_fire_only_when_asked(stack: Any, rec: Reconcile) -> None:
+    from typer.testing import CliRunner
+
+    from linkflow.cli import app
+
+    sweep = stack.info["resources"]["ReconcileSweepSchedule"]
+    assert sweep["type"] == "AWS::Scheduler::Schedule" and sweep["expression"] == "rate(15 minutes)"
+    assert sweep["target"]["arn"] == rec.machine_arn
+    assert json.loads(sweep["target"]["input"])["scope"] == "recent"
+    listed = {s["logical_id"]: s for s in stack.admin.schedules()}
+    assert set(listed) == {"ReconcileDailySchedule", "ReconcileSweepSchedule"}
+    assert not any(s["fires_on_its_own"] for s in listed.values())  # the stack runs without --schedules
+
+    cli = CliRunner().invoke(app, ["local", "schedule", "fire", "ReconcileSweepSchedule",
+                                   "--state-dir", str(stack.config.state_dir)])
+    assert cli.exit_code == 0, cli.output
+    fired = json.loads(cli.stdout)
+    assert fired["schedule"] == sweep["name"]
+    done = rec.finished(fired["executionArn"])
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["input"]) == json.loads(sweep["target"]["input"])
+    rec.settle()
+    by_name = stack.admin.fire_schedule(sweep["name"])  # its name works as well as its logical id
+    assert rec.finished(by_name["executionArn"])["status"] == "SUCCEEDED"
+    rec.settle()
+
+    unknown = CliRunner().invoke(app, ["local", "schedule", "fire", "NoSuchSchedule",
+                                       "--state-dir", str(stack.config.state_dir)])
+    assert unknown.exit_code == 1 and "NoSuchSchedule" in unknown.output
+
+
+def test_a_scheduler_started_with_schedules_fires_at_the_time() -> None:
+    """What ``linkflow local up --schedules`` runs: a schedule fires on its own at its time."""
+    import datetime
+
+    from linkflow.local.schedules import Schedule, Scheduler
+
+    started: list[dict[str, Any]] = []
+    at = (datetime.datetime.now(tz=datetime.UTC) + datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:m"
+    scheduler = Scheduler([Schedule(logical_id="Soon", name="soon", arn="arn:aws:scheduler:::schedule/default/soon",
+                                    expression=f"at({at})", target_arn=machine, input='{"a": 1}')],
+                          lambda **kwargs: started.append(kwargs) or {"executionArn": "arn:x"})
+    scheduler.start()
+    try:
+        wait_until(lambda: started, timeout=10, what="the schedule to fire")
+    finally:
+        scheduler.stop()
+    assert [(s["stateMachineArn"], s["input"]) for s in started] == [(machine, '{"a": 1}')]
+    assert scheduler.fired[0]["why"] == "fired on schedule"

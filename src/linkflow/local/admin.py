@@ -16,6 +16,10 @@ server serves ``ping``. JSON in and out, no auth.
   "user_pool_id"}``: a first sign-in through an external provider → the user |
 | ``POST /_linkflow/verification-code`` | ``{"username", "attribute" (default email), "user_pool_id"}``: the last
   code Cognito sent for the attribute (what the user reads in the mailbox) and the value waiting for it |
+| ``GET /_linkflow/schedules`` | ``{"data": [{"logical_id", "name", "arn", "expression", "target_arn", "input",
+  "state", "fires_on_its_own", "next_fire"}]}`` |
+| ``POST /_linkflow/schedules/fire`` | ``{"name"}`` (name, logical id or ARN): starts its target now with its input →
+  ``{"schedule", "logical_id", "executionArn", "why", "time"}`` |
 | ``POST /_linkflow/ping`` (API server) | ``{"pong": true}`` with no Lambda call: the floor benchmarks
   compare the webhook ingress with (same server, same HTTP stack, no work) |
 """
@@ -35,6 +39,7 @@ from .faults import FaultSpecError
 if TYPE_CHECKING:  # the stack's moving parts import moto: a client importing this module does not need them
     from .faults import FaultRegistry
     from .lambda_runtime import LambdaRuntime
+    from .schedules import Scheduler
 
 ADMIN_PREFIX = "/_linkflow/"
 PING_PATH = f"{ADMIN_PREFIX}ping"
@@ -71,6 +76,7 @@ class AdminCalls:
         self.region = region
         self.operations = OperationCounts()
         self._user_pool_id = user_pool_id
+        self.scheduler: Scheduler | None = None  # set once the stack is provisioned
         self.routes: dict[str, AdminHandler] = {
             "GET health": lambda _p: (200, {"status": "ok"}),
             "GET requests": lambda _p: (200, {"data": self.operations.snapshot()}),
@@ -80,6 +86,8 @@ class AdminCalls:
             "GET invocations": lambda _p: (200, {"data": dict(self.runtime.invocations)}),
             "POST federated-signin": self._federated_signin,
             "POST verification-code": self._verification_code,
+            "GET schedules": self._schedules,
+            "POST schedules/fire": self._fire_schedule,
         }
 
     def answer(self, method: str, name: str, raw: bytes) -> Answer:
@@ -149,6 +157,24 @@ class AdminCalls:
                                                   params.get("attribute", "email"))
         except JsonRESTError as exc:
             return 400, {"error": exc.error_type, "message": exc.message}
+
+
+    def _schedules(self, _params: Params) -> Answer:
+        if self.scheduler is None:
+            return 400, {"error": "no schedules: the stack is not provisioned yet"}
+        return 200, {"data": self.scheduler.describe()}
+
+    def _fire_schedule(self, params: Params) -> Answer:
+        from .schedules import ScheduleError
+
+        if self.scheduler is None:
+            return 400, {"error": "no schedules: the stack is not provisioned yet"}
+        try:
+            return 200, self.scheduler.fire(str(params["name"]))
+        except KeyError as exc:
+            return 404, {"error": str(exc.args[0]) if exc.args else str(exc)}
+        except ScheduleError as exc:
+            return 400, {"error": str(exc)}
 
 
 async def ping(request: Request) -> Response:

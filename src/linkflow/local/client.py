@@ -52,11 +52,19 @@ class CognitoInfo(TypedDict):
     client_id: str | None
 
 
+class ScheduleTarget(TypedDict):
+    arn: str
+    input: str
+
+
 class ResourceInfo(TypedDict):
     type: str
     name: str
     arn: str
     url: NotRequired[str]  # queues: their URL (what ``Ref`` gives)
+    expression: NotRequired[str]  # schedules: rate(), cron() or at()
+    state: NotRequired[str]  # schedules: ENABLED or DISABLED
+    target: NotRequired[ScheduleTarget]  # schedules: what they start, with which input
 
 
 class LocalInfo(TypedDict, total=False):
@@ -68,6 +76,7 @@ class LocalInfo(TypedDict, total=False):
     stripe: StripeInfo
     cognito: CognitoInfo
     wait_time_scale: float
+    schedules: bool  # the schedules fire on their own (``linkflow local up --schedules``)
     pid: int
     outputs: dict[str, str]
     resources: dict[str, ResourceInfo]
@@ -280,6 +289,14 @@ class LocalStackClient:
         return cast(VerificationCode, self._aws_ok("POST", "verification-code",
                                                    {"username": username, "attribute": attribute}))
 
+    def schedules(self) -> list[dict[str, Any]]:
+        """The template's schedules: expression, target, input, whether they fire on their own."""
+        return cast(list[dict[str, Any]], self._aws_ok("GET", "schedules")["data"])
+
+    def fire_schedule(self, name: str) -> dict[str, str]:
+        """Start schedule ``name`` (its name, logical id or ARN) now: ``{"schedule", "executionArn", ...}``."""
+        return cast(dict[str, str], self._aws_ok("POST", "schedules/fire", {"name": name}))
+
     # --- the API server ---------------------------------------------------------------------------
     @property
     def ping_url(self) -> str:
@@ -364,7 +381,7 @@ class StackHandle:
 
 __all__ = [
     "AdminCallFailed", "AdminReply", "AwsFault", "Endpoints", "FederatedUser", "LocalInfo", "LocalStackClient",
-    "StackHandle", "StackNotRunning", "StackUnreachable", "StripeFault", "StripeRequest", "VerificationCode",
-    "WebhookDelivery",
+    "ScheduleTarget", "StackHandle", "StackNotRunning", "StackUnreachable", "StripeFault", "StripeRequest",
+    "VerificationCode", "WebhookDelivery",
     "aws_client", "execution_arn", "read_info", "wait_for_execution",
 ]

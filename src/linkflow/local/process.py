@@ -32,6 +32,7 @@ class ProcessConfig:
     api_port: int
     wait_time_scale: float = 1.0
     template: Path | None = None
+    schedules: bool = False  # `--schedules`: the template's schedules fire on their own
 
 
 def free_port() -> int:
@@ -63,6 +64,8 @@ class LocalStackProcess(StackHandle):
                 "--wait-time-scale", str(c.wait_time_scale)]
         if c.template is not None:
             args += ["--template", str(c.template)]
+        if c.schedules:
+            args.append("--schedules")
         self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                       env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._reader = threading.Thread(target=self._drain, daemon=True, name="local-stack-output")

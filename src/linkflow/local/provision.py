@@ -13,6 +13,7 @@ from typing import Any
 from .api_gateway import HttpRoute
 from .client import ResourceInfo
 from .lambda_runtime import FunctionSpec, LambdaRuntime
+from .schedules import Schedule
 from .sqs_poller import SqsEventSource
 from .template import Resolver, Template, TemplateError
 
@@ -28,6 +29,7 @@ CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
 HTTP_API_TYPE = "AWS::Serverless::HttpApi"
 QUEUE_TYPE = "AWS::SQS::Queue"
 BUCKET_TYPE = "AWS::S3::Bucket"
+SCHEDULE_TYPE = "AWS::Scheduler::Schedule"
 IMPLICIT_HTTP_API = "ServerlessHttpApi"  # what SAM names the HTTP API it creates for HttpApi events
 LOCAL_API_ID = "linkflow-local-api"
 # Types with no local behaviour: permissions, roles and log groups exist on AWS only.
@@ -38,10 +40,9 @@ IGNORED_TYPES = {
     "AWS::Logs::LogGroup",
     "AWS::CloudWatch::Alarm",
     "AWS::SNS::Topic",
-    "AWS::Scheduler::Schedule",  # provisioned, not fired: see docs/local-stack.md
 }
 SUPPORTED = set(TABLE_TYPES) | {FUNCTION_TYPE, LAYER_TYPE, STATE_MACHINE_TYPE, POOL_TYPE, CLIENT_TYPE,
-                                HTTP_API_TYPE, QUEUE_TYPE, BUCKET_TYPE} | IGNORED_TYPES
+                                HTTP_API_TYPE, QUEUE_TYPE, BUCKET_TYPE, SCHEDULE_TYPE} | IGNORED_TYPES
 # AWS::SQS::Queue properties that are queue attributes of the same name (RedrivePolicy is set
 # once every queue exists: its dead-letter queue must exist first).
 QUEUE_ATTRIBUTES = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize",
@@ -57,6 +58,7 @@ class Provisioned:
     outputs: dict[str, str] = field(default_factory=dict)
     routes: list[HttpRoute] = field(default_factory=list)
     queue_sources: list[SqsEventSource] = field(default_factory=list)  # SAM `Type: SQS` events
+    schedules: list[Schedule] = field(default_factory=list)  # fired only with --schedules or by hand
     user_pool_id: str | None = None
     client_id: str | None = None
 
@@ -103,7 +105,7 @@ class Provisioner:
         props = res.get("Properties", {}) or {}
         key = {"AWS::DynamoDB::Table": "TableName", FUNCTION_TYPE: "FunctionName",
                STATE_MACHINE_TYPE: "Name", POOL_TYPE: "UserPoolName", LAYER_TYPE: "LayerName",
-               QUEUE_TYPE: "QueueName", BUCKET_TYPE: "BucketName"}.get(res["Type"])
+               QUEUE_TYPE: "QueueName", BUCKET_TYPE: "BucketName", SCHEDULE_TYPE: "Name"}.get(res["Type"])
         explicit = props.get(key) if key else None
         name = self.resolver.resolve(explicit, logical_id) if explicit else f"{self.stack_name}-{logical_id}"
         self._physical[logical_id] = name
@@ -197,6 +199,8 @@ class Provisioner:
             self._function(logical_id, res)
         for logical_id, res in self.t.of_type(STATE_MACHINE_TYPE).items():
             self._state_machine(logical_id, res)
+        for logical_id, res in self.t.of_type(SCHEDULE_TYPE).items():
+            self._schedule(logical_id, res)
         for logical_id, res in self.t.resources.items():
             if res["Type"] in IGNORED_TYPES:
                 self._record(logical_id, logical_id)
@@ -395,6 +399,27 @@ class Provisioner:
                                        roleArn=f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}")["stateMachineArn"]
         self._arns[logical_id] = arn
         self._record(logical_id, name, arn)
+
+
+    def _schedule(self, logical_id: str, res: dict[str, Any]) -> None:
+        """Recorded with its expression, target and input; ``schedules.py`` fires it."""
+        props = res.get("Properties", {}) or {}
+        target = props.get("Target") or {}
+        name = self._name(logical_id)
+        # RoleArn is not resolved: the local stack starts the target with its own credentials.
+        resolved = self.resolver.resolve({k: v for k, v in target.items() if k in ("Arn", "Input")}, logical_id)
+        schedule = Schedule(
+            logical_id=logical_id, name=name,
+            arn=f"arn:aws:scheduler:{self.region}:{ACCOUNT}:schedule/{props.get('GroupName', 'default')}/{name}",
+            expression=str(self.resolver.resolve(props.get("ScheduleExpression", ""), logical_id)),
+            target_arn=str(resolved.get("Arn", "")), input=str(resolved.get("Input", "{}")),
+            state=str(props.get("State", "ENABLED")),
+        )
+        self.out.schedules.append(schedule)
+        self._record(logical_id, name, schedule.arn)
+        self.out.resources[logical_id].update({
+            "expression": schedule.expression, "state": schedule.state,
+            "target": {"arn": schedule.target_arn, "input": schedule.input}})
 
 
 def batch_as_item_selector(definition: dict[str, Any], logical_id: str) -> dict[str, Any]:

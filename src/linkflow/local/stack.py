@@ -23,6 +23,7 @@ from .client import REGION, Endpoints, LocalInfo, LocalStackClient, StackHandle
 from .faults import FaultRegistry
 from .lambda_runtime import LambdaRuntime
 from .provision import Provisioned, Provisioner
+from .schedules import Scheduler
 from .sqs_poller import SqsPollers
 from .template import Template, TemplateError, load_template
 
@@ -52,6 +53,7 @@ class LocalStackConfig:
     stack_name: str = STACK_NAME
     stage: str = "local"
     lambda_log: Path | None = None  # where handlers' output goes; None: the console
+    schedules: bool = False  # fire the template's schedules on their own (else only `local schedule fire`)
 
     def __post_init__(self) -> None:
         self.template = Path(self.template)
@@ -71,6 +73,7 @@ class LocalStack(StackHandle):
         self._api: ApiServer | None = None
         self._stripe: Any = None
         self._pollers: SqsPollers | None = None
+        self.scheduler: Scheduler | None = None
         self._started = False
         self._lock = threading.Lock()
 
@@ -94,6 +97,7 @@ class LocalStack(StackHandle):
             self._api = ApiServer(HOST, self.config.api_port, build_app(self.provisioned.routes, self.runtime.invoke))
             self._api.start()
             self._start_pollers()
+            self._start_scheduler(admin)
             self._register_stack()
             self.info = self._write_state(webhook_secret)
         except BaseException:
@@ -103,6 +107,9 @@ class LocalStack(StackHandle):
         return self
 
     def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         if self._pollers is not None:  # first: they call the AWS endpoint and the handlers
             self._pollers.stop()
             self._pollers = None
@@ -163,6 +170,14 @@ class LocalStack(StackHandle):
                                    REGION, poll_interval=interval)
         self._pollers.start()
 
+    def _start_scheduler(self, admin: AdminCalls) -> None:
+        """The template's schedules: fired by ``local schedule fire``, and on their own with --schedules."""
+        assert self.provisioned is not None
+        self.scheduler = Scheduler(self.provisioned.schedules, self.client("stepfunctions").start_execution)
+        admin.scheduler = self.scheduler
+        if self.config.schedules:
+            self.scheduler.start()
+
     def _function_env(self) -> dict[str, str]:
         return {"AWS_ENDPOINT_URL": self.aws_url, "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing", "STRIPE_API_BASE": self.stripe_url}
@@ -216,6 +231,7 @@ class LocalStack(StackHandle):
             "stripe": {"api_key": API_KEY, "webhook_secret": webhook_secret},
             "cognito": {"user_pool_id": self.provisioned.user_pool_id, "client_id": self.provisioned.client_id},
             "wait_time_scale": self.config.wait_time_scale,
+            "schedules": self.config.schedules,
             "pid": os.getpid(),
             "outputs": self.provisioned.outputs,
             "resources": self.provisioned.resources,
