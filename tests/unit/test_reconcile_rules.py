@@ -69,9 +69,15 @@ def test_every_kind_is_found_and_named_exactly():
         "email_drift": kinds(healthy(cognito=cognito(email="ada.new@example.com"))),
         "orphan_records": kinds(healthy(cognito=None)),
     }
+    found["missing_customer"] += kinds(healthy(customers=[customer(deleted=True)]))
     for kind, got in found.items():
         assert kind in got, (kind, got)
     assert set(found) | {"missing_profile", "missing_onboarding"} == set(FINDING_KINDS)
+
+
+def test_a_profile_linking_a_deleted_customer_is_missing_its_customer():
+    found = find(healthy(customers=[customer(deleted=True)]), onboarding_status="SUCCEEDED")
+    assert [(f.kind, f.customer_ids) for f in found] == [("missing_customer", ["cus_A"])]
 
 
 def test_what_is_not_a_finding():
@@ -189,3 +195,17 @@ def test_orphans_are_only_reported_unless_asked_and_paid_ones_never_deleted(worl
     outcome = world["repairer"].fix(finding, orphan)
     assert outcome.status == "refused" and "active" in (outcome.reason or "")
     assert aws.profiles.get(gone) is not None and stripe.calls == []
+
+
+def test_a_link_to_a_deleted_customer_is_replaced_by_a_live_one(world):
+    aws, sub, stripe = world["aws"], world["sub"], world["stripe"]
+    aws.claims.claim("ada@example.com", sub, "t")
+    gone = stripe.add("ada@example.com", sub, metadata={"cognito_user_id": sub, "cognito_sub": sub,
+                                                        "user_pool_id": aws.pool_id})
+    stripe.customers[gone]["deleted"] = True
+    aws.profiles.create(ProfileRecord(user_id=sub, email="ada@example.com", stripe_customer_id=gone))
+    aws.entitlements.create(EntitlementRecord(cognito_sub=sub, email="ada@example.com"))
+    assert [(o.kind, o.status) for o in repair_all(world)] == [("missing_customer", "fixed")]
+    linked = aws.profiles.get(sub).stripe_customer_id
+    assert linked != gone and linked in stripe.live()
+    assert repair_all(world) == []

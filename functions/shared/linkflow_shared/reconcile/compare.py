@@ -10,7 +10,7 @@ repair rebuilds what follows from the profile, and the next run checks the rest)
   timed out, was aborted or never started → ``missing_onboarding``;
 - no entitlement, or one without ``email`` → ``missing_entitlement``;
 - no ``stripeCustomerId``: a live customer whose metadata names the sub → ``unlinked_customer``,
-  none → ``missing_customer``;
+  none → ``missing_customer``; a ``stripeCustomerId`` Stripe shows deleted → ``missing_customer``;
 - several live customers for the sub → ``duplicate_customers``;
 - the linked customer's metadata lacks ``cognito_user_id``/``cognito_sub``/``user_pool_id`` →
   ``customer_metadata``;
@@ -76,6 +76,10 @@ def _customers(user: UserSnapshot) -> list[Finding]:
                                     customer_ids=[chosen.id]))
         else:
             findings.append(Finding(kind="missing_customer", sub=sub, detail="no Stripe customer names the user"))
+    gone = next((c for c in user.customers if c.id == linked and c.deleted), None)
+    if gone is not None:
+        detail = f"the linked customer {gone.id} is deleted in Stripe"
+        findings.append(Finding(kind="missing_customer", sub=sub, detail=detail, customer_ids=[gone.id]))
     if len(live) > 1:
         findings.append(Finding(kind="duplicate_customers", sub=sub, detail=f"{len(live)} live customers",
                                 customer_ids=sorted(c.id for c in live)))

@@ -126,6 +126,8 @@ class Repairer:
         self._complete_metadata(customer_id, user)
 
     def _fix_missing_customer(self, finding: Finding, user: UserSnapshot) -> None:
+        for deleted in finding.customer_ids:  # the profile links a customer Stripe deleted: drop that link
+            self.profiles.unlink_customer(user.sub, deleted, utc_now())
         self._link_or_create_customer(self._input(user), user)
 
     def _link_or_create_customer(self, onboarding: OnboardingInput, user: UserSnapshot) -> None:
