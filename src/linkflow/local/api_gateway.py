@@ -1,5 +1,11 @@
 """The template's HTTP API routes, served as API Gateway (HTTP API, payload 2.0) calls the Lambdas,
-plus the admin ``POST /_linkflow/ping`` (``admin.py``)."""
+plus the admin ``POST /_linkflow/ping`` (``admin.py``) and, when the stack hands them in, extra
+routes such as the example app page (``app_page``).
+
+A route guarded by a JWT authorizer is authorized first (``jwt_authorizer.py``): a refusal is
+API Gateway's 401 or 403 and the Lambda never runs. An API with a ``CorsConfiguration`` answers
+preflight requests itself and adds the CORS headers to its answers for an allowed origin.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +21,64 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from . import admin
 from .aws_server import PortInUseError
+from .jwt_authorizer import Granted, JwtVerifier, Refused, RouteAuth, route_auth
 
 Invoker = Callable[[str, dict[str, Any]], tuple[Any, bool]]
+
+
+@dataclass(frozen=True)
+class Cors:
+    """An HTTP API's ``CorsConfiguration``."""
+
+    allow_origins: tuple[str, ...]
+    allow_headers: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+    @classmethod
+    def of(cls, config: Any) -> Cors | None:
+        if not isinstance(config, dict):
+            return None  # `CorsConfiguration: true` needs SAM's defaults: not emulated, no CORS locally
+
+        def names(key: str) -> tuple[str, ...]:
+            return tuple(str(v) for v in config.get(key) or [])
+
+        return cls(allow_origins=names("AllowOrigins"), allow_headers=names("AllowHeaders"),
+                   allow_methods=names("AllowMethods"), expose_headers=names("ExposeHeaders"),
+                   max_age=int(config["MaxAge"]) if "MaxAge" in config else None,
+                   allow_credentials=bool(config.get("AllowCredentials", False)))
+
+    def allows(self, origin: str) -> bool:
+        return "*" in self.allow_origins or origin in self.allow_origins
+
+    def headers(self, origin: str) -> dict[str, str]:
+        if not origin or not self.allows(origin):
+            return {}
+        headers = {"access-control-allow-origin": "*" if "*" in self.allow_origins and not self.allow_credentials
+                   else origin}
+        if self.allow_credentials:
+            headers["access-control-allow-credentials"] = "true"
+        if self.expose_headers:
+            headers["access-control-expose-headers"] = ",".join(self.expose_headers)
+        return headers
+
+    def preflight(self, origin: str, method: str) -> dict[str, str]:
+        headers = self.headers(origin)
+        if not headers or (self.allow_methods and "*" not in self.allow_methods
+                           and method.upper() not in {m.upper() for m in self.allow_methods}):
+            return {}
+        headers["access-control-allow-methods"] = ",".join(self.allow_methods or ["*"])
+        if self.allow_headers:
+            headers["access-control-allow-headers"] = ",".join(self.allow_headers)
+        if self.max_age is not None:
+            headers["access-control-max-age"] = str(self.max_age)
+        return headers
 
 
 @dataclass(frozen=True)
@@ -28,9 +86,21 @@ class HttpRoute:
     method: str
     path: str
     function: str  # function name
+    auth: RouteAuth | None = None  # the JWT authorizer guarding it
+    cors: Cors | None = None  # its API's CorsConfiguration
+
+    @classmethod
+    def of_event(cls, event: dict[str, Any], function: str, api: dict[str, Any] | None,
+                 resolve: Callable[[Any, str], Any], where: str) -> HttpRoute:
+        """The route of a SAM ``HttpApi`` event; ``api`` is the HttpApi resource its ``ApiId``
+        names (or SAM's implicit API's ``Globals.HttpApi``)."""
+        properties = (api or {}).get("Properties") or {}
+        return cls(method=event.get("Method", "ANY").upper(), path=event["Path"], function=function,
+                   auth=route_auth(api, event, resolve, where),
+                   cors=Cors.of(resolve(properties.get("CorsConfiguration"), where)))
 
 
-def _event(request: Request, route: HttpRoute, body: bytes) -> dict[str, Any]:
+def _event(request: Request, route: HttpRoute, body: bytes, granted: Granted | None = None) -> dict[str, Any]:
     try:
         text, encoded = body.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -53,6 +123,7 @@ def _event(request: Request, route: HttpRoute, body: bytes) -> dict[str, Any]:
             "routeKey": f"{route.method} {route.path}",
             "stage": "$default",
             "timeEpoch": int(time.time() * 1000),
+            **({"authorizer": granted.event_context()} if granted is not None else {}),
         },
         "body": text,
         "isBase64Encoded": encoded,
@@ -67,23 +138,53 @@ def _response(result: Any) -> Response:
     return JSONResponse(result)
 
 
-def build_app(routes: list[HttpRoute], invoke: Invoker) -> Starlette:
+def _call(route: HttpRoute, invoke: Invoker, verifier: JwtVerifier | None, request: Request,
+          body: bytes) -> Response:
+    granted = None
+    if route.auth is not None:
+        assert verifier is not None
+        decision = verifier.authorize(request.headers, route.auth)
+        if isinstance(decision, Refused):
+            return JSONResponse(decision.body, status_code=decision.status, headers=decision.headers)
+        granted = decision
+    result, errored = invoke(route.function, _event(request, route, body, granted))
+    if errored:
+        # API Gateway answers a failed integration with 500 and a generic message.
+        return JSONResponse({"message": "Internal Server Error"}, status_code=500)
+    return _response(result)
+
+
+def build_app(routes: list[HttpRoute], invoke: Invoker, verifier: JwtVerifier | None = None,
+              extra: list[BaseRoute] | None = None) -> Starlette:
+    if verifier is None and any(r.auth is not None for r in routes):
+        raise ValueError("routes guarded by a JWT authorizer need a JwtVerifier")
+
     def endpoint_for(route: HttpRoute) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
-            body = await request.body()
-            event = _event(request, route, body)
             import anyio.to_thread
 
-            result, errored = await anyio.to_thread.run_sync(invoke, route.function, event)
-            if errored:
-                # API Gateway answers a failed integration with 500 and a generic message.
-                return JSONResponse({"message": "Internal Server Error"}, status_code=500)
-            return _response(result)
+            body = await request.body()
+            answer = await anyio.to_thread.run_sync(_call, route, invoke, verifier, request, body)
+            if route.cors is not None:
+                answer.headers.update(route.cors.headers(request.headers.get("origin", "")))
+            return answer
 
         return endpoint
 
-    starlette_routes = [Route(r.path, endpoint_for(r), methods=[r.method]) for r in routes]
+    def preflight_for(cors: Cors) -> Callable[[Request], Any]:
+        async def preflight(request: Request) -> Response:
+            origin = request.headers.get("origin", "")
+            method = request.headers.get("access-control-request-method", "")
+            return Response(status_code=204, headers=cors.preflight(origin, method))
+
+        return preflight
+
+    starlette_routes: list[BaseRoute] = [Route(r.path, endpoint_for(r), methods=[r.method]) for r in routes]
+    cors_by_path = {r.path: r.cors for r in routes if r.cors is not None}
+    starlette_routes += [Route(path, preflight_for(cors), methods=["OPTIONS"]) for path, cors in cors_by_path.items()
+                         if not any(r.path == path and r.method == "OPTIONS" for r in routes)]
     starlette_routes.append(Route(admin.PING_PATH, admin.ping, methods=["POST"]))
+    starlette_routes += extra or []
     app = Starlette(routes=starlette_routes)
     app.add_exception_handler(404, lambda req, exc: JSONResponse({"message": "Not Found"}, status_code=404))
     app.add_exception_handler(405, lambda req, exc: JSONResponse({"message": "Method Not Allowed"}, status_code=405))

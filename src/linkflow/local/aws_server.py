@@ -1,7 +1,8 @@
 """The local AWS endpoint: moto's server app behind a thin WSGI layer.
 
 The layer answers injected faults before moto sees a request, hands the local stack's admin
-calls under ``/_linkflow/`` to ``admin.py``, and counts the JSON-protocol operations it serves by
+calls under ``/_linkflow/`` to ``admin.py``, serves a user pool's keys under
+``/<pool id>/.well-known/`` (``cognito_keys.py``), and counts the JSON-protocol operations it serves by
 ``X-Amz-Target`` (``GET /_linkflow/requests``).
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from . import cognito_keys
 from . import faults as _faults
 from .admin import ADMIN_PREFIX, AdminCalls
 
@@ -66,6 +68,12 @@ class AwsApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith(ADMIN_PREFIX):
             return self._admin(path[len(ADMIN_PREFIX) :], environ, start_response)
+        well_known = cognito_keys.answer(environ)  # a pool's JWKS, as Cognito publishes it
+        if well_known is not None:
+            code, found_headers, found = well_known
+            start_response(f"{code} {'OK' if code < 400 else 'Not Found'}",
+                           found_headers + [("Content-Length", str(len(found)))])
+            return [found]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target:
             self.admin.operations.add(target)

@@ -45,6 +45,7 @@ class EndpointsInfo(TypedDict):
 class StripeInfo(TypedDict):
     api_key: str
     webhook_secret: str
+    prices: NotRequired[list[str]]  # the app's allowed price lookup keys, seeded at start
 
 
 class CognitoInfo(TypedDict):

@@ -346,8 +346,11 @@ class Provisioner:
         for event_name, event in (raw.get("Events") or {}).items():
             ev = event.get("Properties", {})
             if event.get("Type") == "HttpApi":
-                self.out.routes.append(HttpRoute(method=ev.get("Method", "ANY").upper(), path=ev["Path"],
-                                                 function=name))
+                api_id = (ev.get("ApiId") or {}).get("Ref") if isinstance(ev.get("ApiId"), dict) else ev.get("ApiId")
+                api = self.t.resources.get(str(api_id)) if api_id else {
+                    "Properties": (self.t.body.get("Globals") or {}).get("HttpApi") or {}}
+                self.out.routes.append(HttpRoute.of_event(ev, name, api, self.resolver.resolve,
+                                                          f"{logical_id}.Events.{event_name}"))
             elif event.get("Type") == "SQS":
                 self.out.queue_sources.append(self._sqs_event(logical_id, event_name, name, ev))
             else:

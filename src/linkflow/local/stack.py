@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import cognito, environ, lambda_runtime, sfn_api, wait_scale
+from . import app_page, catalog, cognito, environ, lambda_runtime, sfn_api, wait_scale
 from .admin import AdminCalls
 from .api_gateway import ApiServer, build_app
 from .aws_server import AwsApp, AwsServer
 from .client import REGION, Endpoints, LocalInfo, LocalStackClient, StackHandle
 from .faults import FaultRegistry
+from .jwt_authorizer import JwtVerifier, local_jwks_url
 from .lambda_runtime import LambdaRuntime
 from .provision import Provisioned, Provisioner
 from .schedules import Scheduler
@@ -74,17 +75,19 @@ class LocalStack(StackHandle):
         self._stripe: Any = None
         self._pollers: SqsPollers | None = None
         self.scheduler: Scheduler | None = None
+        self.prices: list[str] = []  # the allowed price lookup keys, seeded in the emulator
         self._started = False
         self._lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> LocalStack:
-        template = load_template(self.config.template, {"Stage": self.config.stage}
-                                 if "Stage" in (load_template(self.config.template).parameters) else None)
+        template = load_template(self.config.template,
+                                 self._overrides(load_template(self.config.template).parameters) or None)
         self._preflight(template)
         self._install_patches()
         try:
             self._start_stripe()
+            self.prices = self._seed_catalog(template)
             admin = AdminCalls(self.faults, self.runtime, REGION,
                                lambda: self.provisioned.user_pool_id if self.provisioned else None)
             self._aws = AwsServer(HOST, self.config.aws_port, AwsApp(self.faults, admin))
@@ -94,7 +97,7 @@ class LocalStack(StackHandle):
             self.provisioned = Provisioner(template, self.client, REGION, self.runtime, self.config.stack_name,
                                            self._function_env(), api_url=self.api_url).provision()
             self._create_stripe_secret(template, webhook_secret)
-            self._api = ApiServer(HOST, self.config.api_port, build_app(self.provisioned.routes, self.runtime.invoke))
+            self._api = ApiServer(HOST, self.config.api_port, self._api_app())
             self._api.start()
             self._start_pollers()
             self._start_scheduler(admin)
@@ -178,6 +181,34 @@ class LocalStack(StackHandle):
         if self.config.schedules:
             self.scheduler.start()
 
+    def _overrides(self, declared: dict[str, str]) -> dict[str, str]:
+        """Parameters the local stack sets: the stage, and the app's origin, which is the local API
+        server's ``/app`` (the example page), so its redirects are complete without a body."""
+        wanted = {"Stage": self.config.stage, "AppOrigin": f"{self.api_url}/app", "AppCorsOrigin": self.api_url}
+        return {k: v for k, v in wanted.items() if k in declared}
+
+    def _seed_catalog(self, template: Template) -> list[str]:
+        """The allowed prices, their products' features and the portal configuration, in the
+        emulator before the webhook endpoint exists (``catalog.py``)."""
+        import stripe
+
+        keys = [k.strip() for k in template.parameters.get("AllowedPriceLookupKeys", "").split(",") if k.strip()]
+        if not keys:
+            return []
+        client = stripe.StripeClient(API_KEY, base_addresses={"api": self.stripe_url})
+        catalog.seed(client, keys, return_url=template.parameters.get("AppOrigin", f"{self.api_url}/app"))
+        return keys
+
+    def _api_app(self) -> Any:
+        """The template's HTTP APIs (JWT authorizers verified with the local pool's keys) and the
+        example app page at ``/app/``."""
+        assert self.provisioned is not None
+        page = app_page.routes({
+            "region": REGION, "cognito_endpoint": self.aws_url, "user_pool_id": self.provisioned.user_pool_id,
+            "client_id": self.provisioned.client_id, "api": self.api_url, "prices": self.prices})
+        return build_app(self.provisioned.routes, self.runtime.invoke, JwtVerifier(local_jwks_url(self.aws_url)),
+                         extra=page)
+
     def _function_env(self) -> dict[str, str]:
         return {"AWS_ENDPOINT_URL": self.aws_url, "AWS_ACCESS_KEY_ID": "testing",
                 "AWS_SECRET_ACCESS_KEY": "testing", "STRIPE_API_BASE": self.stripe_url}
@@ -228,7 +259,7 @@ class LocalStack(StackHandle):
             "region": REGION,
             "stack": self.config.stack_name,
             "endpoints": {"aws": self.aws_url, "stripe": self.stripe_url, "api": self.api_url},
-            "stripe": {"api_key": API_KEY, "webhook_secret": webhook_secret},
+            "stripe": {"api_key": API_KEY, "webhook_secret": webhook_secret, "prices": self.prices},
             "cognito": {"user_pool_id": self.provisioned.user_pool_id, "client_id": self.provisioned.client_id},
             "wait_time_scale": self.config.wait_time_scale,
             "schedules": self.config.schedules,

@@ -1,0 +1,195 @@
+"""The JWT authorizer of an HTTP API, as API Gateway runs it in front of a route.
+
+Read from the template: an ``AWS::Serverless::HttpApi``'s ``Auth.Authorizers.<name>.JwtConfiguration``
+(``issuer``, ``audience``), ``IdentitySource``, ``DefaultAuthorizer``, and a route's
+``Auth.Authorizer`` / ``Auth.AuthorizationScopes``. For each request, as API Gateway documents it:
+
+1. the identity source (``Authorization``) holds the token, alone or after ``Bearer``;
+2. the signature is checked with the issuer's key named by the token's ``kid`` (RSA algorithms
+   only), fetched from the issuer's JWKS (a Cognito issuer's keys come from the local AWS
+   endpoint, ``/<pool id>/.well-known/jwks.json``; another issuer is asked for its
+   ``/.well-known/openid-configuration``);
+3. ``iss`` equals the configured issuer; ``aud`` is one of the audience entries, or, when the
+   token has no ``aud`` (a Cognito access token), ``client_id`` is; ``exp`` is in the future,
+   ``nbf`` and ``iat`` are not;
+4. the token carries at least one of the route's scopes (``scope`` or ``scp``).
+
+Steps 1-3 failing answer 401 ``{"message":"Unauthorized"}``; a valid token without the route's
+scope answers 403 ``{"message":"Forbidden"}`` (a Cognito ID token has no ``scope``, so a route
+requiring ``aws.cognito.signin.user.admin`` refuses it with 403). ``token_use`` is not checked:
+API Gateway does not look at it. The granted request carries
+``requestContext.authorizer.jwt``: ``claims`` (every claim as a string; a list as ``[a b]``) and
+``scopes`` (the token's, or ``None`` when it has none).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from .template import TemplateError
+
+UNAUTHORIZED = {"message": "Unauthorized"}
+FORBIDDEN = {"message": "Forbidden"}
+RSA_ALGORITHMS = ["RS256", "RS384", "RS512"]
+KEY_CACHE_SECONDS = 2 * 3600  # API Gateway caches an issuer's keys for two hours
+_COGNITO_ISSUER = re.compile(r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/(?P<pool>[\w-]+_[0-9A-Za-z]+)$")
+
+
+class AuthorizerConfigError(TemplateError):
+    """The template's authorizer cannot be run locally; the message says where."""
+
+
+@dataclass(frozen=True)
+class JwtAuthorizer:
+    name: str
+    issuer: str
+    audience: tuple[str, ...]
+    header: str = "authorization"  # from IdentitySource $request.header.<name>
+
+
+@dataclass(frozen=True)
+class RouteAuth:
+    authorizer: JwtAuthorizer
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Granted:
+    claims: dict[str, str]
+    scopes: list[str] | None
+
+    def event_context(self) -> dict[str, Any]:
+        return {"jwt": {"claims": self.claims, "scopes": self.scopes}}
+
+
+@dataclass(frozen=True)
+class Refused:
+    status: int
+    body: dict[str, str]
+    headers: dict[str, str]
+
+
+# -- from the template ------------------------------------------------------------------------
+
+
+def route_auth(api: Mapping[str, Any] | None, event: Mapping[str, Any],
+               resolve: Callable[[Any, str], Any], where: str) -> RouteAuth | None:
+    """The authorizer guarding an HttpApi event's route. ``api`` is the HttpApi resource the
+    event's ``ApiId`` names (None: SAM's implicit API); ``resolve`` resolves intrinsics."""
+    auth = ((api or {}).get("Properties") or {}).get("Auth") or {}
+    route = event.get("Auth") or {}
+    name = route.get("Authorizer") or auth.get("DefaultAuthorizer")
+    if not name or name == "NONE":
+        return None
+    if name == "AWS_IAM":
+        raise AuthorizerConfigError(f"{where}: AWS_IAM authorization is not run by the local stack")
+    spec = (auth.get("Authorizers") or {}).get(name)
+    if spec is None:
+        raise AuthorizerConfigError(f"{where}: authorizer {name} is not declared in the API's Auth.Authorizers")
+    if "JwtConfiguration" not in spec:
+        raise AuthorizerConfigError(f"{where}: authorizer {name}: only JWT authorizers are run by the local stack")
+    config = resolve(spec["JwtConfiguration"], f"{where}.Auth.Authorizers.{name}")
+    source = str(spec.get("IdentitySource", "$request.header.Authorization"))
+    if not source.startswith("$request.header."):
+        raise AuthorizerConfigError(f"{where}: authorizer {name}: IdentitySource {source} is not a header")
+    issuer = str(config.get("issuer") or config.get("Issuer") or "")
+    audience = config.get("audience") or config.get("Audience") or []
+    if not issuer or not audience:
+        raise AuthorizerConfigError(f"{where}: authorizer {name} needs an issuer and an audience")
+    scopes = route.get("AuthorizationScopes", spec.get("AuthorizationScopes")) or []
+    authorizer = JwtAuthorizer(name=name, issuer=issuer, audience=tuple(str(a) for a in audience),
+                               header=source.removeprefix("$request.header.").lower())
+    return RouteAuth(authorizer=authorizer, scopes=tuple(str(s) for s in resolve(scopes, where)))
+
+
+# -- at request time --------------------------------------------------------------------------
+
+
+def _challenge(description: str | None = None) -> dict[str, str]:
+    if description is None:
+        return {"www-authenticate": "Bearer"}
+    return {"www-authenticate": f'Bearer error="invalid_token", error_description="{description}"'}
+
+
+def _claim_text(value: Any) -> str:
+    """A claim as API Gateway hands it to the integration."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + " ".join(_claim_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _token_scopes(claims: Mapping[str, Any]) -> list[str] | None:
+    raw = claims.get("scope", claims.get("scp"))
+    if raw is None:
+        return None
+    return [str(s) for s in raw] if isinstance(raw, list) else str(raw).split()
+
+
+class JwtVerifier:
+    """Verifies tokens for every route; keys are fetched once per issuer and kept two hours."""
+
+    def __init__(self, jwks_url: Callable[[str], str]):
+        self._jwks_url = jwks_url
+        self._clients: dict[str, jwt.PyJWKClient] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, issuer: str) -> jwt.PyJWKClient:
+        with self._lock:
+            client = self._clients.get(issuer)
+            if client is None:
+                client = jwt.PyJWKClient(self._jwks_url(issuer), cache_keys=True, lifespan=KEY_CACHE_SECONDS,
+                                         timeout=10)
+                self._clients[issuer] = client
+            return client
+
+    def authorize(self, headers: Mapping[str, str], auth: RouteAuth) -> Granted | Refused:
+        authorizer = auth.authorizer
+        raw = headers.get(authorizer.header, "").strip()
+        token = raw[len("bearer "):].strip() if raw.lower().startswith("bearer ") else raw
+        if not token:
+            return Refused(401, UNAUTHORIZED, _challenge())
+        try:
+            key = self._client(authorizer.issuer).get_signing_key_from_jwt(token)
+            claims: dict[str, Any] = jwt.decode(
+                token, key.key, algorithms=RSA_ALGORITHMS, issuer=authorizer.issuer, leeway=0,
+                options={"verify_aud": False, "require": ["exp", "iss"]},
+            )
+        except (jwt.PyJWTError, OSError, KeyError, ValueError, TypeError):
+            # OSError: the issuer's keys could not be fetched; API Gateway refuses the token then too
+            return Refused(401, UNAUTHORIZED, _challenge())
+        audience = claims["aud"] if "aud" in claims else claims.get("client_id")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if not any(str(a) in authorizer.audience for a in audiences if a is not None):
+            return Refused(401, UNAUTHORIZED, _challenge("the token does not have a valid audience"))
+        scopes = _token_scopes(claims)
+        if auth.scopes and not set(auth.scopes) & set(scopes or []):
+            return Refused(403, FORBIDDEN, {})
+        return Granted(claims={k: _claim_text(v) for k, v in claims.items()}, scopes=scopes)
+
+
+def local_jwks_url(aws_url: str) -> Callable[[str], str]:
+    """Where an issuer's keys are: a Cognito pool's on the local AWS endpoint, any other issuer's
+    from its OpenID configuration (as API Gateway discovers them)."""
+
+    def jwks_url(issuer: str) -> str:
+        match = _COGNITO_ISSUER.match(issuer)
+        if match:
+            return f"{aws_url.rstrip('/')}/{match.group('pool')}/.well-known/jwks.json"
+        with urllib.request.urlopen(f"{issuer.rstrip('/')}/.well-known/openid-configuration", timeout=10) as answer:
+            return str(json.loads(answer.read())["jwks_uri"])
+
+    return jwks_url
