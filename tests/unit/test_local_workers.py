@@ -149,6 +149,26 @@ def test_a_warm_worker_is_reused_and_a_timeout_kills_it(runtime, tmp_path):
     assert not errored and fresh["pid"] != first["pid"]
 
 
+def test_the_init_limit_bounds_a_cold_start_only(runtime, tmp_path):
+    spec = registered(runtime, function(tmp_path, "warm"))
+    first, _ = runtime.invoke(spec.name, {})
+    runtime.init_timeout = 0.0  # long past for the warm worker: it still serves
+    second, errored = runtime.invoke(spec.name, {})
+    assert not errored and second["pid"] == first["pid"]
+
+
+def test_an_init_that_hangs_is_stopped_at_the_init_limit(tmp_path):
+    rt = ProcessRuntime(tmp_path / "logs", init_timeout=0.5)
+    try:
+        spec = registered(rt, function(tmp_path, "stuck", "import time\ntime.sleep(60)\n"))
+        error, errored = rt.invoke(spec.name, {})
+        assert errored and error["errorType"] == "Sandbox.Timedout"
+        assert rt.workers() == []
+        assert any("Status: timeout" in line for line in rt.log_lines(spec.name) if line.startswith("INIT_REPORT"))
+    finally:
+        rt.close()
+
+
 def test_a_worker_that_exits_fails_its_invocation_and_is_replaced(runtime, tmp_path):
     spec = registered(runtime, function(tmp_path, "crashy"))
     before, _ = runtime.invoke(spec.name, {})

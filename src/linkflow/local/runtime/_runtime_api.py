@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
@@ -38,6 +38,7 @@ class Invocation:
     payload: bytes
     timeout: float
     function_arn: str
+    submitted_at: float = field(default_factory=time.monotonic)
     handed_at: float | None = None  # time.monotonic() when the worker took it
     deadline: float | None = None
     outcome: Outcome | None = None
@@ -83,10 +84,16 @@ class RuntimeApi:
                     return "init_error"
                 if self.exit_code is not None:
                     return "exited"
-                limit = invocation.deadline if invocation.deadline is not None else init_deadline
+                end: WaitEnd
+                if invocation.deadline is not None:
+                    limit, end = invocation.deadline, "timeout"
+                elif self.ready_at is None:  # still in its init phase
+                    limit, end = init_deadline, "init_timeout"
+                else:  # warm: about to take it (a worker spawned long ago is no init timeout)
+                    limit, end = invocation.submitted_at + invocation.timeout, "timeout"
                 left = limit - time.monotonic()
                 if left <= 0:
-                    return "timeout" if invocation.deadline is not None else "init_timeout"
+                    return end
                 self._cond.wait(left)
 
     def exited(self, code: int) -> None:
