@@ -6,6 +6,10 @@
    entitlement exist anyway; Stripe comes back; a redrive completes the same execution.
 3. The first user subscribes with a trial through the stripe SDK; Stripe's webhooks drive the
    subscription-events machine to `trialing`; the trial ends; the entitlement becomes `active`.
+4. A user subscribes the way the app does, through its API (no browser): signs in with Cognito
+   (`InitiateAuth` `USER_PASSWORD_AUTH`), asks `POST /billing/checkout-session` for a Checkout
+   Session with the access token, pays by posting `card_number` to the session's url, and sees the
+   entitlement `active` with its features on `GET /me`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -188,6 +195,69 @@ class Demo:
                     "current_period_end after the trial end")
 
 
+    def app_api(self, method: str, path: str, token: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        """The app's API as a frontend calls it: the access token as a bearer token."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.stack.api_url}{path}", data=data, method=method, headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as refused:
+            return refused.code, json.loads(refused.read() or b"{}")
+
+    def scenario_checkout(self) -> None:
+        self.console.rule("4. Checkout through the app's API → pay → entitlement on GET /me")
+        sub, email = self.sign_up("Katherine", "Johnson")
+        self.wait(self.execution_arn(sub))
+        tokens = self.cognito.initiate_auth(ClientId=self.stack.info["cognito"]["client_id"],
+                                            AuthFlow="USER_PASSWORD_AUTH",
+                                            AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD})
+        access = tokens["AuthenticationResult"]["AccessToken"]
+        self.console.print("signed in with InitiateAuth USER_PASSWORD_AUTH: an access token for the app's API")
+        price = self.stack.info["stripe"].get("prices", ["pro_monthly"])[0]
+        status, answer = self.app_api("POST", "/billing/checkout-session", access, {"price": price})
+        self.console.print(f"POST /billing/checkout-session {{\"price\": \"{price}\"}} → {status} {answer}")
+        self.expect(status == 200 and "url" in answer, "a Checkout Session url")
+        if status != 200:
+            return
+        status, again = self.app_api("POST", "/billing/checkout-session", access, {"price": price})
+        self.expect(again == answer, "a second click gets the same session")
+        unauthorized = self.app_api("GET", "/me", tokens["AuthenticationResult"]["IdToken"])
+        self.expect(unauthorized == (403, {"message": "Forbidden"}), "an ID token is refused (403, no scope)")
+        paid = _post_form(answer["url"], {"card_number": "4242424242424242"})
+        self.console.print(f"paid on the hosted checkout page with 4242 4242 4242 4242 → {paid[0]} to {paid[1]}")
+        self.expect(paid[0] == 303 and paid[1].startswith(f"{self.stack.api_url}/app/"), "redirected to the app")
+        self.settle()
+        deadline = time.monotonic() + 30
+        me: Any = {}
+        while time.monotonic() < deadline:
+            me = self.app_api("GET", "/me", access)[1]
+            if me.get("entitlement", {}).get("status") == "active" and me["entitlement"].get("features"):
+                break
+            time.sleep(0.2)
+        self.console.print_json(json.dumps(me))
+        entitlement = me.get("entitlement") or {}
+        self.expect(entitlement.get("status") == "active", "GET /me: entitlement active")
+        self.expect(bool(entitlement.get("features")), f"GET /me: features {entitlement.get('features')}")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _post_form(url: str, fields: dict[str, str]) -> tuple[int, str]:
+    """POST a form as a browser submits it; the status and where it redirects."""
+    opener = urllib.request.build_opener(_NoRedirect)
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(fields).encode(), method="POST")
+    try:
+        with opener.open(request, timeout=30) as answer:
+            return answer.status, ""
+    except urllib.error.HTTPError as redirect:
+        return redirect.code, redirect.headers.get("Location", "")
+
+
 def run_demo(wait_time_scale: float = 0.01) -> int:
     console = Console()
     with tempfile.TemporaryDirectory(prefix="linkflow-demo-") as state_dir:
@@ -200,6 +270,7 @@ def run_demo(wait_time_scale: float = 0.01) -> int:
             demo.scenario_signup()
             demo.scenario_outage()
             demo.scenario_subscription()
+            demo.scenario_checkout()
     if demo.problems:
         console.print(f"[red]demo finished with {len(demo.problems)} problem(s):[/] " + "; ".join(demo.problems))
         return 1

@@ -14,7 +14,7 @@ def test_demo_runs_every_scenario_and_exits_zero():
                             text=True, timeout=300, env=None)
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
-    for section in ("1. Native sign-up", "2. Stripe outage", "3. Subscription with a trial"):
+    for section in ("1. Native sign-up", "2. Stripe outage", "3. Subscription with a trial", "4. Checkout"):
         assert section in out
     assert "NOT OK" not in out
     assert "demo finished: every expectation held" in out
