@@ -42,6 +42,11 @@ def _every_kind(client: stripe.StripeClient, admin: Admin, raw: httpx.Client, mo
     product = client.v1.products.create(params={"name": "Doomed"})
     client.v1.products.delete(product.id)
     client.v1.customers.delete(client.v1.customers.create(params={"email": "gone@example.com"}).id)
+    item = client.v1.invoice_items.create(params={"customer": customer.id, "amount": 100, "currency": "usd"})
+    draft = client.v1.invoices.create(params={"customer": customer.id, "pending_invoice_items_behavior": "include"})
+    client.v1.invoices.line_items.list(draft.id)
+    client.v1.invoices.delete(draft.id)
+    client.v1.invoice_items.delete(item.id)
     client.v1.test_helpers.test_clocks.delete(clock.id)
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.customers.retrieve("cus_missing")

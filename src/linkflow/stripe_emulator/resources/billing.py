@@ -254,17 +254,46 @@ def expire(call: Call, sub: dict[str, Any], now: int) -> None:
     emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
 
 
-def advance(call: Call, subscriptions: Callable[[], list[dict[str, Any]]], until: int) -> int:
+def invoice_step(invoice: dict[str, Any]) -> tuple[int, int, str] | None:
+    """The next thing due for an invoice outside a subscription's cycle: finalizing an ``auto_advance``
+    draft (and charging it), or the payment attempt of an open one-off invoice."""
+    if invoice["status"] == "draft" and invoice["auto_advance"] and invoice["automatically_finalizes_at"]:
+        return invoice["automatically_finalizes_at"], 1, "finalize"
+    if (invoice["status"] == "open" and invoice["subscription"] is None and invoice["next_payment_attempt"]
+            and invoice["collection_method"] == "charge_automatically"):
+        return invoice["next_payment_attempt"], 3, "attempt"
+    return None
+
+
+def run_invoice_step(call: Call, invoice: dict[str, Any], when: int, action: str) -> None:
+    customer = call.state.store.get("customer", invoice["customer"]) or {}
+    if action == "finalize":
+        invoices.finalize(call, invoice, customer, when)
+        if invoice["collection_method"] != "charge_automatically":
+            return
+    pm = invoice.get("default_payment_method") or customer_payment_method(customer)
+    invoices.collect(call, invoice, pm, when)
+
+
+def advance(call: Call, subscriptions: Callable[[], list[dict[str, Any]]], until: int,
+            invoices_of: Callable[[], list[dict[str, Any]]] = list) -> int:
     """Run every step due up to ``until``, earliest first; returns how many ran."""
     for count in range(MAX_STEPS):
-        best: tuple[tuple[int, int, str], dict[str, Any]] | None = None
+        best: tuple[tuple[int, int, str], dict[str, Any], bool] | None = None
         for sub in subscriptions():
             step = next_step(call, sub)
             if step is not None and step[0] <= until and (best is None or step < best[0]):
-                best = (step, sub)
+                best = (step, sub, True)
+        for invoice in invoices_of():
+            step = invoice_step(invoice)
+            if step is not None and step[0] <= until and (best is None or step < best[0]):
+                best = (step, invoice, False)
         if best is None:
             return count
-        (when, _, action), sub = best
-        run_step(call, sub, when, action)
+        (when, _, action), record, is_sub = best
+        if is_sub:
+            run_step(call, record, when, action)
+        else:
+            run_invoice_step(call, record, when, action)
     raise invalid_request(f"More than {MAX_STEPS} billing steps in one advance; advance in smaller steps.",
                           param="frozen_time")

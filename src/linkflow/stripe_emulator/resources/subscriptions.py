@@ -6,7 +6,7 @@ from typing import Any
 
 from ..call import Call
 from ..endpoints import Route, crud_routes
-from ..errors import card_declined, invalid_request, missing_param, missing_reference, resource_missing
+from ..errors import StripeError, card_declined, invalid_request, missing_param, missing_reference, resource_missing
 from ..events import emit, emit_updated
 from ..forms import as_bool, as_dict, as_int, blank_to_none, merge_metadata
 from ..lists import created_filter, page, search_records
@@ -16,7 +16,7 @@ from ..render import RENDERERS, render
 from ..search import SUBSCRIPTION_FIELDS
 from ..state import EmulatorState
 from ..store import new_id, public
-from . import billing, invoices
+from . import billing, invoices, plan_changes
 from .clock_time import customer_now
 from .payment_methods import customers_own
 from .prices import plan_of
@@ -233,29 +233,31 @@ def retrieve(call: Call, sub_id: str) -> dict[str, Any]:
     return render(call.state, "subscription", get_or_404(call, "subscription", sub_id))
 
 
-def _update_items(call: Call, sub: dict[str, Any], specs: Any, now: int) -> None:
+def apply_item_specs(call: Call, sub: dict[str, Any], specs: Any, now: int, *, param: str = "items") -> None:
+    """Add, change and delete items as ``items[]`` of an update (or of a preview) says."""
     if not isinstance(specs, list):
-        raise invalid_request("Invalid array", param="items")
+        raise invalid_request("Invalid array", param=param)
     for index, raw in enumerate(specs):
-        spec = as_dict(raw, f"items[{index}]")
+        where = f"{param}[{index}]"
+        spec = as_dict(raw, where)
         item_id = spec.get("id")
         if not item_id:
             sub["_items"].append(_new_item(call, sub["id"], spec, index, now))
             continue
         item = next((i for i in sub["_items"] if i["id"] == item_id), None)
         if item is None:
-            raise missing_reference("subscription_item", str(item_id), f"items[{index}][id]")
-        if as_bool(spec.get("deleted", "false"), f"items[{index}][deleted]"):
+            raise missing_reference("subscription_item", str(item_id), f"{where}[id]")
+        if as_bool(spec.get("deleted", "false"), f"{where}[deleted]"):
             sub["_items"].remove(item)
             continue
         if "price" in spec:
-            item["price"] = _price_for(call, spec["price"], f"items[{index}][price]")["id"]
+            item["price"] = _price_for(call, spec["price"], f"{where}[price]")["id"]
         if "quantity" in spec:
-            item["quantity"] = as_int(spec["quantity"], f"items[{index}][quantity]", minimum=0)
+            item["quantity"] = as_int(spec["quantity"], f"{where}[quantity]", minimum=0)
         if "metadata" in spec:
             item["metadata"] = merge_metadata(item["metadata"], spec["metadata"])
     if not sub["_items"]:
-        raise invalid_request("A subscription must have at least one active plan.", param="items")
+        raise invalid_request("A subscription must have at least one active plan.", param=param)
     _check_intervals(call, sub["_items"])
     billing.set_period(sub, sub["current_period_start"], sub["current_period_end"])
 
@@ -292,17 +294,14 @@ def _apply_trial_end(call: Call, sub: dict[str, Any], value: Any, now: int) -> b
 
 
 # Not implemented, so refused (beyond those of create): pause_collection[resumes_at], payment_behavior,
-# proration_date, trial_from_plan; proration_behavior other than none, billing_cycle_anchor other than
-# unchanged. Changing an item's price or quantity makes no proration (Stripe's default would).
-@accepts("proration_behavior", "billing_cycle_anchor",
+# trial_from_plan. Prorations and billing cycle resets: plan_changes.py.
+@accepts("proration_behavior", "billing_cycle_anchor", "proration_date",
          "items[][id]", "items[][price]", "items[][quantity]", "items[][metadata]", "items[][deleted]",
          "cancel_at_period_end", "cancel_at", "default_payment_method", "metadata", "description",
          "pause_collection[behavior]", "trial_end", _TRIAL_SETTINGS, "cancellation_details[comment]",
          "cancellation_details[feedback]")
 def update(call: Call, sub_id: str) -> dict[str, Any]:
     params = call.params
-    implemented_values(params, "proration_behavior", "none")
-    implemented_values(params, "billing_cycle_anchor", "unchanged")
     sub = get_or_404(call, "subscription", sub_id)
     if sub["status"] in ("canceled", "incomplete_expired") and set(params) - {
             "metadata", "cancellation_details", "expand"}:
@@ -310,8 +309,15 @@ def update(call: Call, sub_id: str) -> dict[str, Any]:
     customer = billing.customer_of(call, sub)
     now = customer_now(call.state, customer)
     before = billing.snapshot(sub)
-    if "items" in params:
-        _update_items(call, sub, params["items"], now)
+    try:
+        if "items" in params:
+            apply_item_specs(call, sub, params["items"], now)
+        change = plan_changes.read(call, sub, params, before["_items"], now)
+    except StripeError:
+        sub.clear()
+        sub.update(before)  # a refused update changes nothing
+        raise
+    failed = plan_changes.apply(call, sub, customer, before["_items"], change, now)
     if "metadata" in params:
         sub["metadata"] = merge_metadata(sub["metadata"], params["metadata"])
     if "description" in params:
@@ -335,6 +341,8 @@ def update(call: Call, sub_id: str) -> dict[str, Any]:
         sub["trial_settings"] = _trial_settings(params["trial_settings"], sub["trial_settings"])
     end_trial_now = "trial_end" in params and _apply_trial_end(call, sub, params["trial_end"], now)
     emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
+    if failed is not None:
+        billing.after_failed_payment(call, sub, failed, now)
     if end_trial_now:
         billing.end_trial(call, sub, now)
     return render(call.state, "subscription", sub)

@@ -76,7 +76,8 @@ def advance(call: Call, clock_id: str) -> dict[str, Any]:
     customers = _customer_ids(call.state, clock_id)
     engine = system_call(call.state)
     billing.advance(engine, lambda: [s for s in call.state.store.table("subscription").values()
-                                     if s["customer"] in customers], target)
+                                     if s["customer"] in customers], target,
+                    lambda: [i for i in call.state.store.newest_first("invoice") if i["customer"] in customers])
     clock.update(frozen_time=target, status="ready")
     checkout.expire_due(engine, test_clock=clock_id)
     emit(call, "test_helpers.test_clock.ready", KIND, clock, created=call.now())
@@ -105,7 +106,8 @@ def advance_emulator_time(state: EmulatorState, seconds: float) -> int:
     state.clock.advance(seconds)
     engine = system_call(state)
     steps = billing.advance(engine, lambda: [s for s in state.store.table("subscription").values()
-                                             if not s.get("test_clock")], state.clock.now_int())
+                                             if not s.get("test_clock")], state.clock.now_int(),
+                            lambda: [i for i in state.store.newest_first("invoice") if not i.get("test_clock")])
     return steps + checkout.expire_due(engine)
 
 
