@@ -193,3 +193,108 @@ def test_the_poller_deletes_what_succeeded_and_polls_short_while_failures_are_du
     assert sqs.received[0]["MaxNumberOfMessages"] == 5 and sqs.received[0]["WaitTimeSeconds"] == 1
     assert poller.poll_once() == 0
     assert sqs.received[1]["WaitTimeSeconds"] == 0  # "b" is due back within the (scaled) visibility timeout
+
+
+# --- Conditions, as CloudFormation evaluates them before it creates anything ------------------
+
+_CONDITIONAL = """
+Parameters:
+  Stage: {Type: String, Default: dev}
+  GoogleClientId: {Type: String, Default: ""}
+  TableName: {Type: String, Default: ""}
+Conditions:
+  HasGoogle: !Not [!Equals [!Ref GoogleClientId, ""]]
+  IsProd: !Equals [!Ref Stage, prod]
+  ProdWithGoogle: !And [!Condition IsProd, !Condition HasGoogle]
+  EitherOne: !Or [!Condition IsProd, !Condition HasGoogle]
+  InUsEast1: !Equals [!Ref "AWS::Region", us-east-1]
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: !If [IsProd, !Ref TableName, !Sub "linkflow-${Stage}-T"]
+      Tags:
+        - {Key: a, Value: b}
+        - !If [HasGoogle, {Key: google, Value: "yes"}, !Ref AWS::NoValue]
+      SSESpecification: !If [ProdWithGoogle, {SSEEnabled: true}, !Ref AWS::NoValue]
+  Google:
+    Type: AWS::Cognito::UserPoolIdentityProvider
+    Condition: HasGoogle
+    Properties: {ProviderName: Google}
+Outputs:
+  GoogleName:
+    Condition: HasGoogle
+    Value: !Ref Google
+  Always:
+    Value: !If [EitherOne, one, neither]
+"""
+
+
+def _conditional(tmp_path, **overrides):
+    path = tmp_path / "t.yaml"
+    path.write_text(_CONDITIONAL)
+    return load_template(path, overrides or None)
+
+
+def test_conditions_evaluate_equals_not_and_or_and_condition_references(tmp_path):
+    assert _conditional(tmp_path).conditions == {
+        "HasGoogle": False, "IsProd": False, "ProdWithGoogle": False, "EitherOne": False, "InUsEast1": True}
+    both = _conditional(tmp_path, Stage="prod", GoogleClientId="g")
+    assert both.conditions == {"HasGoogle": True, "IsProd": True, "ProdWithGoogle": True, "EitherOne": True,
+                               "InUsEast1": True}
+    assert _conditional(tmp_path, GoogleClientId="g").conditions["EitherOne"] is True
+
+
+def test_false_conditions_drop_resources_outputs_and_novalue_properties(tmp_path):
+    t = _conditional(tmp_path)
+    assert set(t.resources) == {"Table"}
+    props = t.resources["Table"]["Properties"]
+    assert props["TableName"] == {"Fn::Sub": "linkflow-${Stage}-T"}
+    assert props["Tags"] == [{"Key": "a", "Value": "b"}]  # the NoValue list item is gone
+    assert "SSESpecification" not in props  # and so is the NoValue property
+    assert t.body["Outputs"] == {"Always": {"Value": "neither"}}
+
+
+def test_true_conditions_keep_resources_without_their_condition_key(tmp_path):
+    t = _conditional(tmp_path, Stage="prod", GoogleClientId="g", TableName="Existing")
+    assert t.resources["Google"] == {"Type": "AWS::Cognito::UserPoolIdentityProvider",
+                                     "Properties": {"ProviderName": "Google"}}
+    props = t.resources["Table"]["Properties"]
+    assert props["TableName"] == {"Ref": "TableName"}
+    assert props["Tags"][1] == {"Key": "google", "Value": "yes"} and props["SSESpecification"] == {"SSEEnabled": True}
+    assert t.body["Outputs"]["GoogleName"] == {"Value": {"Ref": "Google"}}
+
+
+@pytest.mark.parametrize("bad, wanted", [
+    ("  Broken: !Equals [!Ref Nowhere, x]\n", "only reference parameters"),
+    ("  Broken: !Condition Missing\n", "unknown condition Missing"),
+    ("  Broken: !Not [!Condition Broken]\n", "refers to itself"),
+    ("  Broken: {Fn::Contains: [[a], a]}\n", "not a condition function"),
+])
+def test_bad_conditions_fail_naming_the_condition(tmp_path, bad, wanted):
+    path = tmp_path / "t.yaml"
+    path.write_text(_CONDITIONAL.replace("Resources:\n", bad + "Resources:\n", 1))
+    with pytest.raises(TemplateError, match=wanted) as err:
+        load_template(path)
+    assert "Broken" in str(err.value)
+
+
+def test_fn_if_and_resource_conditions_must_name_a_declared_condition(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text(_CONDITIONAL.replace("Condition: HasGoogle\n    Properties", "Condition: Nope\n    Properties"))
+    with pytest.raises(TemplateError, match="Resources.Google: unknown condition Nope"):
+        load_template(path)
+    path.write_text(_CONDITIONAL.replace("!If [EitherOne,", "!If [Nope,"))
+    with pytest.raises(TemplateError, match="Fn::If names unknown condition Nope"):
+        load_template(path)
+
+
+def test_the_local_stack_provisions_the_template_with_its_conditions_evaluated():
+    """template.yaml's identity providers are absent without their parameters; every table gets
+    its per-stage name, which is what the functions' environment reads."""
+    t = load_template(Path(__file__).resolve().parents[2] / "template.yaml", {"Stage": "local"})
+    assert not t.of_type("AWS::Cognito::UserPoolIdentityProvider", "AWS::Cognito::UserPoolDomain")
+    assert t.resources["UserPoolClient"]["Properties"]["SupportedIdentityProviders"] == ["COGNITO"]
+    r = Resolver(t, pseudo={}, ref=lambda n: f"ref:{n}", get_att=lambda n, a: f"{a}-of-{n}")
+    assert r.resolve(t.resources["UserProfilesTable"]["Properties"]["TableName"]) == "linkflow-local-UserProfiles"
+    assert "Fn::If" not in str(t.body) and "AWS::NoValue" not in str(t.body)

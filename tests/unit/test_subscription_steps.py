@@ -217,4 +217,6 @@ def test_the_outputs_name_the_events_resources():
     assert outputs["SubscriptionEventsStateMachineArn"]["Value"] == {"Ref": "SubscriptionEventsStateMachine"}
     assert outputs["UnlinkedCustomersTableName"]["Value"] == {"Ref": "UnlinkedCustomersTable"}
     assert "/stripe/webhook" in json.dumps(outputs["StripeWebhookUrl"]["Value"])
-    assert function_env("RecordUnlinkedCustomerFunction")["UNLINKED_CUSTOMERS_TABLE"] == "UnlinkedStripeCustomers"
+    # per-stage by default (Stage dev); UnlinkedCustomersTableName=UnlinkedStripeCustomers keeps the old name
+    assert function_env("RecordUnlinkedCustomerFunction")["UNLINKED_CUSTOMERS_TABLE"] == (
+        "linkflow-dev-UnlinkedStripeCustomers")

@@ -33,6 +33,7 @@ OUTPUTS = {
     "AppApiUrl",
     "OnboardingStartDeadLetterQueueUrl",
     "AlarmTopicArn",
+    "HostedUiUrl",  # Condition HasFederation: only with Google or Apple
 }
 
 
@@ -144,9 +145,9 @@ def test_function_code_is_a_thin_app_py(logical_id):
 def test_parameters_and_defaults():
     assert PARAMETERS == {
         "Stage": "dev",
-        "UserProfilesTableName": "UserProfiles",
-        "EntitlementsTableName": "Entitlements",
-        "EmailClaimsTableName": "EmailClaims",
+        "UserProfilesTableName": "",
+        "EntitlementsTableName": "",
+        "EmailClaimsTableName": "",
         "AppOrigin": "http://localhost:3000/app",
         "AppCorsOrigin": "http://localhost:3000",
         "AllowedPriceLookupKeys": "pro_monthly,team_monthly",
@@ -156,7 +157,13 @@ def test_parameters_and_defaults():
         "StripeWebhookSecretName": "linkflow/stripe-webhook",
         "TrustedLinkingProviders": "Google,SignInWithApple",
         "StripeLivemode": "false",
-        "UnlinkedCustomersTableName": "UnlinkedStripeCustomers",
+        "UnlinkedCustomersTableName": "",
+        "GoogleClientId": "",
+        "GoogleClientSecretName": "linkflow/google",
+        "AppleServicesId": "",
+        "AppleTeamId": "",
+        "AppleKeyId": "",
+        "ApplePrivateKeySecretName": "linkflow/apple",
         "LogRetentionInDays": "30",
         "WebhookReservedConcurrency": "20",
         "WebhookThrottleRateLimit": "50",
@@ -164,9 +171,104 @@ def test_parameters_and_defaults():
     }
 
 
-def test_the_template_uses_no_conditions():
-    assert "Conditions" not in TEMPLATE
-    assert "Fn::If" not in json.dumps(TEMPLATE)
+def _deployed(**parameters: str) -> dict[str, Any]:
+    """The template as CloudFormation deploys it with these parameters (Conditions evaluated by the
+    local stack's loader, which the local stack provisions from)."""
+    from linkflow.local.template import load_template
+
+    return load_template(ROOT / "template.yaml", parameters).body
+
+
+def test_tables_get_per_stage_names_unless_a_name_is_given():
+    def names(**parameters: str) -> dict[str, str]:
+        def name(value: dict[str, str]) -> str:
+            if "Ref" in value:
+                return parameters[value["Ref"]]
+            return value["Fn::Sub"].replace("${Stage}", PARAMETERS["Stage"])
+
+        body = _deployed(**parameters)
+        return {lid: name(res["Properties"]["TableName"]) for lid, res in body["Resources"].items()
+                if res["Type"] == "AWS::DynamoDB::Table"}
+
+    assert names() == {  # the default Stage, dev
+        "UserProfilesTable": "linkflow-dev-UserProfiles", "EntitlementsTable": "linkflow-dev-Entitlements",
+        "EmailClaimsTable": "linkflow-dev-EmailClaims",
+        "UnlinkedCustomersTable": "linkflow-dev-UnlinkedStripeCustomers"}
+    existing = {"UserProfilesTableName": "UserProfiles", "EntitlementsTableName": "Entitlements",
+                "EmailClaimsTableName": "EmailClaims",
+                "UnlinkedCustomersTableName": "UnlinkedStripeCustomers"}
+    assert names(**existing) == {
+        "UserProfilesTable": "UserProfiles", "EntitlementsTable": "Entitlements", "EmailClaimsTable": "EmailClaims",
+        "UnlinkedCustomersTable": "UnlinkedStripeCustomers"}
+    # every reader takes the name from the table itself, never from the parameter
+    text = json.dumps({k: v for k, v in TEMPLATE.items() if k != "Conditions"})
+    for parameter in existing:
+        assert text.count(f'"Ref": "{parameter}"') == 1, f"only the table's own TableName reads {parameter}"
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["USER_PROFILES_TABLE"] == {"Ref": "UserProfilesTable"}
+    assert function_env("WriteProfileFunction")["USER_PROFILES_TABLE"] == "linkflow-dev-UserProfiles"
+
+
+def test_no_identity_provider_unless_its_client_id_is_given():
+    body = _deployed()
+    kinds = {res["Type"] for res in body["Resources"].values()}
+    assert not kinds & {"AWS::Cognito::UserPoolIdentityProvider", "AWS::Cognito::UserPoolDomain"}
+    client = body["Resources"]["UserPoolClient"]["Properties"]
+    assert client["SupportedIdentityProviders"] == ["COGNITO"]
+    assert "AllowedOAuthFlows" not in client and "HostedUiUrl" not in body["Outputs"]
+
+
+@pytest.mark.parametrize("given", [["google"], ["apple"], ["google", "apple"]])
+def test_google_and_apple_become_providers_of_the_pool_and_the_app_client(given):
+    parameters = {}
+    if "google" in given:
+        parameters["GoogleClientId"] = "123-abc.apps.googleusercontent.com"
+    if "apple" in given:
+        parameters.update(AppleServicesId="com.example.linkflow", AppleTeamId="TEAM123", AppleKeyId="KEY123")
+    body = _deployed(**parameters)
+    providers = {res["Properties"]["ProviderName"]: res["Properties"] for res in body["Resources"].values()
+                 if res["Type"] == "AWS::Cognito::UserPoolIdentityProvider"}
+    expected = {"google": "Google", "apple": "SignInWithApple"}
+    assert set(providers) == {expected[g] for g in given}
+    for props in providers.values():
+        assert props["AttributeMapping"]["email"] == "email"
+        assert props["AttributeMapping"]["email_verified"] == "email_verified"  # PreSignUp links only verified ones
+        assert props["UserPoolId"] == {"Ref": "UserPool"}
+    if "google" in given:  # the secret from Secrets Manager, by a dynamic reference: never a parameter value
+        assert providers["Google"]["ProviderDetails"]["client_secret"] == {
+            "Fn::Sub": "{{resolve:secretsmanager:${GoogleClientSecretName}:SecretString:client_secret}}"}
+    if "apple" in given:
+        assert providers["SignInWithApple"]["ProviderDetails"]["private_key"] == {
+            "Fn::Sub": "{{resolve:secretsmanager:${ApplePrivateKeySecretName}:SecretString:private_key}}"}
+    client = body["Resources"]["UserPoolClient"]["Properties"]
+    refs = {"google": {"Ref": "GoogleIdentityProvider"}, "apple": {"Ref": "AppleIdentityProvider"}}
+    assert client["SupportedIdentityProviders"] == ["COGNITO", *[refs[g] for g in ("google", "apple") if g in given]]
+    assert client["AllowedOAuthFlows"] == ["code"] and client["CallbackURLs"] == [{"Ref": "AppOrigin"}]
+    assert "UserPoolDomain" in body["Resources"] and "HostedUiUrl" in body["Outputs"]
+    trusted = PARAMETERS["TrustedLinkingProviders"].split(",")
+    assert set(providers) <= set(trusted), "the providers the template creates are trusted for linking by default"
+
+
+def test_federation_passes_cfn_lint_and_the_sam_transform_with_providers_given(tmp_path):
+    """cfn-lint checks the template under no particular parameters; the transform must accept the
+    conditional providers too."""
+    from samtranslator.translator.transform import transform
+
+    template = json.loads(json.dumps(TEMPLATE))
+    for logical_id, res in template["Resources"].items():
+        props = res.get("Properties", {})
+        for key in ("CodeUri", "DefinitionUri", "ContentUri"):
+            if key in props:
+                props[key] = f"s3://linkflow-artifacts/{logical_id}/{key}.zip"
+
+    class NoManagedPolicies:
+        def load(self, *args: Any, **kwargs: Any) -> dict[str, str]:
+            return {}
+
+    out = transform(template, {"GoogleClientId": "x", "AppleServicesId": "y"}, NoManagedPolicies())
+    assert out["Resources"]["GoogleIdentityProvider"]["Condition"] == "HasGoogle"
+    assert out["Resources"]["AppleIdentityProvider"]["Condition"] == "HasApple"
+    assert out["Resources"]["UserPoolDomain"]["Condition"] == "HasFederation"
 
 
 def test_tables_follow_the_data_contract():
@@ -183,7 +285,7 @@ def test_tables_follow_the_data_contract():
     assert gsis["StripeCustomerIndex"]["KeySchema"][0]["AttributeName"] == "stripeCustomerId"
     assert all(g["Projection"] == {"ProjectionType": "ALL"} for g in gsis.values())
     assert all(props["BillingMode"] == "PAY_PER_REQUEST" for props in tables.values())
-    assert {lid: props["TableName"] for lid, props in tables.items()} == {
+    assert {lid: props["TableName"]["Fn::If"][1] for lid, props in tables.items()} == {
         "UserProfilesTable": {"Ref": "UserProfilesTableName"},
         "EntitlementsTable": {"Ref": "EntitlementsTableName"},
         "EmailClaimsTable": {"Ref": "EmailClaimsTableName"},

@@ -30,11 +30,25 @@ TEMPLATE = load_template()
 PARAMETERS = {name: str(spec.get("Default", "")) for name, spec in TEMPLATE.get("Parameters", {}).items()}
 
 
+def _conditions() -> dict[str, bool]:
+    from linkflow.local.template import evaluate_conditions
+
+    return evaluate_conditions(TEMPLATE.get("Conditions") or {}, PARAMETERS, PSEUDO)
+
+
+CONDITIONS = _conditions()  # under the default parameters
+
+
 def resolve(value: Any) -> Any:
     """Resolve the ``Ref`` (parameters, pseudo parameters) and ``Fn::Sub`` a function env uses."""
     if isinstance(value, dict) and len(value) == 1:
         ((key, arg),) = value.items()
+        if key == "Fn::If":
+            name, if_true, if_false = arg
+            return resolve(if_true if CONDITIONS[name] else if_false)
         if key == "Ref":
+            if TEMPLATE["Resources"].get(arg, {}).get("Type") == "AWS::DynamoDB::Table":  # a table's Ref: its name
+                return resolve(TEMPLATE["Resources"][arg]["Properties"]["TableName"])
             queue = TEMPLATE["Resources"].get(arg, {})
             if queue.get("Type") == "AWS::SQS::Queue":  # a queue's Ref is its URL
                 return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{resolve(queue['Properties']['QueueName'])}"

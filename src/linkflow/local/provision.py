@@ -32,8 +32,11 @@ BUCKET_TYPE = "AWS::S3::Bucket"
 SCHEDULE_TYPE = "AWS::Scheduler::Schedule"
 IMPLICIT_HTTP_API = "ServerlessHttpApi"  # what SAM names the HTTP API it creates for HttpApi events
 LOCAL_API_ID = "linkflow-local-api"
-# Types with no local behaviour: permissions, roles and log groups exist on AWS only.
+# Types with no local behaviour: permissions, roles and log groups exist on AWS only; federated
+# identity providers and the hosted UI are simulated by `linkflow local federated-signin`.
 IGNORED_TYPES = {
+    "AWS::Cognito::UserPoolIdentityProvider",
+    "AWS::Cognito::UserPoolDomain",
     "AWS::Lambda::Permission",
     "AWS::IAM::Role",
     "AWS::IAM::Policy",
@@ -93,8 +96,8 @@ class Provisioner:
             kind = res.get("Type")
             if kind not in SUPPORTED:
                 raise TemplateError(f"resource {logical_id}: type {kind} is not supported by the local stack")
-            if "Condition" in res:
-                raise TemplateError(f"resource {logical_id}: Conditions are not supported by the local stack")
+            if "Condition" in res:  # load_template drops or keeps conditional resources
+                raise TemplateError(f"resource {logical_id}: Condition {res['Condition']} was not evaluated")
 
     def _name(self, logical_id: str) -> str:
         if logical_id in self._physical:

@@ -276,14 +276,9 @@ class LocalStack(StackHandle):
         return info
 
     def export_lines(self) -> list[str]:
-        return [
-            f"export AWS_ENDPOINT_URL={self.aws_url}",
-            f"export AWS_REGION={REGION}",
-            "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
-            f"export LINKFLOW_STACK={self.config.stack_name}",
-            f"export STRIPE_API_BASE={self.stripe_url}",
-            f"export STRIPE_API_KEY={API_KEY}",
-        ]
+        from .exports import export_lines
+
+        return export_lines(self.info)
 
 
 __all__ = ["LocalStack", "LocalStackConfig", "TemplateError"]

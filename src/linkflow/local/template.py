@@ -3,6 +3,13 @@
 Supported: ``Ref`` (parameters, pseudo parameters, resources), ``Fn::Sub`` (both forms),
 ``Fn::GetAtt``, ``Fn::Join``, ``Fn::Select``, ``Fn::Split``. Anything else is reported with the
 path where it was found, so a template the stack cannot provision fails loudly.
+
+Conditions are evaluated when the template is loaded, as CloudFormation does before it creates
+anything: the ``Conditions`` section (``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``,
+``Condition``) from the parameters and the local pseudo parameters; resources and outputs whose
+``Condition`` is false are dropped; every ``Fn::If`` is replaced by its chosen branch; and a
+``Ref: AWS::NoValue`` removes the property or list item it stands for. What the provisioner sees
+is the template CloudFormation would deploy with those parameters.
 """
 
 from __future__ import annotations
@@ -16,6 +23,10 @@ from typing import Any
 from cfn_tools import load_yaml  # type: ignore[import-untyped]  # cfn-flip ships no type information
 
 _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
+# What ``Conditions`` may reference besides parameters: the local stack's pseudo parameters.
+LOCAL_PSEUDO = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
+                "AWS::StackName": "linkflow-local", "AWS::URLSuffix": "amazonaws.com"}
+_NO_VALUE = object()  # what ``Ref: AWS::NoValue`` evaluates to, until its container drops it
 
 
 class TemplateError(Exception):
@@ -27,6 +38,7 @@ class Template:
     path: Path
     body: dict[str, Any]
     parameters: dict[str, str] = field(default_factory=dict)
+    conditions: dict[str, bool] = field(default_factory=dict)  # every declared condition's value
 
     @property
     def root(self) -> Path:
@@ -46,7 +58,8 @@ class Template:
         return {k: v for k, v in self.resources.items() if v.get("Type") in types}
 
 
-def load_template(path: str | Path, overrides: Mapping[str, str] | None = None) -> Template:
+def load_template(path: str | Path, overrides: Mapping[str, str] | None = None,
+                  pseudo: Mapping[str, str] | None = None) -> Template:
     path = Path(path)
     if not path.is_file():
         raise TemplateError(f"template not found: {path}")
@@ -67,7 +80,114 @@ def load_template(path: str | Path, overrides: Mapping[str, str] | None = None) 
     unknown = set(overrides or {}) - set(declared)
     if unknown:
         raise TemplateError(f"override for undeclared parameter(s): {', '.join(sorted(unknown))}")
-    return Template(path=path, body=body, parameters=params)
+    conditions = evaluate_conditions(body.get("Conditions") or {}, params, pseudo or LOCAL_PSEUDO)
+    return Template(path=path, body=apply_conditions(body, conditions), parameters=params, conditions=conditions)
+
+
+def evaluate_conditions(declared: Mapping[str, Any], parameters: Mapping[str, str],
+                        pseudo: Mapping[str, str]) -> dict[str, bool]:
+    """The value of every condition of a ``Conditions`` section."""
+    values: dict[str, bool] = {}
+    visiting: set[str] = set()
+
+    def condition(name: str, where: str) -> bool:
+        if name in values:
+            return values[name]
+        if name not in declared:
+            raise TemplateError(f"{where}: unknown condition {name}")
+        if name in visiting:
+            raise TemplateError(f"Conditions.{name}: refers to itself")
+        visiting.add(name)
+        values[name] = evaluate(declared[name], f"Conditions.{name}")
+        visiting.discard(name)
+        return values[name]
+
+    def operand(node: Any, where: str) -> str:
+        """A value Fn::Equals compares: a literal, a Ref to a parameter or pseudo parameter."""
+        if isinstance(node, dict) and set(node) == {"Ref"}:
+            ref = node["Ref"]
+            if ref in parameters:
+                return parameters[ref]
+            if ref in pseudo:
+                return pseudo[ref]
+            raise TemplateError(f"{where}: a condition can only reference parameters, not {ref}")
+        if isinstance(node, dict) and set(node) == {"Fn::Join"}:
+            sep, parts = node["Fn::Join"]
+            return str(sep).join(operand(p, where) for p in parts)
+        if isinstance(node, dict | list):
+            raise TemplateError(f"{where}: {json_key(node)} is not supported in a condition by the local stack")
+        return str(node).lower() if isinstance(node, bool) else str(node)
+
+    def evaluate(node: Any, where: str) -> bool:
+        if not isinstance(node, dict) or len(node) != 1:
+            raise TemplateError(f"{where}: a condition must be one Fn::Equals, Fn::Not, Fn::And, Fn::Or or Condition")
+        ((key, arg),) = node.items()
+        if key == "Condition":
+            return condition(str(arg), where)
+        if key == "Fn::Equals":
+            left, right = arg
+            return operand(left, where) == operand(right, where)
+        if key == "Fn::Not":
+            (inner,) = arg
+            return not evaluate(inner, where)
+        if key in ("Fn::And", "Fn::Or"):
+            if not 2 <= len(arg) <= 10:
+                raise TemplateError(f"{where}: {key} takes 2 to 10 conditions")
+            results = [evaluate(c, where) for c in arg]
+            return all(results) if key == "Fn::And" else any(results)
+        raise TemplateError(f"{where}: {key} is not a condition function")
+
+    for name in declared:
+        condition(name, f"Conditions.{name}")
+    return values
+
+
+def json_key(node: Any) -> str:
+    return next(iter(node)) if isinstance(node, dict) and node else type(node).__name__
+
+
+def apply_conditions(body: dict[str, Any], conditions: Mapping[str, bool]) -> dict[str, Any]:
+    """The template as deployed under ``conditions``: resources and outputs whose Condition is
+    false dropped, ``Fn::If`` replaced by its branch, ``AWS::NoValue`` removed."""
+
+    def kept(section: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, spec in (body.get(section) or {}).items():
+            wanted = spec.get("Condition") if isinstance(spec, dict) else None
+            if wanted is not None:
+                if wanted not in conditions:
+                    raise TemplateError(f"{section}.{name}: unknown condition {wanted}")
+                if not conditions[wanted]:
+                    continue
+                spec = {k: v for k, v in spec.items() if k != "Condition"}
+            out[name] = spec
+        return out
+
+    result = dict(body)
+    for section in ("Resources", "Outputs"):
+        if section in body:
+            result[section] = kept(section)
+    for section in ("Globals", "Resources", "Outputs"):
+        if section in result:
+            result[section] = _choose(result[section], conditions, section)
+    return result
+
+
+def _choose(node: Any, conditions: Mapping[str, bool], where: str) -> Any:
+    if isinstance(node, list):
+        items = [_choose(v, conditions, where) for v in node]
+        return [v for v in items if v is not _NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"} and node["Ref"] == "AWS::NoValue":
+        return _NO_VALUE
+    if set(node) == {"Fn::If"}:
+        name, if_true, if_false = node["Fn::If"]
+        if name not in conditions:
+            raise TemplateError(f"{where}: Fn::If names unknown condition {name}")
+        return _choose(if_true if conditions[name] else if_false, conditions, where)
+    chosen = {k: _choose(v, conditions, f"{where}.{k}") for k, v in node.items()}
+    return {k: v for k, v in chosen.items() if v is not _NO_VALUE}
 
 
 def _plain(node: Any) -> Any:
