@@ -75,9 +75,10 @@ def test_paying_with_4242_subscribes_and_redirects_to_success_url(client: stripe
     events = receiver.events()
     events = events[[e["type"] for e in events].index("customer.subscription.created"):]
     assert [e["type"] for e in events] == [
-        "customer.subscription.created", "invoice.created", "invoice.finalized", "customer.subscription.updated",
+        "customer.subscription.created", "invoice.created", "payment_intent.created", "invoice.finalized",
+        "charge.succeeded", "payment_intent.succeeded", "customer.subscription.updated",
         "invoice.paid", "invoice.payment_succeeded", "checkout.session.completed"]
-    created, updated, completed = events[0], events[3], events[6]
+    created, updated, completed = events[0], events[6], events[9]
     assert created["data"]["object"]["status"] == "incomplete"
     assert updated["data"]["object"]["status"] == "active"
     assert updated["data"]["previous_attributes"]["status"] == "incomplete"

@@ -89,7 +89,8 @@ def test_a_checkout_grants_the_products_features_and_a_portal_cancel_ends_them(
     types = [e["type"] for e in receiver.events()]
     started = types.index("customer.subscription.created")
     assert types[started:] == [
-        "customer.subscription.created", "invoice.created", "invoice.finalized", "customer.subscription.updated",
+        "customer.subscription.created", "invoice.created", "payment_intent.created", "invoice.finalized",
+        "charge.succeeded", "payment_intent.succeeded", "customer.subscription.updated",
         "entitlements.active_entitlement_summary.updated", "invoice.paid", "invoice.payment_succeeded",
         "checkout.session.completed",
         "customer.subscription.updated",  # the portal cancel: no change to entitlements yet

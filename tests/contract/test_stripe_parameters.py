@@ -23,7 +23,7 @@ NOT_IN_SPEC = {
     "POST /v1/entitlements/features/{}", "GET /v1/entitlements/active_entitlements",
     "GET /v1/entitlements/active_entitlements/{}", "POST /v1/products/{}/features", "GET /v1/products/{}/features",
     "GET /v1/products/{}/features/{}", "DELETE /v1/products/{}/features/{}",
-    "POST /v1/invoices/create_preview",
+    "POST /v1/invoices/create_preview", "GET /v1/invoice_payments", "GET /v1/invoice_payments/{}",
 }
 # Parameters Stripe added after that spec.
 NEWER_THAN_SPEC = {"GET /v1/checkout/sessions": {"status"}}

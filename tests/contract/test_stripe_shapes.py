@@ -47,6 +47,12 @@ def _every_kind(client: stripe.StripeClient, admin: Admin, raw: httpx.Client, mo
     client.v1.invoices.line_items.list(draft.id)
     client.v1.invoices.delete(draft.id)
     client.v1.invoice_items.delete(item.id)
+    intent = client.v1.payment_intents.create(params={"amount": 900, "currency": "usd", "confirm": True,
+                                                      "payment_method": "pm_card_visa"})
+    client.v1.refunds.create(params={"payment_intent": intent.id})
+    client.v1.charges.retrieve(intent.latest_charge)
+    client.v1.setup_intents.create(params={"customer": customer.id})
+    client.v1.invoice_payments.list(params={"invoice": sub.latest_invoice.id})
     client.v1.test_helpers.test_clocks.delete(clock.id)
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.customers.retrieve("cus_missing")

@@ -45,7 +45,8 @@ def test_a_good_payment_method_gives_active(client: stripe.StripeClient, monthly
     assert sub.status == "active"
     invoice = client.v1.invoices.retrieve(sub.latest_invoice)
     assert invoice.status == "paid" and invoice.amount_paid == 1500 and invoice.subscription == sub.id
-    assert _types(client)[-5:] == ["customer.subscription.created", "invoice.created", "invoice.finalized",
+    assert _types(client)[-8:] == ["customer.subscription.created", "invoice.created", "payment_intent.created",
+                                   "invoice.finalized", "charge.succeeded", "payment_intent.succeeded",
                                    "invoice.paid", "invoice.payment_succeeded"]
 
 

@@ -26,6 +26,7 @@ class StripeError(Exception):
         param: str | None = None,
         decline_code: str | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -35,6 +36,7 @@ class StripeError(Exception):
         self.param = param
         self.decline_code = decline_code
         self.headers = headers or {}
+        self.extra = extra or {}  # e.g. the payment_intent a card error is about
 
     def body(self, request_id: str | None = None) -> dict[str, Any]:
         error: dict[str, Any] = {"type": self.type, "message": self.message}
@@ -45,6 +47,7 @@ class StripeError(Exception):
             error["param"] = self.param
         if self.decline_code is not None:
             error["decline_code"] = self.decline_code
+        error.update(self.extra)
         if request_id is not None:
             error["request_log_url"] = f"https://dashboard.stripe.com/test/logs/{request_id}"
         return {"error": error}
@@ -86,6 +89,12 @@ def card_declined(param: str | None = None, decline_code: str = "generic_decline
     return StripeError(
         402, "card_error", "Your card was declined.", code="card_declined", param=param, decline_code=decline_code
     )
+
+
+def card_error(code: str, message: str, *, decline_code: str | None = None, param: str | None = None,
+               extra: dict[str, Any] | None = None) -> StripeError:
+    """A 402 ``card_error`` as a test card's outcome gives it."""
+    return StripeError(402, "card_error", message, code=code, param=param, decline_code=decline_code, extra=extra)
 
 
 def idempotency_error(key: str) -> StripeError:

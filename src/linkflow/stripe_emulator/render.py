@@ -13,8 +13,8 @@ Renderer = Callable[[EmulatorState, dict[str, Any]], dict[str, Any]]
 # Kinds whose JSON is more than the stored record register here (subscriptions embed their items).
 RENDERERS: dict[str, Renderer] = {}
 
-# Properties that only exist when expanded, e.g. ("customer", "subscriptions").
-EXTRA_EXPANSIONS: dict[tuple[str, str], Renderer] = {}
+# Properties that only exist when expanded, e.g. ("customer", "subscriptions"), ("invoice", "payments").
+EXTRA_EXPANSIONS: dict[tuple[str, str], Callable[[EmulatorState, dict[str, Any]], dict[str, Any] | None]] = {}
 
 
 def deleted_stub(record: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,12 @@ ID_PREFIXES = {
     "feat": "entitlement_feature",
     "bpc": "billing_portal_configuration",
     "bps": "billing_portal_session",
+    "ii": "invoiceitem",
+    "pi": "payment_intent",
+    "ch": "charge",
+    "re": "refund",
+    "inpay": "invoice_payment",
+    "seti": "setup_intent",
 }
 
 

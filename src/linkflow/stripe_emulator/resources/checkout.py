@@ -9,10 +9,10 @@ answers 402 and leaves the session open with nothing created.
 Completing a ``mode=subscription`` session emits the events Stripe sends, in the order they are made
 (a Stripe CLI capture of a Checkout shows the same sequence; Stripe does not promise delivery order):
 (``customer.created`` when the session had no customer,) ``customer.subscription.created``
-(``incomplete``), ``invoice.created``, ``invoice.finalized``, ``customer.subscription.updated``
-(``active``), ``entitlements.active_entitlement_summary.updated`` (when the products carry
-features), ``invoice.paid``, ``invoice.payment_succeeded``, ``checkout.session.completed``. The
-emulator has no PaymentIntents or charges, so their events are not sent. With a trial the
+(``incomplete``), ``invoice.created``, ``payment_intent.created``, ``invoice.finalized``,
+``charge.succeeded``, ``payment_intent.succeeded``, ``customer.subscription.updated`` (``active``),
+``entitlements.active_entitlement_summary.updated`` (when the products carry features),
+``invoice.paid``, ``invoice.payment_succeeded``, ``checkout.session.completed``. With a trial the
 subscription starts ``trialing`` and its $0 invoice is paid, so there is no ``updated``.
 
 An open session expires at ``expires_at`` (30 minutes to 24 hours after creation, 24 hours by
@@ -37,7 +37,7 @@ from ..params import LIST, accepts
 from ..render import render
 from ..state import EmulatorState
 from ..store import new_id, public
-from . import billing, invoices
+from . import billing, invoices, payments
 from .clock_time import clock_now, customer_now
 from .customers import new_customer
 from .payment_methods import attach_param, check_payment_method, declines
@@ -288,6 +288,7 @@ def _subscribe(call: Call, session: dict[str, Any], customer: dict[str, Any], pm
     assert invoice is not None
     # The payment succeeds (the card was checked above): the subscription turns active, then the invoice
     # reads paid, in the order a Stripe CLI capture of a Checkout shows them.
+    payments.pay_invoice(call, invoice, pm, now)
     before = billing.snapshot(sub)
     sub["status"] = "active"
     emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)

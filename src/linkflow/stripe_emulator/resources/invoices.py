@@ -186,6 +186,10 @@ def finalize(call: Call, invoice: dict[str, Any], customer: dict[str, Any], now:
     if customer["balance"] != balance_before:
         emit_updated(call, "customer.updated", "customer", {**customer, "balance": balance_before}, customer,
                      created=now)
+    if invoice["amount_due"] and invoice["collection_method"] == "charge_automatically":
+        from .payments import intent_for_invoice  # payments builds on invoices
+
+        intent_for_invoice(call, invoice, now)
     emit(call, "invoice.finalized", "invoice", invoice, created=now)
 
 
@@ -200,27 +204,24 @@ def collect(call: Call, invoice: dict[str, Any], payment_method: str | None, now
     if not invoice["amount_due"]:
         mark_paid(call, invoice, now)
         return True
-    if payment_method is None or PAYER[0](call, invoice, payment_method, now) is not None:
+    from .payments import pay_invoice  # payments builds on invoices
+
+    result = pay_invoice(call, invoice, payment_method, now) if payment_method else None
+    if result is None or result.kind != "ok":
         retries = call.state.billing.retry_days if retry else []
         attempt = invoice["attempt_count"]
         invoice["next_payment_attempt"] = (
             now + int(retries[attempt - 1] * DAY) if attempt - 1 < len(retries) else None
         )
-        invoice["_last_payment_error"] = "card_declined" if payment_method else "no_payment_method"
-        emit(call, "invoice.payment_failed", "invoice", invoice, created=now)
+        invoice["_last_payment_error"] = result.code if result else "no_payment_method"
+        invoice["_decline_code"] = result.decline_code if result else None
+        needs_action = result is not None and result.kind == "action" and invoice["billing_reason"] != (
+            "subscription_cycle")
+        emit(call, "invoice.payment_action_required" if needs_action else "invoice.payment_failed", "invoice",
+             invoice, created=now)
         return False
     mark_paid(call, invoice, now)
     return True
-
-
-def _decline_only(call: Call, invoice: dict[str, Any], payment_method: str, now: int) -> str | None:
-    from .payment_methods import declines
-
-    return "card_declined" if declines(call.state, payment_method) else None
-
-
-# How an invoice's amount is charged (payments.py replaces it): None when paid, else the decline code.
-PAYER: list[Any] = [_decline_only]
 
 
 def mark_paid(call: Call, invoice: dict[str, Any], now: int) -> None:
@@ -232,6 +233,9 @@ def mark_paid(call: Call, invoice: dict[str, Any], now: int) -> None:
 
 
 def void(call: Call, invoice: dict[str, Any], now: int) -> None:
+    from .payments import cancel_invoice_intent  # payments builds on invoices
+
+    cancel_invoice_intent(call, invoice, now)
     invoice.update(status="void", next_payment_attempt=None, amount_remaining=0, auto_advance=False)
     invoice["status_transitions"]["voided_at"] = now
     emit(call, "invoice.voided", "invoice", invoice, created=now)

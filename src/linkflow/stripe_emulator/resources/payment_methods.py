@@ -9,12 +9,20 @@ test token is unknown (404 in the path, 400 in a parameter). A default payment m
 as Stripe refuses it; attach it and pass the id it returns. The one place a token may name the
 default is customer creation with the same token as ``payment_method``, which attaches it first.
 
-A card whose token says it fails (``...Declined...``, ``...Fail...``) attaches fine and declines
-every charge, which is how the failed-payment scenarios are played.
+Charging a card has the outcome Stripe documents for its test card (``outcome``):
+``pm_card_chargeDeclined`` declines (``generic_decline``), ``...InsufficientFunds``
+(``insufficient_funds``), ``...LostCard``, ``...StolenCard``, ``...Fraudulent``, ``...ExpiredCard``
+(``expired_card``), ``...IncorrectCvc``, ``...ProcessingError``; ``pm_card_chargeCustomerFail``
+attaches and then declines; ``pm_card_threeDSecure2Required`` and ``pm_card_authenticationRequired``
+need 3-D Secure (``requires_action``). Looser than Stripe, kept for the failed-payment scenarios
+linkflow's tests play: the ``chargeDeclined`` cards attach to a customer (Stripe checks a card when it
+is attached, so they fail there; ``pm_card_chargeCustomerFail`` is the one that attaches and then
+fails). A SetupIntent does check them (``setup_intents.py``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..call import Call
@@ -32,6 +40,10 @@ _BRANDS = {"visa": "4242", "mastercard": "4444", "amex": "8431", "discover": "11
            "jcb": "0505", "unionpay": "0005"}
 
 
+_LAST4 = {"chargecustomerfail": "0341", "chargedeclinedinsufficientfunds": "9995", "threedsecure2required": "3220",
+          "authenticationrequired": "3184"}
+
+
 def _is_token(value: str) -> bool:
     return value.startswith(TEST_TOKEN_PREFIX) and len(value) > len(TEST_TOKEN_PREFIX)
 
@@ -42,19 +54,68 @@ def _card_of(state: EmulatorState, pm_id: str) -> str:
     return str(record["_token"]) if record is not None else pm_id
 
 
+def token_of(state: EmulatorState, pm_id: str) -> str:
+    """The test token a payment method was made from."""
+    return _card_of(state, pm_id)
+
+
 def _fails(token: str) -> bool:
     name = token.lower()
-    return "declined" in name or "fail" in name
+    return "declined" in name or "fail" in name or "authentication" in name or "threedsecure2" in name
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What charging a test card does: ``ok``, ``declined`` (``code``, ``decline_code``) or ``action`` (3DS)."""
+
+    kind: str
+    code: str | None = None
+    decline_code: str | None = None
+    message: str = ""
+
+
+OK = Outcome("ok")
+# Stripe's test cards (docs.stripe.com/testing): the token's suffix after pm_card_chargeDeclined...
+_DECLINES = {
+    "": ("card_declined", "generic_decline", "Your card was declined."),
+    "insufficientfunds": ("card_declined", "insufficient_funds", "Your card has insufficient funds."),
+    "lostcard": ("card_declined", "lost_card", "Your card was declined."),
+    "stolencard": ("card_declined", "stolen_card", "Your card was declined."),
+    "fraudulent": ("card_declined", "fraudulent", "Your card was declined."),
+    "expiredcard": ("expired_card", "expired_card", "Your card has expired."),
+    "incorrectcvc": ("incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."),
+    "processingerror": ("processing_error", "processing_error",
+                        "An error occurred while processing your card. Try again in a little bit."),
+}
+
+
+def outcome_of(token: str) -> Outcome:
+    name = token.removeprefix(TEST_TOKEN_PREFIX).lower()
+    if name in ("threedsecure2required", "authenticationrequired", "authenticationrequiredchargedeclined"):
+        return Outcome("action", "authentication_required", "authentication_required",
+                       "Your card was declined. This transaction requires authentication.")
+    if name == "chargecustomerfail":
+        return Outcome("declined", *_DECLINES[""])
+    if name.startswith("chargedeclined"):
+        code, decline_code, message = _DECLINES.get(name.removeprefix("chargedeclined"), _DECLINES[""])
+        return Outcome("declined", code, decline_code, message)
+    return Outcome("declined", *_DECLINES[""]) if _fails(token) else OK
+
+
+def outcome(state: EmulatorState, pm_id: str) -> Outcome:
+    """What charging payment method ``pm_id`` (a stored one or a test token) does."""
+    return outcome_of(_card_of(state, pm_id))
 
 
 def declines(state: EmulatorState, pm_id: str) -> bool:
-    return _fails(_card_of(state, pm_id))
+    """True unless a charge on ``pm_id`` succeeds without the customer (declines and 3DS cards)."""
+    return outcome(state, pm_id).kind != "ok"
 
 
 def _object(pm_id: str, token: str, customer_id: str | None, created: int) -> dict[str, Any]:
     name = token.removeprefix(TEST_TOKEN_PREFIX).lower()
     brand = next((b for b in _BRANDS if name.startswith(b)), "visa")
-    last4 = "0002" if _fails(token) else _BRANDS[brand]
+    last4 = _LAST4.get(name, "0002" if _fails(token) else _BRANDS[brand])
     return {
         "id": pm_id, "object": "payment_method", "allow_redisplay": "unspecified",
         "billing_details": {"address": None, "email": None, "name": None, "phone": None, "tax_id": None},
@@ -123,6 +184,12 @@ def customer_payment_method(customer: dict[str, Any]) -> str | None:
         return str(default)
     attached = customer.get("_payment_methods") or []
     return attached[-1] if attached else None
+
+
+def payment_method_object(call: Call, pm_id: str) -> dict[str, Any]:
+    """The PaymentMethod ``pm_id`` as the API shows it (a test token is its own, unattached)."""
+    record = call.state.store.get(KIND, pm_id)
+    return public(record) if record is not None else _object(pm_id, pm_id, None, call.now())
 
 
 @accepts()
