@@ -83,6 +83,11 @@ def test_customer_fail_attaches_but_declines_charges(client: stripe.StripeClient
                                                  "payment_method": pm, "confirm": True})
     assert caught.value.error.payment_intent.status == "requires_payment_method"
     assert "charge.failed" in _types(client)
+    saved = client.v1.payment_intents.create(params={"amount": 2000, "currency": "usd", "customer": customer.id,
+                                                     "payment_method": "pm_card_visa", "confirm": True,
+                                                     "setup_future_usage": "off_session"})
+    assert saved.status == "succeeded" and saved.payment_method != "pm_card_visa"
+    assert saved.payment_method in [p.id for p in client.v1.customers.payment_methods.list(customer.id).data]
 
 
 def test_default_incomplete_hands_out_the_client_secret_and_confirming_activates(

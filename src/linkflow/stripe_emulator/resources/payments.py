@@ -29,7 +29,7 @@ from ..render import EXTRA_EXPANSIONS, RENDERERS, render
 from ..state import EmulatorState
 from ..store import new_id, public
 from .clock_time import clock_now, customer_now
-from .payment_methods import Outcome, check_payment_method, customers_own, outcome, payment_method_object
+from .payment_methods import Outcome, attach_param, check_payment_method, customers_own, outcome, payment_method_object
 
 PI, CHARGE, REFUND, INVOICE_PAYMENT = "payment_intent", "charge", "refund", "invoice_payment"
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
@@ -227,6 +227,8 @@ def _confirm(call: Call, intent: dict[str, Any], pm_value: Any, off_session: boo
         pm_id = check_payment_method(call, pm_value, "payment_method")
     now = _now_for(call, intent["customer"])
     result = attempt(call, intent, pm_id, now, off_session=off_session)
+    if result.kind == "ok" and customer is not None and intent["setup_future_usage"]:
+        intent["payment_method"] = attach_param(call, customer, pm_id, "payment_method")  # saved for later
     invoice = call.state.store.get("invoice", intent["_invoice"] or "")
     if invoice is not None:
         _settle_invoice(call, invoice, intent, result, now)
