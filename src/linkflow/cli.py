@@ -414,11 +414,17 @@ def stripe_emulator(
 @app.command("demo", cls=_Command)
 def demo(
     wait_time_scale: Annotated[float, typer.Option(help="Retry/Wait scale for the demo's stack.")] = 0.01,
+    keep: Annotated[bool, typer.Option("--keep", help=(
+        "Run on a background stack and leave it running to explore (prints its exports; "
+        "`linkflow local down` stops it)."))] = False,
+    state_dir: Annotated[Path, typer.Option("--state-dir", help="With --keep: the stack's state dir.")] = (
+        Path(".linkflow")),
 ) -> None:
-    """End-to-end demo on an in-process local stack: sign-up, onboarding, outage and redrive."""
+    """End-to-end demo on a local stack of its own: sign-up, onboarding, outage and redrive,
+    subscription, checkout. Exit 0 when every expectation held, 1 otherwise."""
     from linkflow.demo import run_demo
 
-    raise typer.Exit(run_demo(wait_time_scale=wait_time_scale))
+    raise typer.Exit(run_demo(wait_time_scale=wait_time_scale, keep=keep, state_dir=state_dir))
 
 
 def _register_operator_commands() -> None:

@@ -15,12 +15,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +31,36 @@ from boto3.dynamodb.types import TypeDeserializer
 from rich.console import Console
 from rich.table import Table
 
-from linkflow.local import LocalStack, LocalStackConfig
+from linkflow.local import LocalStack, LocalStackConfig, process
 from linkflow.local.client import execution_arn, wait_for_execution
-from linkflow.local.process import free_port
+from linkflow.local.exports import export_lines
+from linkflow.local.internal_log import route_to_file
+from linkflow.local.process import KeptStack, free_port
+from linkflow.ops.render import cause_text
 from linkflow.ops.timeline import build_timeline
 
 _DESERIALIZE = TypeDeserializer()
 PASSWORD = "Corr3ct-Horse-Battery!"
+EPOCH_FIELDS = ("trial_expires_at", "current_period_end", "trial_end")  # epoch seconds in the records
+
+
+def _when(value: Any) -> str:
+    """An epoch-seconds field as a time people read (UTC)."""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(int(value)))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _readable(node: Any) -> Any:
+    """Records with their epoch-seconds fields shown as times."""
+    if isinstance(node, dict):
+        return {k: _when(v) if k in EPOCH_FIELDS and v else _readable(v) for k, v in node.items()}
+    return node
 
 
 class Demo:
-    def __init__(self, stack: LocalStack, console: Console):
+    def __init__(self, stack: LocalStack | KeptStack, console: Console):
         self.stack = stack
         self.admin = stack.admin
         self.console = console
@@ -73,7 +94,9 @@ class Demo:
         for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
             events.extend(page["events"])
         timeline = build_timeline(events)
-        table = Table(title=f"{desc['name']}  {desc['status']}  redrives: {desc.get('redriveCount', 0)}")
+        started = desc["startDate"].astimezone(UTC).strftime("%H:%M:%S UTC")
+        table = Table(title=f"{desc['name']}  {desc['status']}  started {started}  "
+                            f"redrives: {desc.get('redriveCount', 0)}")
         for column in ("state", "status", "ms", "attempts", "errors"):
             table.add_column(column)
         redrives = [e["timestamp"] for e in timeline.events if e["type"] == "ExecutionRedriven"]
@@ -85,8 +108,10 @@ class Demo:
             duration = f"{run.duration_ms:.0f}" if run.duration_ms is not None else "-"
             table.add_row(run.name, run.status, duration, str(max(1, len(run.attempts))), errors)
         self.console.print(table)
-        if desc["status"] == "FAILED":
-            self.console.print(f"[red]failed[/] with {desc.get('error')}: {str(desc.get('cause'))[:160]}")
+        if desc["status"] == "FAILED":  # as `linkflow executions show` prints it (docs/runbook.md)
+            where = f" at {timeline.failed_state}" if timeline.failed_state else ""
+            self.console.print(f"[red]failed{where}[/] with [bold]{desc.get('error')}[/]: "
+                               f"{cause_text(desc.get('cause'))}", highlight=False)
 
     def records(self, sub: str) -> dict[str, Any]:
         def get(table: str, key: dict[str, Any]) -> dict[str, Any] | None:
@@ -103,7 +128,7 @@ class Demo:
 
     def show_records(self, sub: str) -> dict[str, Any]:
         records = self.records(sub)
-        self.console.print_json(json.dumps(records, default=str))
+        self.console.print_json(json.dumps(_readable(records), default=str))
         return records
 
     def expect(self, ok: bool, what: str) -> None:
@@ -185,7 +210,8 @@ class Demo:
         for column in ("field", "before (trial)", "after (trial ended)"):
             table.add_column(column)
         for field in ("status", "plan", "trial_expires_at", "current_period_end", "subscriptionId", "syncVersion"):
-            table.add_row(field, str(before.get(field, "-")), str(after.get(field, "-")))
+            show = _when if field in EPOCH_FIELDS else str
+            table.add_row(field, show(before.get(field, "-")), show(after.get(field, "-")))
         self.console.print(table)
         self.expect(before.get("status") == "trialing" and before.get("plan") == "pro",
                     "trialing on plan pro while the trial runs")
@@ -236,7 +262,7 @@ class Demo:
             if me.get("entitlement", {}).get("status") == "active" and me["entitlement"].get("features"):
                 break
             time.sleep(0.2)
-        self.console.print_json(json.dumps(me))
+        self.console.print_json(json.dumps(_readable(me)))  # epoch fields shown as times
         entitlement = me.get("entitlement") or {}
         self.expect(entitlement.get("status") == "active", "GET /me: entitlement active")
         self.expect(bool(entitlement.get("features")), f"GET /me: features {entitlement.get('features')}")
@@ -258,19 +284,62 @@ def _post_form(url: str, fields: dict[str, str]) -> tuple[int, str]:
         return redirect.code, redirect.headers.get("Location", "")
 
 
-def run_demo(wait_time_scale: float = 0.01) -> int:
+def run_demo(wait_time_scale: float = 0.01, keep: bool = False, state_dir: Path = Path(".linkflow")) -> int:
+    """The scenarios on a stack of their own (in-process, gone at the end); with ``keep``, on a
+    background stack from ``state_dir`` that stays up (``linkflow local down`` stops it)."""
     console = Console()
-    with tempfile.TemporaryDirectory(prefix="linkflow-demo-") as state_dir:
-        config = LocalStackConfig(state_dir=Path(state_dir), aws_port=free_port(), stripe_port=free_port(),
+    if keep:
+        return _run_kept(console, wait_time_scale, state_dir)
+    with tempfile.TemporaryDirectory(prefix="linkflow-demo-") as tmp:
+        config = LocalStackConfig(state_dir=Path(tmp), aws_port=free_port(), stripe_port=free_port(),
                                   api_port=free_port(), wait_time_scale=wait_time_scale,
-                                  lambda_log=Path(state_dir) / "lambda.log")
+                                  lambda_log=Path(tmp) / "lambda.log")
         console.print(f"starting the local stack (wait-time scale {wait_time_scale}) ...")
-        with LocalStack(config) as stack:
-            demo = Demo(stack, console)
-            demo.scenario_signup()
-            demo.scenario_outage()
-            demo.scenario_subscription()
-            demo.scenario_checkout()
+        log = route_to_file(Path(tmp) / process.LOG_FILE)  # moto's internals, never the demo's output
+        try:
+            with LocalStack(config) as stack:
+                route_to_file(Path(tmp) / process.LOG_FILE)  # the servers' console handlers, once started
+                demo = _scenarios(stack, console)
+        finally:
+            logging.getLogger().removeHandler(log)
+            log.close()
+    return _verdict(demo, console)
+
+
+def _scenarios(stack: LocalStack | KeptStack, console: Console) -> Demo:
+    demo = Demo(stack, console)
+    demo.scenario_signup()
+    demo.scenario_outage()
+    demo.scenario_subscription()
+    demo.scenario_checkout()
+    return demo
+
+
+def _run_kept(console: Console, wait_time_scale: float, state_dir: Path) -> int:
+    running = process.running_stack(state_dir)
+    if running is not None:
+        console.print(f"[red]a local stack already runs from {state_dir} (pid {running.pid})[/]: "
+                      "`linkflow local down` stops it")
+        return 2
+    console.print(f"starting a local stack in the background (wait-time scale {wait_time_scale}) ...")
+    args = ["--aws-port", str(free_port()), "--stripe-port", str(free_port()), "--api-port", str(free_port()),
+            "--state-dir", str(state_dir), "--wait-time-scale", str(wait_time_scale)]
+    try:
+        stack = KeptStack(process.start_detached(args, state_dir))
+    except process.DetachFailed as exc:
+        console.print(f"[red]{exc}[/]", markup=False)
+        return 1
+    demo = _scenarios(stack, console)
+    console.rule("The stack keeps running: explore it")
+    console.print("\n".join(export_lines(stack.info)), markup=False, highlight=False, soft_wrap=True)
+    down = "linkflow local down" + ("" if state_dir == Path(".linkflow") else f" --state-dir {state_dir}")
+    console.print(f"# pid {stack.pid}, log {state_dir}/{process.LOG_FILE}\n"
+                  "# try `linkflow executions list`, `linkflow users show <email>`, `aws dynamodb list-tables`\n"
+                  f"# stop it with `{down}`", markup=False, highlight=False, soft_wrap=True)
+    return _verdict(demo, console)
+
+
+def _verdict(demo: Demo, console: Console) -> int:
     if demo.problems:
         console.print(f"[red]demo finished with {len(demo.problems)} problem(s):[/] " + "; ".join(demo.problems))
         return 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -215,3 +216,32 @@ def test_stack_is_accepted_before_or_after_the_subcommand(where):
     result = subprocess.run([*LINKFLOW, *args], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
     assert "No such option" not in result.stderr
     assert result.returncode != 2, result.stderr  # a usage error would be 2; nothing answers the endpoint
+
+
+def test_demo_keep_reads_like_the_runbook_and_leaves_its_stack_running(tmp_path):
+    state_dir = tmp_path / "kept"
+    try:
+        result = linkflow("demo", "--keep", "--state-dir", str(state_dir), timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        out = result.stdout
+        # internals stay in the stack's log: no moto payload, no line longer than a terminal's
+        assert "FailureEventException" not in out + result.stderr
+        assert max(len(line) for line in out.splitlines()) <= 120
+        assert "FailureEventException" in (state_dir / "local.log").read_text()
+        # the failure parsed as `executions show` prints it; times, not epoch seconds
+        assert "failed at CreateStripeCustomer with StripeUnavailable: " in out
+        assert "injected by the Stripe emulator" in out and '{"errorType"' not in out
+        assert not re.search(r'"(trial_expires_at|current_period_end)": \d{9,}', out)
+        assert re.search(r"current_period_end\s*│\s*20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC", out)
+        # the stack is left running, with the exports and how to stop it
+        info = _info(state_dir)
+        assert f"export AWS_ENDPOINT_URL={info['endpoints']['aws']}" in out.splitlines()
+        assert "export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1" in out.splitlines()
+        assert f"linkflow local down --state-dir {state_dir}" in out
+        assert linkflow("local", "status", "--state-dir", str(state_dir)).returncode == 0
+        executions = aws_client("stepfunctions", info["endpoints"]["aws"]).list_executions(
+            stateMachineArn=info["outputs"]["OnboardingStateMachineArn"])["executions"]
+        assert len(executions) >= 2  # the demo's users are there to explore
+    finally:
+        linkflow("local", "down", "--state-dir", str(state_dir))
+    assert linkflow("local", "status", "--state-dir", str(state_dir)).returncode == 3

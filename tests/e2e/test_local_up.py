@@ -57,6 +57,7 @@ def test_local_up_serves_the_stack_and_stops_cleanly_on_sigterm(tmp_path):
     try:
         lines = _read_until_ready(proc)
         assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{ports['aws']}" in lines
+        assert "export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1" in lines  # boto3 and CLI v1 read the latter
         assert any(re.search(r"export LINKFLOW_STACK=linkflow-local\b", line) for line in lines)
         assert f"export STRIPE_API_BASE=http://127.0.0.1:{ports['stripe']}" in lines
         info = json.loads((tmp_path / "local.json").read_text())
@@ -138,3 +139,33 @@ def test_unprovisionable_template_fails_naming_the_resource(tmp_path, case):
     assert result.returncode == 1, result.stdout
     assert wanted in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_failed_execution_leaves_the_console_quiet_and_its_internals_in_the_log(tmp_path):
+    """moto logs a failed state with its whole error payload (kilobytes on one line): that goes to
+    <state-dir>/local.log, the console keeps only what people read."""
+    ports = _ports()
+    proc = _start(_port_args(ports, tmp_path))
+    try:
+        _read_until_ready(proc)
+        info = json.loads((tmp_path / "local.json").read_text())
+        fault = subprocess.run(LINKFLOW + ["local", "fault", "--service", "stripe", "--path", "/v1/customers",
+                                           "--status", "500", "--for", "300", "--state-dir", str(tmp_path)],
+                               cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert fault.returncode == 0, fault.stderr
+        kw = {"endpoint_url": info["endpoints"]["aws"], "region_name": "us-east-1",
+              "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+        cognito, sfn = boto3.client("cognito-idp", **kw), boto3.client("stepfunctions", **kw)
+        sub = cognito.sign_up(ClientId=info["cognito"]["client_id"], Username=unique_email("quiet"),
+                              Password="Corr3ct-Horse-Battery!")["UserSub"]
+        cognito.admin_confirm_sign_up(UserPoolId=info["cognito"]["user_pool_id"], Username=sub)
+        arn = execution_arn(info["outputs"]["OnboardingStateMachineArn"], sub)
+        assert wait_for_execution(sfn, arn, timeout=120)["status"] == "FAILED"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        console, _ = proc.communicate(timeout=30)
+    assert "FailureEventException" not in console and "StripeUnavailable" not in console
+    assert max(len(line) for line in console.splitlines()) < 200, console
+    assert console.rstrip().endswith("stopping the local stack")
+    log = (tmp_path / "local.log").read_text()
+    assert "FailureEventException" in log and "StripeUnavailable" in log

@@ -257,3 +257,12 @@ def stop_stack(state_dir: Path, timeout: float = 20.0) -> Stopped:
             time.sleep(0.05)
     _remove_state(state_dir)
     return Stopped(pid, killed)
+
+
+class KeptStack(StackHandle):
+    """A background stack as its client holds it: what the demo runs on with ``--keep``."""
+
+    def __init__(self, running: RunningStack) -> None:
+        self.admin = LocalStackClient.from_info(running.info)
+        self.info = running.info
+        self.pid = running.pid
