@@ -101,7 +101,7 @@ def test_payment_failure_is_past_due_and_invoice_paid_recovers(events):
     events.settle()
     assert events.entitlement(sub)["status"] == "active"
 
-    events.use_card(customer, "pm_card_chargeDeclined")
+    events.use_card(customer, "pm_card_chargeCustomerFail")
     events.advance(clock.id, FEB_1 + DAY)
     events.settle()
     assert events.subscription(subscription.id).status == "past_due"

@@ -32,7 +32,7 @@ OPS = st.one_of(
     st.tuples(st.just("plan"), st.sampled_from(["pro", "business"])),
     st.tuples(st.just("cancel_at_period_end"), st.booleans()),
     st.tuples(st.just("metadata")),
-    st.tuples(st.just("card"), st.sampled_from(["pm_card_chargeDeclined", "pm_card_visa"])),
+    st.tuples(st.just("card"), st.sampled_from(["pm_card_chargeCustomerFail", "pm_card_visa"])),
     st.tuples(st.just("advance"), st.integers(min_value=1, max_value=40)),
     st.tuples(st.just("cancel")),
     st.tuples(st.just("subscribe"), st.sampled_from(["pro", "business"]), st.sampled_from([0, 7])),
