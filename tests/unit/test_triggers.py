@@ -208,17 +208,19 @@ def federated_sign_in(aws: Any, email: str, verified: str) -> Any:
     return parse_step_input(CognitoTriggerEvent, event)
 
 
+TRUSTED = ("Google", "SignInWithApple")
+
+
+def decide(aws: Any, trigger: Any, cognito: Any, trusted: tuple[str, ...] = TRUSTED) -> Any:
+    """PreSignUp's decision on the mocked account with ``cognito`` as the gateway."""
+    return pre_sign_up(trigger, cognito=cognito, claims=aws.claims, profiles=aws.profiles, trusted_providers=trusted)
+
+
 def test_a_verified_federated_email_of_an_existing_account_is_linked(aws):
     username, sub = existing_native(aws)
     aws.table("UserProfilesTable").put_item(Item={"userId": sub, "email": "ada@example.com", "providers": ["Cognito"]})
     cognito = linking_cognito(aws.idp)
-    decision = pre_sign_up(
-        federated_sign_in(aws, "Ada@Example.com", "true"),
-        cognito=cognito,
-        claims=aws.claims,
-        profiles=aws.profiles,
-        trusted_providers=("Google", "SignInWithApple"),
-    )
+    decision = decide(aws, federated_sign_in(aws, "Ada@Example.com", "true"), cognito)
     assert decision.action == "linked" and decision.owner_user_id == sub
     assert cognito.links == [(aws.pool_id, username, "Google", "1234567")]
     (profile,) = aws.items("UserProfilesTable")
@@ -228,37 +230,19 @@ def test_a_verified_federated_email_of_an_existing_account_is_linked(aws):
 def test_an_unverified_federated_email_is_never_linked(aws):
     existing_native(aws)
     cognito = linking_cognito(aws.idp)
-    decision = pre_sign_up(
-        federated_sign_in(aws, "ada@example.com", "false"),
-        cognito=cognito,
-        claims=aws.claims,
-        profiles=aws.profiles,
-        trusted_providers=("Google", "SignInWithApple"),
-    )
+    decision = decide(aws, federated_sign_in(aws, "ada@example.com", "false"), cognito)
     assert decision.action == "allow" and cognito.links == []
 
 
 def test_a_federated_sign_in_with_a_new_email_proceeds(aws):
     cognito = linking_cognito(aws.idp)
-    decision = pre_sign_up(
-        federated_sign_in(aws, "new@example.com", "true"),
-        cognito=cognito,
-        claims=aws.claims,
-        profiles=aws.profiles,
-        trusted_providers=("Google", "SignInWithApple"),
-    )
+    decision = decide(aws, federated_sign_in(aws, "new@example.com", "true"), cognito)
     assert decision.action == "allow" and cognito.links == []
 
 
 def test_a_failed_link_fails_open(aws):
     existing_native(aws)
-    decision = pre_sign_up(
-        federated_sign_in(aws, "ada@example.com", "true"),
-        cognito=BotoCognito(RefusingIdp(aws.idp)),
-        claims=aws.claims,
-        profiles=aws.profiles,
-        trusted_providers=("Google", "SignInWithApple"),
-    )
+    decision = decide(aws, federated_sign_in(aws, "ada@example.com", "true"), BotoCognito(RefusingIdp(aws.idp)))
     assert decision.action == "fail_open" and "CognitoRequestRejected" in decision.reason
 
 
@@ -283,8 +267,7 @@ class RefusingIdp:
 def test_a_provider_not_trusted_for_linking_is_never_linked(aws):
     existing_native(aws)
     cognito = linking_cognito(aws.idp)
-    decision = pre_sign_up(federated_sign_in(aws, "ada@example.com", "true"), cognito=cognito, claims=aws.claims,
-                           profiles=aws.profiles, trusted_providers=("SignInWithApple",))
+    decision = decide(aws, federated_sign_in(aws, "ada@example.com", "true"), cognito, ("SignInWithApple",))
     assert decision.action == "allow" and "not trusted" in decision.reason and cognito.links == []
 
 
@@ -294,11 +277,9 @@ def test_an_account_holding_an_unverified_copy_of_the_email_is_not_its_owner(aws
     aws.idp.admin_update_user_attributes(UserPoolId=aws.pool_id, Username=username, UserAttributes=[
         {"Name": "email", "Value": "ada@example.com"}, {"Name": "email_verified", "Value": "false"}])
     cognito = linking_cognito(aws.idp)
-    decision = pre_sign_up(federated_sign_in(aws, "ada@example.com", "true"), cognito=cognito, claims=aws.claims,
-                           profiles=aws.profiles, trusted_providers=("Google",))
+    decision = decide(aws, federated_sign_in(aws, "ada@example.com", "true"), cognito)
     assert (decision.action, decision.reason) == ("allow", "the email is free") and cognito.links == []
-    native = pre_sign_up(parse_step_input(CognitoTriggerEvent, native_sign_up(aws, "ada@example.com")),
-                         cognito=cognito, claims=aws.claims, profiles=aws.profiles, trusted_providers=("Google",))
+    native = decide(aws, parse_step_input(CognitoTriggerEvent, native_sign_up(aws, "ada@example.com")), cognito)
     assert native.action == "allow", "an unverified copy cannot block the real owner's sign-up"
 
 

@@ -82,21 +82,31 @@ def test_a_connect_event_is_refused_at_the_ingress_and_starts_nothing(events):
 # --- 5. compensations never delete a paying customer ---------------------------------------------
 
 
-def test_a_rollback_keeps_a_customer_that_started_paying_with_its_profile_and_entitlement(
-        stack, events, onboarding, clean_faults):
-    # The run stops right after creating its customer (an error nothing retries) ...
-    admin(stack, "POST", "faults", {"service": "lambda", "function": "StoreStripeCustomerIdFunction",
-                                    "error": "InjectedFault", "count": 1})
-    email = unique_email("rollback.paying")
+def fail_once_at(stack, onboarding: Onboarding, function: str, email: str) -> tuple[str, dict]:
+    """Sign ``email`` up with ``function`` failing once (an error nothing retries): ``(sub, the
+    failed execution)``."""
+    admin(stack, "POST", "faults", {"service": "lambda", "function": function, "error": "InjectedFault", "count": 1})
     sub = sign_up(stack, email)
     confirm(stack, sub)
     failed = onboarding.finished(sub)
     assert failed["status"] == "FAILED" and failed["error"] == "InjectedFault", failed
-    customer = state_output(onboarding.events(sub), "CreateStripeCustomer")["stripeCustomer"]["customerId"]
-    # ... meanwhile the user subscribes (the events machine links the customer by its metadata) ...
+    return sub, failed
+
+
+def customer_paying(events: Events, customer: str) -> None:
     events.use_card(customer)
     subscribe(events, customer)
     events.settle()
+
+
+def test_a_rollback_keeps_a_customer_that_started_paying_with_its_profile_and_entitlement(
+        stack, events, onboarding, clean_faults):
+    # The run stops right after creating its customer ...
+    email = unique_email("rollback.paying")
+    sub, failed = fail_once_at(stack, onboarding, "StoreStripeCustomerIdFunction", email)
+    customer = state_output(onboarding.events(sub), "CreateStripeCustomer")["stripeCustomer"]["customerId"]
+    # ... meanwhile the user subscribes (the events machine links the customer by its metadata) ...
+    customer_paying(events, customer)
     assert events.entitlement(sub)["status"] == "active"
     # ... and is then deleted from Cognito; the redrive finds the user gone and rolls back.
     onboarding.idp.admin_delete_user(UserPoolId=onboarding.pool, Username=sub)
@@ -130,9 +140,7 @@ def test_the_duplicate_customer_compensation_keeps_a_customer_with_a_subscriptio
     failed = onboarding.finished(sub)
     assert failed["status"] == "FAILED" and failed["error"] == "InjectedFault", failed
     own = state_output(onboarding.events(sub), "CreateStripeCustomer")["stripeCustomer"]["customerId"]
-    events.use_card(own)
-    subscribe(events, own)
-    events.settle()  # the events machine records the run's customer as unlinked first (another is linked)
+    customer_paying(events, own)  # the events machine records it as unlinked first (another is linked)
 
     onboarding.sfn.redrive_execution(executionArn=failed["executionArn"])
     done = onboarding.finished(sub)

@@ -7,7 +7,7 @@ sub (Stripe customers by the sub their metadata names, or the profile that links
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 
@@ -26,18 +26,7 @@ FindingKind = Literal[
     "email_drift",
     "orphan_records",
 ]
-FINDING_KINDS: tuple[FindingKind, ...] = (
-    "missing_onboarding",
-    "missing_profile",
-    "missing_entitlement",
-    "unlinked_customer",
-    "missing_customer",
-    "duplicate_customers",
-    "customer_metadata",
-    "entitlement_drift",
-    "email_drift",
-    "orphan_records",
-)
+FINDING_KINDS: tuple[FindingKind, ...] = get_args(FindingKind)
 # Fixed unless asked not to (``--fix`` names the kinds to fix; none named: these).
 DEFAULT_FIXES: frozenset[FindingKind] = frozenset(FINDING_KINDS) - {"orphan_records"}
 

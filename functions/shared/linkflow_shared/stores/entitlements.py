@@ -51,26 +51,16 @@ class EntitlementsStore:
 
     def backfill_email(self, cognito_sub: str, email: str, now: str) -> bool:
         """Set ``email`` on an entitlement that has none; False if it has one (or there is none)."""
-        try:
-            self._table.update(
-                {"cognito_sub": cognito_sub},
-                "SET email = :e, updatedAt = :now",
-                condition="attribute_exists(cognito_sub) AND attribute_not_exists(email)",
-                values={":e": email, ":now": now},
-            )
-        except ConditionFailed:
-            return False
-        return True
+        return self._set_email(cognito_sub, email, now, "attribute_exists(cognito_sub) AND attribute_not_exists(email)")
 
     def set_email(self, cognito_sub: str, email: str, now: str) -> bool:
         """Replace the entitlement's email (it follows the verified Cognito email); False if absent."""
+        return self._set_email(cognito_sub, email, now, "attribute_exists(cognito_sub)")
+
+    def _set_email(self, cognito_sub: str, email: str, now: str, condition: str) -> bool:
         try:
-            self._table.update(
-                {"cognito_sub": cognito_sub},
-                "SET email = :e, updatedAt = :now",
-                condition="attribute_exists(cognito_sub)",
-                values={":e": email, ":now": now},
-            )
+            self._table.update({"cognito_sub": cognito_sub}, "SET email = :e, updatedAt = :now",
+                               condition=condition, values={":e": email, ":now": now})
         except ConditionFailed:
             return False
         return True
