@@ -104,7 +104,8 @@ def _echo_where(info: LocalInfo, state_dir: Path) -> None:
 
     e = info["endpoints"]
     typer.echo(f"# AWS {e['aws']}  Stripe {e['stripe']}  API {e['api']}")
-    typer.echo(f"# state: {state_dir}/local.json  log: {state_dir}/{LOG_FILE}  Lambda logs: {state_dir}/lambda.log")
+    typer.echo(f"# state: {state_dir}/local.json  log: {state_dir}/{LOG_FILE}  Lambda logs: {state_dir}/logs/ "
+               "(linkflow local logs <function>)")
 
 
 def _run_foreground(state_dir: Path, aws_port: int, stripe_port: int, api_port: int, wait_time_scale: float,
@@ -117,7 +118,7 @@ def _run_foreground(state_dir: Path, aws_port: int, stripe_port: int, api_port: 
 
     config = LocalStackConfig(template=template or default_template(), state_dir=state_dir, aws_port=aws_port,
                               stripe_port=stripe_port, api_port=api_port, wait_time_scale=wait_time_scale,
-                              lambda_log=state_dir / "lambda.log", schedules=schedules)
+                              schedules=schedules)
     route_to_file(state_dir / LOG_FILE)
     stack = LocalStack(config)
     try:
@@ -357,6 +358,46 @@ def local_clear_faults(
     except StackUnreachable as exc:
         _fail(str(exc), 3)
     typer.echo("faults cleared" if service == "all" else f"{service} faults cleared")
+
+
+@local_app.command("logs", cls=_Command)
+def local_logs(
+    function: Annotated[str, typer.Argument(help="The function: its template logical id or its deployed name.")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl-C.")] = False,
+    state_dir: StateDir = Path(".linkflow"),
+) -> None:
+    """Print a function's log as CloudWatch Logs keeps it: what the handler printed between
+    Lambda's START, END and REPORT lines (Duration, Billed Duration, Max Memory Used, Init
+    Duration on a cold start). The logs stay in <state-dir>/logs after the stack stops."""
+    from linkflow.local.runtime import read_log
+
+    path = _function_log(function, state_dir)
+    try:
+        for line in read_log(path, follow=follow):
+            typer.echo(line)
+    except KeyboardInterrupt:
+        pass
+
+
+def _function_log(function: str, state_dir: Path) -> Path:
+    """``<state-dir>/logs/<deployed name>.log``, the function named either way."""
+    from linkflow.local.client import StackNotRunning, read_info
+
+    log_dir = state_dir / "logs"
+    names: dict[str, str] = {}  # logical id -> deployed name, while the stack runs
+    try:
+        info = read_info(state_dir)
+        log_dir = Path(info.get("logs") or log_dir)
+        names = {lid: r["name"] for lid, r in info.get("resources", {}).items()
+                 if r.get("type") == "AWS::Serverless::Function"}
+    except StackNotRunning:
+        pass  # stopped: the logs it left are still there, found by deployed name
+    name = names.get(function, function)
+    if name in names.values() or (log_dir / f"{name}.log").is_file():
+        return log_dir / f"{name}.log"
+    known = sorted(names) or sorted(p.stem for p in log_dir.glob("*.log"))
+    _fail(f"no function {function} in the local stack of {state_dir}"
+          + (f"; functions: {', '.join(known)}" if known else " (and no logs there)"), 1)
 
 
 schedule_app = typer.Typer(cls=_Group, no_args_is_help=True,

@@ -12,6 +12,8 @@ server serves ``ping``. JSON in and out, no auth.
 | ``GET /_linkflow/faults`` | ``{"data": [AWS faults], "handlers": {function: handler fault}}`` |
 | ``DELETE /_linkflow/faults`` | clears both kinds → ``{"cleared": true}`` |
 | ``GET /_linkflow/invocations`` | ``{"data": {function name: count}}`` |
+| ``GET /_linkflow/workers`` | ``{"data": [{"function", "pid", "busy"}], "cold_starts": {function name: count},
+  "throttles": {function name: count}}``: the worker processes running handlers now |
 | ``POST /_linkflow/federated-signin`` | ``{"provider", "email", "email_verified", "provider_user_id",
   "user_pool_id"}``: a first sign-in through an external provider → the user |
 | ``POST /_linkflow/verification-code`` | ``{"username", "attribute" (default email), "user_pool_id"}``: the last
@@ -38,7 +40,7 @@ from .faults import FaultSpecError
 
 if TYPE_CHECKING:  # the stack's moving parts import moto: a client importing this module does not need them
     from .faults import FaultRegistry
-    from .lambda_runtime import LambdaRuntime
+    from .lambda_runtime import Runtime
     from .schedules import Scheduler
 
 ADMIN_PREFIX = "/_linkflow/"
@@ -69,7 +71,7 @@ class OperationCounts:
 class AdminCalls:
     """The ``/_linkflow/`` calls of the local AWS endpoint, over the stack's moving parts."""
 
-    def __init__(self, faults: FaultRegistry, runtime: LambdaRuntime, region: str,
+    def __init__(self, faults: FaultRegistry, runtime: Runtime, region: str,
                  user_pool_id: Callable[[], str | None]) -> None:
         self.faults = faults
         self.runtime = runtime
@@ -84,6 +86,7 @@ class AdminCalls:
             "GET faults": self._list_faults,
             "DELETE faults": self._clear_faults,
             "GET invocations": lambda _p: (200, {"data": dict(self.runtime.invocations)}),
+            "GET workers": self._workers,
             "POST federated-signin": self._federated_signin,
             "POST verification-code": self._verification_code,
             "GET schedules": self._schedules,
@@ -123,6 +126,11 @@ class AdminCalls:
         self.faults.clear()
         self.runtime.clear_faults()
         return 200, {"cleared": True}
+
+    def _workers(self, _params: Params) -> Answer:
+        listed = [{"function": w.function, "pid": w.pid, "busy": w.busy} for w in self.runtime.workers()]
+        return 200, {"data": listed, "cold_starts": dict(self.runtime.cold_starts),
+                     "throttles": dict(self.runtime.throttles)}
 
     def _federated_signin(self, params: Params) -> Answer:
         from moto.cognitoidp.models import cognitoidp_backends

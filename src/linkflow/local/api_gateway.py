@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from . import admin
 from .aws_server import PortInUseError
 from .jwt_authorizer import Granted, JwtVerifier, Refused, RouteAuth, route_auth
+from .lambda_runtime import is_throttle
 
 Invoker = Callable[[str, dict[str, Any]], tuple[Any, bool]]
 
@@ -148,6 +149,9 @@ def _call(route: HttpRoute, invoke: Invoker, verifier: JwtVerifier | None, reque
             return JSONResponse(decision.body, status_code=decision.status, headers=decision.headers)
         granted = decision
     result, errored = invoke(route.function, _event(request, route, body, granted))
+    if is_throttle(result, errored):
+        # Lambda refused the call (reserved concurrency): an HTTP API answers 503, no handler ran.
+        return JSONResponse({"message": "Service Unavailable"}, status_code=503)
     if errored:
         # API Gateway answers a failed integration with 500 and a generic message.
         return JSONResponse({"message": "Internal Server Error"}, status_code=500)

@@ -79,6 +79,7 @@ class LocalInfo(TypedDict, total=False):
     wait_time_scale: float
     schedules: bool  # the schedules fire on their own (``linkflow local up --schedules``)
     pid: int
+    logs: str  # the directory of the functions' logs, one ``<function name>.log`` each
     outputs: dict[str, str]
     resources: dict[str, ResourceInfo]
 
@@ -277,6 +278,11 @@ class LocalStackClient:
     def invocation_counts(self) -> dict[str, int]:
         """Lambda invocations so far, by function name."""
         return cast(dict[str, int], self._aws_ok("GET", "invocations")["data"])
+
+    def workers(self) -> dict[str, Any]:
+        """The handlers' worker processes now (``data``: function, pid, busy), cold starts and
+        throttles so far, by function name."""
+        return cast(dict[str, Any], self._aws_ok("GET", "workers"))
 
     def federated_signin(self, provider: str, email: str, *, email_verified: bool = True,
                          provider_user_id: str | None = None) -> FederatedUser:

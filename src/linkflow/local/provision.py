@@ -12,7 +12,7 @@ from typing import Any
 
 from .api_gateway import HttpRoute
 from .client import ResourceInfo
-from .lambda_runtime import FunctionSpec, LambdaRuntime
+from .lambda_runtime import FunctionSpec, Runtime
 from .schedules import Schedule
 from .sqs_poller import SqsEventSource
 from .template import Resolver, Template, TemplateError
@@ -69,7 +69,7 @@ class Provisioned:
 class Provisioner:
     """Creates the template's resources through boto3 against the local endpoint."""
 
-    def __init__(self, template: Template, clients: Any, region: str, runtime: LambdaRuntime,
+    def __init__(self, template: Template, clients: Any, region: str, runtime: Runtime,
                  stack_name: str, extra_env: dict[str, str], api_url: str = "http://127.0.0.1:3000"):
         self.t = template
         self.clients = clients  # callable: service name -> boto3 client
@@ -329,6 +329,7 @@ class Provisioner:
         template_env = dict(env)
         memory = int(props.get("MemorySize", 128))
         timeout = int(props.get("Timeout", 3))
+        reserved = props.get("ReservedConcurrentExecutions")
         env.update({
             "AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region,
             "AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory),
@@ -338,13 +339,17 @@ class Provisioner:
         spec = FunctionSpec(logical_id=logical_id, name=name, arn=arn,
                             code_dir=(self.t.root / props.get("CodeUri", ".")).resolve(),
                             handler=props["Handler"], environment=env, layer_dirs=layer_dirs,
-                            timeout=timeout, memory_size=memory)
+                            timeout=timeout, memory_size=memory,
+                            reserved_concurrency=None if reserved in (None, "") else int(reserved))
         self.runtime.register(spec)
         self.clients("lambda").create_function(
             FunctionName=name, Runtime=props.get("Runtime", "python3.12"), Handler=props["Handler"],
             Role=f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}", Code={"ZipFile": _empty_zip()},
             Timeout=timeout, MemorySize=memory, Environment={"Variables": template_env},
         )
+        if spec.reserved_concurrency is not None:  # enforced by the runtime; shown by GetFunctionConcurrency
+            self.clients("lambda").put_function_concurrency(
+                FunctionName=name, ReservedConcurrentExecutions=spec.reserved_concurrency)
         self._record(logical_id, name, arn)
         for event_name, event in (raw.get("Events") or {}).items():
             ev = event.get("Properties", {})

@@ -1,8 +1,9 @@
 """``linkflow local up``: the whole product offline, on one machine.
 
-Starts the AWS endpoint (moto executing the real ASL, Lambda running the real handlers
-in-process), the Stripe emulator and the template's HTTP API; provisions them from
-template.yaml; registers the CloudFormation stack ``linkflow-local``; writes ``local.json``.
+Starts the AWS endpoint (moto executing the real ASL, Lambda running the real handlers in worker
+processes under the runtime interface client, ``runtime.ProcessRuntime``), the Stripe emulator and
+the template's HTTP API; provisions them from template.yaml; registers the CloudFormation stack
+``linkflow-local``; writes ``local.json``.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import app_page, catalog, cognito, environ, lambda_runtime, sfn_api, wait_scale
+from . import app_page, catalog, cognito, lambda_runtime, sfn_api, wait_scale
 from .admin import AdminCalls
 from .api_gateway import ApiServer, build_app
 from .aws_server import AwsApp, AwsServer
 from .client import REGION, Endpoints, LocalInfo, LocalStackClient, StackHandle
 from .faults import FaultRegistry
 from .jwt_authorizer import JwtVerifier, local_jwks_url
-from .lambda_runtime import LambdaRuntime
 from .provision import Provisioned, Provisioner
+from .runtime import ProcessRuntime
 from .schedules import Scheduler
 from .sqs_poller import SqsPollers
 from .template import Template, TemplateError, load_template
@@ -53,7 +54,11 @@ class LocalStackConfig:
     wait_time_scale: float = 1.0
     stack_name: str = STACK_NAME
     stage: str = "local"
-    lambda_log: Path | None = None  # where handlers' output goes; None: the console
+    # Handlers log per function under <state_dir>/logs (`linkflow local logs`); lambda_log is
+    # accepted from callers of the in-process runtime this replaced, and no longer written.
+    lambda_log: Path | None = None
+    worker_idle_timeout: float = 600.0  # a warm worker unused this long is stopped (Lambda's reaping)
+    max_workers: int = 64  # worker processes at once, every function together (the account's limit)
     schedules: bool = False  # fire the template's schedules on their own (else only `local schedule fire`)
 
     def __post_init__(self) -> None:
@@ -66,7 +71,9 @@ class LocalStack(StackHandle):
         self.config = config or LocalStackConfig()
         self.admin = LocalStackClient(Endpoints.on(HOST, self.config.aws_port, self.config.stripe_port,
                                                    self.config.api_port))
-        self.runtime = LambdaRuntime()
+        self.runtime = ProcessRuntime(self.log_dir, region=REGION, credentials=self._credentials(),
+                                      max_workers=self.config.max_workers,
+                                      idle_timeout=self.config.worker_idle_timeout)
         self.faults = FaultRegistry()
         self.provisioned: Provisioned | None = None
         self.info: LocalInfo = {}
@@ -116,6 +123,7 @@ class LocalStack(StackHandle):
         if self._pollers is not None:  # first: they call the AWS endpoint and the handlers
             self._pollers.stop()
             self._pollers = None
+        self.runtime.close()  # every worker stopped; an invocation still arriving starts none
         for server in (self._api, self._aws, self._stripe):
             if server is not None:
                 server.stop()
@@ -134,16 +142,13 @@ class LocalStack(StackHandle):
     # -- steps ----------------------------------------------------------------------------------
     def _preflight(self, template: Template) -> None:
         """Fail before anything starts when the template cannot be provisioned."""
-        probe = Provisioner(template, self.client, REGION, LambdaRuntime(), self.config.stack_name, {})
+        probe = Provisioner(template, self.client, REGION, self.runtime, self.config.stack_name, {})
         probe._check_types()
         probe._check_functions()
 
     def _install_patches(self) -> None:
         from moto.core.config import default_user_config
 
-        environ.install()
-        if self.config.lambda_log is not None:
-            lambda_runtime.route_output(Path(self.config.lambda_log))
         os.environ["MOTO_PORT"] = str(self.config.aws_port)
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         lambda_runtime.install(self.runtime)
@@ -209,9 +214,18 @@ class LocalStack(StackHandle):
         return build_app(self.provisioned.routes, self.runtime.invoke, JwtVerifier(local_jwks_url(self.aws_url)),
                          extra=page)
 
+    @property
+    def log_dir(self) -> Path:
+        """Where each function's log is written (``<function name>.log``)."""
+        return self.config.state_dir / "logs"
+
+    @staticmethod
+    def _credentials() -> dict[str, str]:
+        return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
     def _function_env(self) -> dict[str, str]:
-        return {"AWS_ENDPOINT_URL": self.aws_url, "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing", "STRIPE_API_BASE": self.stripe_url}
+        """What the stack adds to every function's environment so its clients reach the stack."""
+        return {"AWS_ENDPOINT_URL": self.aws_url, **self._credentials(), "STRIPE_API_BASE": self.stripe_url}
 
     def _register_webhook(self, template: Template) -> str:
         """Point the emulator's webhooks at the template's ingress route, if it has one."""
@@ -264,6 +278,7 @@ class LocalStack(StackHandle):
             "wait_time_scale": self.config.wait_time_scale,
             "schedules": self.config.schedules,
             "pid": os.getpid(),
+            "logs": str(self.log_dir.resolve()),
             "outputs": self.provisioned.outputs,
             "resources": self.provisioned.resources,
         }

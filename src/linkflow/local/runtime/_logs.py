@@ -23,12 +23,15 @@ class FunctionLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._lock = threading.Lock()  # a closed descriptor's number may be reused: never write to it
 
     def fileno(self) -> int:
         return self._fd
 
     def write(self, *lines: str) -> None:
-        os.write(self._fd, "".join(f"{line}\n" for line in lines).encode())
+        with self._lock:
+            if self._fd >= 0:  # an invocation ending while the stack stops has nowhere to report
+                os.write(self._fd, "".join(f"{line}\n" for line in lines).encode())
 
     def start(self, request_id: str) -> None:
         self.write(f"START RequestId: {request_id} Version: $LATEST")
@@ -55,7 +58,10 @@ class FunctionLog:
         self.write(f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds")
 
     def close(self) -> None:
-        os.close(self._fd)
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
 
 
 def read_log(path: Path, *, follow: bool = False, stop: threading.Event | None = None,

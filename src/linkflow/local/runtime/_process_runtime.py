@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..lambda_runtime import FunctionSpec, HandlerFault
+from ..lambda_runtime import THROTTLED_ERROR, FunctionSpec, HandlerFault
 from ._logs import FunctionLog, read_log
 from ._worker import Result, Worker
 
-THROTTLED = {"errorType": "Lambda.TooManyRequestsException", "errorMessage": "Rate Exceeded."}
+THROTTLED = {"errorType": THROTTLED_ERROR, "errorMessage": "Rate Exceeded."}
+STOPPED = {"errorType": "Lambda.ServiceException", "errorMessage": "the local stack is stopping"}
+
+
+class _Stopping(Exception):
+    pass
 
 
 @dataclass(frozen=True)
@@ -28,9 +33,8 @@ class WorkerInfo:
 
 
 def reserved_concurrency(spec: FunctionSpec) -> int | None:
-    # ReservedConcurrentExecutions; FunctionSpec gains the field when this runtime is wired in
-    value = getattr(spec, "reserved_concurrency", None)
-    return None if value is None else int(value)
+    """The function's ReservedConcurrentExecutions, None when it has none."""
+    return None if spec.reserved_concurrency is None else int(spec.reserved_concurrency)
 
 
 class ProcessRuntime:
@@ -52,6 +56,7 @@ class ProcessRuntime:
         self.faults: dict[str, HandlerFault] = {}
         self.invocations: dict[str, int] = {}
         self.throttles: dict[str, int] = {}
+        self.cold_starts: dict[str, int] = {}  # workers started, by function name
         self.log_dir = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="linkflow-lambda-"))
         self.region = region
         self.credentials = dict(credentials or {})
@@ -98,7 +103,10 @@ class ProcessRuntime:
         fault = self._take_fault(spec)
         if fault is not None:
             return {"errorType": fault.error, "errorMessage": fault.message}, True
-        worker = self._acquire(spec)
+        try:
+            worker = self._acquire(spec)
+        except _Stopping:  # no worker is started once the stack is stopping
+            return dict(STOPPED), True
         if worker is None:
             return dict(THROTTLED), True
         try:
@@ -152,6 +160,8 @@ class ProcessRuntime:
         evicted: list[Worker] = []
         try:
             with self._lock:
+                if self._stop.is_set():
+                    raise _Stopping
                 reserved = reserved_concurrency(spec)
                 if reserved is not None and self._busy.get(spec.name, 0) >= reserved:
                     self._throttled(spec)
@@ -164,6 +174,7 @@ class ProcessRuntime:
                     worker = Worker(spec, self._log(spec), region=self.region, credentials=self.credentials,
                                     python=self.python)
                     self._workers.add(worker)
+                    self.cold_starts[spec.name] = self.cold_starts.get(spec.name, 0) + 1
                 self._busy[spec.name] = self._busy.get(spec.name, 0) + 1
         finally:
             for old in evicted:
