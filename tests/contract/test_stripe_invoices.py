@@ -112,7 +112,7 @@ def test_void_and_mark_uncollectible(client: stripe.StripeClient, customer: Any)
 
 
 def test_a_declined_card_fails_the_payment(client: stripe.StripeClient) -> None:
-    customer = client.v1.customers.create(params={"payment_method": "pm_card_chargeDeclined"})
+    customer = client.v1.customers.create(params={"payment_method": "pm_card_chargeCustomerFail"})
     _item(client, customer.id)
     invoice = client.v1.invoices.create(params={"customer": customer.id, "pending_invoice_items_behavior": "include"})
     with pytest.raises(stripe.CardError) as caught:

@@ -98,10 +98,16 @@ def test_a_default_payment_method_must_be_the_customers_own(client: stripe.Strip
     assert client.v1.customers.retrieve(alice.id).invoice_settings.default_payment_method is None
 
 
-def test_a_declining_test_card_keeps_declining_after_attach(client: stripe.StripeClient, monthly_price: Any) -> None:
+def test_a_declining_test_card_is_refused_at_attach(client: stripe.StripeClient, monthly_price: Any) -> None:
+    """Stripe checks a card when it is attached; chargeCustomerFail is the card that attaches, then fails."""
     customer = _customer(client)
-    pm = client.v1.payment_methods.attach("pm_card_chargeDeclined", params={"customer": customer.id})
-    assert pm.card.last4 == "0002"
+    with pytest.raises(stripe.CardError) as caught:
+        client.v1.payment_methods.attach("pm_card_chargeDeclined", params={"customer": customer.id})
+    assert (caught.value.http_status, caught.value.code, caught.value.error.decline_code) == (
+        402, "card_declined", "generic_decline")
+    assert client.v1.payment_methods.list(params={"customer": customer.id}).data == []
+    pm = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", params={"customer": customer.id})
+    assert pm.card.last4 == "0341"
     sub = client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly_price.id}],
                                                  "default_payment_method": pm.id})
     assert sub.status == "incomplete"

@@ -54,24 +54,46 @@ def test_a_paid_invoice_has_a_succeeded_payment_intent_and_charge(client: stripe
 @pytest.mark.parametrize("card, decline_code", [
     ("pm_card_chargeDeclined", "generic_decline"),
     ("pm_card_chargeDeclinedInsufficientFunds", "insufficient_funds"),
-    ("pm_card_chargeCustomerFail", "generic_decline"),
 ])
-def test_declining_cards_fail_with_their_decline_code(client: stripe.StripeClient, monthly_price: Any,
-                                                      card: str, decline_code: str) -> None:
-    sub = _subscribe(client, monthly_price, card)
+def test_declining_cards_are_refused_at_attach_and_decline_payments(client: stripe.StripeClient, card: str,
+                                                                     decline_code: str) -> None:
+    """Stripe checks a card when it is attached: the chargeDeclined cards fail there, nothing attached."""
+    customer = client.v1.customers.create()
+    with pytest.raises(stripe.CardError) as caught:
+        client.v1.payment_methods.attach(card, params={"customer": customer.id})
+    assert (caught.value.http_status, caught.value.code, caught.value.error.decline_code) == (
+        402, "card_declined", decline_code)
+    with pytest.raises(stripe.CardError) as caught:
+        client.v1.customers.create(params={"email": "refused@example.com", "payment_method": card})
+    assert caught.value.error.decline_code == decline_code
+    assert client.v1.customers.list(params={"email": "refused@example.com"}).data == []
+    assert client.v1.payment_methods.list(params={"customer": customer.id}).data == []
+    with pytest.raises(stripe.CardError) as caught:
+        client.v1.payment_intents.create(params={"amount": 1500, "currency": "usd", "customer": customer.id,
+                                                 "payment_method": card, "confirm": True})
+    intent = caught.value.error.payment_intent
+    assert (intent.status, intent.last_payment_error.decline_code) == ("requires_payment_method", decline_code)
+    charge = client.v1.charges.retrieve(intent.latest_charge)
+    assert (charge.status, charge.outcome.reason, charge.failure_code) == ("failed", decline_code, "card_declined")
+
+
+def test_a_card_that_fails_later_leaves_the_first_invoice_open(client: stripe.StripeClient,
+                                                               monthly_price: Any) -> None:
+    sub = _subscribe(client, monthly_price, "pm_card_chargeCustomerFail")
     assert sub.status == "incomplete" and sub.latest_invoice.status == "open"
     intent = _intent_of(client, sub.latest_invoice)
     assert intent.status == "requires_payment_method"
     assert (intent.last_payment_error.code, intent.last_payment_error.decline_code) == ("card_declined",
-                                                                                        decline_code)
+                                                                                        "generic_decline")
     charge = client.v1.charges.retrieve(intent.latest_charge)
-    assert (charge.status, charge.outcome.reason, charge.failure_code) == ("failed", decline_code, "card_declined")
+    assert (charge.status, charge.outcome.reason, charge.failure_code) == ("failed", "generic_decline",
+                                                                           "card_declined")
     types = _types(client)
     assert types.index("charge.failed") < types.index("payment_intent.payment_failed") < types.index(
         "invoice.payment_failed")
     with pytest.raises(stripe.CardError) as caught:
         client.v1.invoices.pay(sub.latest_invoice.id)
-    assert (caught.value.code, caught.value.error.decline_code) == ("card_declined", decline_code)
+    assert (caught.value.code, caught.value.error.decline_code) == ("card_declined", "generic_decline")
 
 
 def test_customer_fail_attaches_but_declines_charges(client: stripe.StripeClient) -> None:
@@ -182,7 +204,7 @@ def test_setup_intents_save_cards_with_their_outcomes(client: stripe.StripeClien
 
 
 def test_voiding_an_invoice_cancels_its_payment_intent(client: stripe.StripeClient, monthly_price: Any) -> None:
-    sub = _subscribe(client, monthly_price, "pm_card_chargeDeclined")
+    sub = _subscribe(client, monthly_price, "pm_card_chargeCustomerFail")
     voided = client.v1.invoices.void_invoice(sub.latest_invoice.id)
     assert voided.status == "void"
     assert _intent_of(client, sub.latest_invoice).status == "canceled"

@@ -51,7 +51,7 @@ def test_a_good_payment_method_gives_active(client: stripe.StripeClient, monthly
 
 
 def test_declined_card_gives_incomplete_with_failed_invoice(client: stripe.StripeClient, monthly_price) -> None:
-    customer = _customer(client, payment_method="pm_card_chargeDeclined")
+    customer = _customer(client, payment_method="pm_card_chargeCustomerFail")
     sub = client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly_price.id}]})
     assert sub.status == "incomplete"
     assert client.v1.invoices.retrieve(sub.latest_invoice).status == "open"

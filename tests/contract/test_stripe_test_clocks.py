@@ -101,7 +101,7 @@ def test_failed_renewal_goes_past_due_then_canceled(client: stripe.StripeClient,
                                                     monthly_price: Any) -> None:
     sub = _subscribe(client, clock, monthly_price, "pm_card_visa")
     client.v1.customers.update(sub.customer, params={
-        "invoice_settings": {"default_payment_method": attach(client, sub.customer, "pm_card_chargeDeclined")}})
+        "invoice_settings": {"default_payment_method": attach(client, sub.customer, "pm_card_chargeCustomerFail")}})
     _advance(client, clock.id, FEB_1 + DAY)
     assert client.v1.subscriptions.retrieve(sub.id).status == "past_due"
     types = [e.type for e in _events(client, sub.id)]
@@ -116,7 +116,7 @@ def test_failed_renewal_goes_past_due_then_canceled(client: stripe.StripeClient,
 
 def test_past_due_recovers_when_the_card_is_fixed(client: stripe.StripeClient, clock: Any,
                                                   monthly_price: Any) -> None:
-    sub = _subscribe(client, clock, monthly_price, "pm_card_chargeDeclined", trial_period_days=7)
+    sub = _subscribe(client, clock, monthly_price, "pm_card_chargeCustomerFail", trial_period_days=7)
     _advance(client, clock.id, T0 + 8 * DAY)
     assert client.v1.subscriptions.retrieve(sub.id).status == "past_due"
     client.v1.customers.update(sub.customer, params={
@@ -131,7 +131,7 @@ def test_final_action_unpaid(client: stripe.StripeClient, admin: Admin, clock: A
     admin.post("billing", {"retry_days": [1], "final_action": "unpaid"})
     sub = _subscribe(client, clock, monthly_price, "pm_card_visa")
     client.v1.subscriptions.update(sub.id, params={
-        "default_payment_method": attach(client, sub.customer, "pm_card_chargeDeclined")})
+        "default_payment_method": attach(client, sub.customer, "pm_card_chargeCustomerFail")})
     _advance(client, clock.id, FEB_1 + 2 * DAY)
     assert client.v1.subscriptions.retrieve(sub.id).status == "unpaid"
 
@@ -172,7 +172,7 @@ def test_cancel_at_period_end_cancels_at_renewal(client: stripe.StripeClient, cl
 
 
 def test_incomplete_expires_after_23_hours(client: stripe.StripeClient, clock: Any, monthly_price: Any) -> None:
-    sub = _subscribe(client, clock, monthly_price, "pm_card_chargeDeclined")
+    sub = _subscribe(client, clock, monthly_price, "pm_card_chargeCustomerFail")
     assert sub.status == "incomplete"
     _advance(client, clock.id, T0 + DAY)
     assert client.v1.subscriptions.retrieve(sub.id).status == "incomplete_expired"

@@ -100,7 +100,7 @@ def test_unknown_route_is_404(client: stripe.StripeClient, raw: httpx.Client) ->
 
 
 def test_card_error_is_402(client: stripe.StripeClient, monthly_price) -> None:
-    customer = client.v1.customers.create(params={"payment_method": "pm_card_chargeDeclined"})
+    customer = client.v1.customers.create(params={"payment_method": "pm_card_chargeCustomerFail"})
     with pytest.raises(stripe.CardError) as caught:
         client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly_price.id}],
                                                "payment_behavior": "error_if_incomplete"})

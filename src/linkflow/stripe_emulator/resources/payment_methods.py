@@ -14,10 +14,13 @@ Charging a card has the outcome Stripe documents for its test card (``outcome``)
 (``insufficient_funds``), ``...LostCard``, ``...StolenCard``, ``...Fraudulent``, ``...ExpiredCard``
 (``expired_card``), ``...IncorrectCvc``, ``...ProcessingError``; ``pm_card_chargeCustomerFail``
 attaches and then declines; ``pm_card_threeDSecure2Required`` and ``pm_card_authenticationRequired``
-need 3-D Secure (``requires_action``). Looser than Stripe, kept for the failed-payment scenarios
-linkflow's tests play: the ``chargeDeclined`` cards attach to a customer (Stripe checks a card when it
-is attached, so they fail there; ``pm_card_chargeCustomerFail`` is the one that attaches and then
-fails). A SetupIntent does check them (``setup_intents.py``).
+need 3-D Secure (``requires_action``).
+
+As on Stripe, a card is checked when it is attached (``attach``, ``customers.create`` with
+``payment_method``, a SetupIntent, Checkout): the ``chargeDeclined`` cards are refused there with
+their decline (402 ``card_error``, nothing attached); ``pm_card_chargeCustomerFail`` is the card that
+attaches and then fails every charge, and the 3-D Secure cards attach (they ask for authentication
+when charged).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 from ..call import Call
 from ..endpoints import Route
-from ..errors import invalid_request
+from ..errors import card_error, invalid_request
 from ..lists import page
 from ..lookup import get_or_404, referenced
 from ..params import LIST, accepts
@@ -128,7 +131,16 @@ def _object(pm_id: str, token: str, customer_id: str | None, created: int) -> di
     }
 
 
+def check_attachable(token: str) -> None:
+    """Refuse a test card that Stripe's check at attach declines (all but ``chargeCustomerFail`` among
+    the declining ones) with that decline, as Stripe answers."""
+    result = outcome_of(token)
+    if result.kind == "declined" and token.lower() != "pm_card_chargecustomerfail":
+        raise card_error(str(result.code), result.message, decline_code=result.decline_code)
+
+
 def _attach_new(call: Call, token: str, customer: dict[str, Any]) -> dict[str, Any]:
+    check_attachable(token)
     record = _object(new_id("pm"), token, customer["id"], call.now())
     record["_token"] = token
     call.state.store.put(KIND, record)
