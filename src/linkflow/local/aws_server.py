@@ -12,6 +12,7 @@ import errno
 import io
 import json
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -82,7 +83,9 @@ class AwsApp:
             kind = _faults.classify(environ, body)
             if kind is not None:
                 fault = self.registry.take(*kind)
-                if fault is not None:
+                if fault is not None and fault.latency_ms:
+                    time.sleep(fault.latency_ms / 1000)  # this request's thread only
+                if fault is not None and fault.error is not None:
                     status, headers, payload = _faults.error_response(kind[0], fault)
                     start_response(status, headers + [("Content-Length", str(len(payload)))])
                     return [payload]

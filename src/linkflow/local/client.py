@@ -88,17 +88,19 @@ class LocalInfo(TypedDict, total=False):
 
 
 class AwsFault(TypedDict, total=False):
-    """``POST /_linkflow/faults``: the next ``count`` matching AWS calls answer an AWS error; with
-    ``service: lambda`` and ``function``, that function's handler raises ``error`` instead."""
+    """``POST /_linkflow/faults``: the next ``count`` matching AWS calls answer an AWS error (after
+    ``latency_ms``; ``error: None`` only delays them); with ``service: lambda`` and ``function``,
+    that function's handler raises ``error`` instead."""
 
     service: Required[str]
     operation: str
     resource: str
     function: str
-    error: str
+    error: str | None
     message: str
     status: int
     count: int
+    latency_ms: float
 
 
 class StripeFault(TypedDict, total=False):

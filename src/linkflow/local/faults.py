@@ -3,8 +3,10 @@
 A fault matches a service operation (``{"service": "dynamodb", "operation": "PutItem",
 "resource": "UserProfiles"}``) and answers the next ``count`` matching calls with an AWS error
 (``ProvisionedThroughputExceededException`` by default for DynamoDB), before moto sees them.
+``"latency_ms"`` delays the matching calls first; with ``"error": null`` they are only delayed, then
+served (a slow dependency: what holds a handler's concurrency, or runs it past its ``Timeout``).
 ``{"service": "lambda", "function": "WriteProfileFunction", "count": 2, "error": "..."}`` makes
-the handler itself raise instead (see ``LambdaRuntime.inject``).
+the handler itself raise instead (see ``ProcessRuntime.inject``).
 """
 
 from __future__ import annotations
@@ -46,10 +48,11 @@ class ApiFault:
     service: str
     operation: str | None
     resource: str | None
-    error: str
+    error: str | None  # None: the call is only delayed, then served
     status: int
     message: str
     count: int
+    latency_ms: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -69,6 +72,11 @@ class FaultRegistry:
         if count < 1:
             raise FaultSpecError("count must be >= 1")
         default_error, default_status = _DEFAULT_ERRORS[service]
+        latency_ms = float(spec.get("latency_ms") or 0)
+        if latency_ms < 0:
+            raise FaultSpecError("latency_ms must be >= 0")
+        if "error" in spec and spec["error"] is None and not latency_ms:
+            raise FaultSpecError("a fault with no error needs a latency_ms")
         fault = ApiFault(
             id=f"fault_{next(self._ids)}",
             service=service,
@@ -78,6 +86,7 @@ class FaultRegistry:
             status=int(spec.get("status", default_status)),
             message=spec.get("message", "fault injected by the local stack"),
             count=count,
+            latency_ms=latency_ms,
         )
         with self._lock:
             self.faults.append(fault)
@@ -131,6 +140,7 @@ def classify(environ: dict[str, Any], body: bytes) -> tuple[str, str, str | None
 
 
 def error_response(service: str, fault: ApiFault) -> tuple[str, list[tuple[str, str]], bytes]:
+    assert fault.error is not None, "a latency-only fault is served by moto"
     status = f"{fault.status} {'Bad Request' if fault.status < 500 else 'Internal Server Error'}"
     if service == "lambda":
         body = json.dumps({"Type": "Service", "Message": fault.message}).encode()
