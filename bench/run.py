@@ -25,6 +25,9 @@ from .results import FIGURES, Figure, missing
 from .stack import WAIT_TIME_SCALE, bench_stack
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
+# A quick run is a smoke test: it never replaces the committed full results (bench/results.local.json
+# is ignored by git).
+QUICK_OUTPUT = Path(__file__).resolve().parent / "results.local.json"
 
 Measure = Callable[[Run], dict[str, Figure]]
 # In this order: the latency figures come last, so the executions they leave running in the
@@ -54,7 +57,8 @@ STEPS: list[tuple[str, Measure, list[str]]] = [
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke test of the bench code")
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="results JSON (default %(default)s)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"results JSON (default {DEFAULT_OUTPUT}; with --quick {QUICK_OUTPUT})")
     parser.add_argument("--only", action="append", choices=[name for name, _, _ in STEPS],
                         help="run only this step (repeatable; for working on one figure)")
     return parser.parse_args(argv)
@@ -81,6 +85,8 @@ def run_steps(run: Run, only: list[str] | None) -> dict[str, Figure]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.output is None:
+        args.output = QUICK_OUTPUT if args.quick else DEFAULT_OUTPUT
     console = Console(width=None if sys.stdout.isatty() else 120)
     sizes = QUICK if args.quick else FULL
     started, date = time.monotonic(), machine.now_iso()
