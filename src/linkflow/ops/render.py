@@ -287,7 +287,7 @@ def show_reconcile(out: Console, doc: dict[str, Any], max_refusals: int = 20) ->
               f"duration {duration(doc['duration_s'])}")
     fix = ", ".join(doc["fix"]) if doc["fix"] else "every kind but orphan_records"
     out.print(f"  options   scope {doc['scope']}, shards {doc['shards']}, Stripe "
-              f"{doc['stripe_requests_per_second']:g}/s, fix {escape(fix)}")
+              f"{doc['stripe_requests_per_second'] or '-'}/s, fix {escape(fix)}")
     shards = doc.get("map_run")
     if shards:
         out.print(f"  shards    {shards.get('succeeded', 0)} of {shards.get('total', 0)} succeeded, "
