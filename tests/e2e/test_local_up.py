@@ -169,3 +169,79 @@ def test_a_failed_execution_leaves_the_console_quiet_and_its_internals_in_the_lo
     assert console.rstrip().endswith("stopping the local stack")
     log = (tmp_path / "local.log").read_text()
     assert "FailureEventException" in log and "StripeUnavailable" in log
+
+
+def _worker_pids(state_dir: Path) -> list[int]:
+    return [w["pid"] for w in LocalStackClient.from_state_dir(state_dir).workers()["data"]]
+
+
+def _alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "\nState:\tZ" not in status.read_text()
+    except OSError:
+        return False
+
+
+def test_local_logs_shows_lambdas_lines_follows_them_and_down_leaves_no_worker(tmp_path):
+    """Handlers run in worker processes: `linkflow local logs <function>` (logical id or deployed
+    name, --follow) prints what they printed between Lambda's START/END/REPORT lines, and
+    `linkflow local down` stops every worker with the stack."""
+    ports = _ports()
+    up = subprocess.run(LINKFLOW + ["local", "up", "--detach", *_port_args(ports, tmp_path)], cwd=ROOT,
+                        capture_output=True, text=True, timeout=120)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert f"Lambda logs: {tmp_path}/logs/" in up.stdout
+    try:
+        info = json.loads((tmp_path / "local.json").read_text())
+        assert info["logs"] == str((tmp_path / "logs").resolve())
+        kw = {"endpoint_url": info["endpoints"]["aws"], "region_name": "us-east-1",
+              "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+        cognito = boto3.client("cognito-idp", **kw)
+        cognito.sign_up(ClientId=info["cognito"]["client_id"], Username=unique_email("logs"),
+                        Password="Corr3ct-Horse-Battery!")
+
+        logs = subprocess.run(LINKFLOW + ["local", "logs", "PreSignUpFunction", "--state-dir", str(tmp_path)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert logs.returncode == 0, logs.stderr
+        lines = logs.stdout.splitlines()
+        assert re.fullmatch(r"START RequestId: [0-9a-f-]{36} Version: \$LATEST", lines[0]), lines
+        request_id = lines[0].split()[2]
+        assert f"END RequestId: {request_id}" in lines
+        (report,) = [line for line in lines if line.startswith("REPORT")]
+        assert re.fullmatch(rf"REPORT RequestId: {request_id}\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms"
+                            r"\tMemory Size: \d+ MB\tMax Memory Used: \d+ MB\tInit Duration: [\d.]+ ms", report)
+        same = subprocess.run(LINKFLOW + ["local", "logs", "linkflow-local-pre-sign-up", "--state-dir", str(tmp_path)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert same.stdout == logs.stdout, "the deployed name names the same log"
+
+        follow = subprocess.Popen(LINKFLOW + ["local", "logs", "PreSignUpFunction", "--follow", "--state-dir",
+                                              str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        try:
+            for _ in lines:
+                follow.stdout.readline()  # what was there already
+            cognito.sign_up(ClientId=info["cognito"]["client_id"], Username=unique_email("logs"),
+                            Password="Corr3ct-Horse-Battery!")
+            new = follow.stdout.readline()
+            assert new.startswith("START RequestId: ") and new.split()[2] != request_id
+            warm = ""
+            while not warm.startswith("REPORT"):
+                warm = follow.stdout.readline()
+            assert "Init Duration" not in warm, "a warm worker served the second sign-up"
+        finally:
+            follow.terminate()
+            follow.wait(timeout=10)
+
+        unknown = subprocess.run(LINKFLOW + ["local", "logs", "NoSuchFunction", "--state-dir", str(tmp_path)],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert unknown.returncode == 1 and "PreSignUpFunction" in unknown.stderr
+        pids = _worker_pids(tmp_path)
+        assert pids and all(_alive(pid) for pid in pids)
+    finally:
+        down = subprocess.run(LINKFLOW + ["local", "down", "--state-dir", str(tmp_path)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+    assert down.returncode == 0 and "local stack stopped" in down.stdout, down.stdout + down.stderr
+    assert not [pid for pid in pids if _alive(pid)], "no worker outlives the stack"
+    after = subprocess.run(LINKFLOW + ["local", "logs", "linkflow-local-pre-sign-up", "--state-dir", str(tmp_path)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert after.returncode == 0 and after.stdout.startswith("START"), "the logs outlive the stack"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 
 import pytest
 
-from linkflow.local import environ, wait_scale
+from linkflow.local import wait_scale
 from linkflow.local.redrive import failed_state
 from linkflow.local.template import Resolver, Template, TemplateError, load_template
 
@@ -76,26 +74,12 @@ def test_failed_state_is_the_last_state_entered_and_not_exited():
     assert failed_state(events[:3]) == (None, None)
 
 
-def test_env_overlay_is_per_thread():
-    environ.install()
-    os.environ["LINKFLOW_PROBE"] = "process"
-    seen = {}
-    with environ.overlay({"LINKFLOW_PROBE": "fn"}):
-        seen["here"] = os.environ["LINKFLOW_PROBE"]
-        t = threading.Thread(target=lambda: seen.setdefault("other", os.environ["LINKFLOW_PROBE"]))
-        t.start()
-        t.join()
-    seen["after"] = os.environ["LINKFLOW_PROBE"]
-    del os.environ["LINKFLOW_PROBE"]
-    assert seen == {"here": "fn", "other": "process", "after": "process"}
-
-
-def test_admin_calls_answer_unknown_routes_and_bad_bodies_without_raising():
+def test_admin_calls_answer_unknown_routes_and_bad_bodies_without_raising(tmp_path):
     from linkflow.local.admin import AdminCalls
     from linkflow.local.faults import FaultRegistry
-    from linkflow.local.lambda_runtime import LambdaRuntime
+    from linkflow.local.runtime import ProcessRuntime
 
-    calls = AdminCalls(FaultRegistry(), LambdaRuntime(), "us-east-1", lambda: None)
+    calls = AdminCalls(FaultRegistry(), ProcessRuntime(tmp_path), "us-east-1", lambda: None)
     assert calls.answer("GET", "health", b"") == (200, {"status": "ok"})
     assert calls.answer("GET", "nosuch", b"")[0] == 404
     assert calls.answer("POST", "faults", b"not json")[0] == 400
