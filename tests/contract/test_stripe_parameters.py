@@ -26,7 +26,11 @@ NOT_IN_SPEC = {
     "POST /v1/invoices/create_preview", "GET /v1/invoice_payments", "GET /v1/invoice_payments/{}",
 }
 # Parameters Stripe added after that spec.
-NEWER_THAN_SPEC = {"GET /v1/checkout/sessions": {"status"}}
+NEWER_THAN_SPEC = {"GET /v1/checkout/sessions": {"status"},
+                   "POST /v1/promotion_codes": {"promotion[type]", "promotion[coupon]"},
+                   "POST /v1/subscriptions": {"discounts[][coupon]", "discounts[][promotion_code]"},
+                   "POST /v1/subscriptions/{}": {"discounts[][coupon]", "discounts[][promotion_code]"},
+                   "POST /v1/invoices": {"discounts[][promotion_code]"}}
 
 
 def _refused(call: Any, param: str) -> stripe.InvalidRequestError:
@@ -90,7 +94,7 @@ def test_deletes_take_no_expand_but_subscription_cancel_does(client: stripe.Stri
 
 
 @pytest.mark.parametrize("extra, param", [
-    ({"discounts": [{"coupon": "no_such_coupon"}]}, "discounts"),
+    ({"discounts": [{"discount": "di_missing"}]}, "discounts[0][discount]"),
     ({"coupon": "no_such_coupon"}, "coupon"),
     ({"promotion_code": "promo_missing"}, "promotion_code"),
     ({"automatic_tax": {"enabled": True}}, "automatic_tax"),
@@ -120,8 +124,10 @@ def test_stripe_parameters_the_emulator_does_not_implement_are_refused(
     (lambda c, sub: c.v1.prices.create(params={"currency": "usd", "unit_amount": 5, "product": "prod_x",
                                                 "recurring": {"interval": "month", "usage_type": "metered"}}),
      "recurring[usage_type]"),
-    (lambda c, sub: c.v1.checkout.sessions.create(params={"mode": "subscription", "allow_promotion_codes": True}),
-     "allow_promotion_codes"),
+    (lambda c, sub: c.v1.checkout.sessions.create(params={"mode": "subscription",
+                                                          "customer_update": {"name": "auto"}}), "customer_update"),
+    (lambda c, sub: c.v1.coupons.create(params={"percent_off": 10, "applies_to": {"products": ["prod_x"]}}),
+     "applies_to"),
     (lambda c, sub: c.v1.checkout.sessions.create(params={"mode": "subscription", "ui_mode": "embedded"}),
      "ui_mode"),
     (lambda c, sub: c.v1.webhook_endpoints.create(params={"url": "https://e.com", "enabled_events": ["*"],

@@ -53,6 +53,13 @@ def _every_kind(client: stripe.StripeClient, admin: Admin, raw: httpx.Client, mo
     client.v1.charges.retrieve(intent.latest_charge)
     client.v1.setup_intents.create(params={"customer": customer.id})
     client.v1.invoice_payments.list(params={"invoice": sub.latest_invoice.id})
+    coupon = client.v1.coupons.create(params={"percent_off": 10, "duration": "forever"})
+    promo = client.v1.promotion_codes.create(params={"promotion": {"type": "coupon", "coupon": coupon.id}})
+    discounted = client.v1.subscriptions.create(params={
+        "customer": customer.id, "items": [{"price": monthly_price.id}], "discounts": [{"promotion_code": promo.id}],
+        "expand": ["discounts"]})
+    client.v1.subscriptions.delete_discount(discounted.id)
+    client.v1.coupons.delete(coupon.id)
     client.v1.test_helpers.test_clocks.delete(clock.id)
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.customers.retrieve("cus_missing")

@@ -58,6 +58,11 @@ def _walk(state: EmulatorState, node: Any, parts: list[str], path: str) -> None:
         if expanded is None:
             raise invalid_request(f"This property cannot be expanded ({path}).", param="expand")
         node[key] = value = expanded
+    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        expanded_all = [render_id(state, v) for v in value]  # a list of ids (``discounts``)
+        if any(e is None for e in expanded_all):
+            raise invalid_request(f"This property cannot be expanded ({path}).", param="expand")
+        node[key] = value = expanded_all
     elif value is not None and not isinstance(value, dict | list):
         raise invalid_request(f"This property cannot be expanded ({path}).", param="expand")
     if rest:

@@ -30,6 +30,8 @@ def render(state: EmulatorState, kind: str, record: dict[str, Any]) -> dict[str,
 
 def render_id(state: EmulatorState, object_id: str) -> dict[str, Any] | None:
     kind = kind_of(object_id)
+    if kind is None and state.store.get("coupon", object_id) is not None:
+        kind = "coupon"  # coupon ids are the merchant's own
     if kind is None:
         return None
     record = state.store.get(kind, object_id)

@@ -11,7 +11,9 @@ from .params import Accepted, accepted
 from .resources import (
     billing_portal,
     checkout,
+    coupons,
     customers,
+    discounts,
     entitlements,
     events_api,
     invoiceitems,
@@ -42,6 +44,8 @@ ALL_ROUTES: list[Route] = [
     *test_clocks.ROUTES,
     *entitlements.ROUTES,
     *billing_portal.ROUTES,
+    *coupons.ROUTES,
+    *discounts.ROUTES,
 ]
 
 

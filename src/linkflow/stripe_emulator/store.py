@@ -35,6 +35,8 @@ ID_PREFIXES = {
     "re": "refund",
     "inpay": "invoice_payment",
     "seti": "setup_intent",
+    "di": "discount",
+    "promo": "promotion_code",
 }
 
 

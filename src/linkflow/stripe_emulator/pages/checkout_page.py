@@ -1,6 +1,7 @@
 """The hosted Checkout page at a session's ``url``: ``GET /c/pay/{id}`` shows it, ``POST`` pays.
 
-The form has one field, ``card_number`` (spaces and dashes allowed), and one button, "Pay".
+The form has one field, ``card_number`` (spaces and dashes allowed), one more, ``promotion_code``, when
+the session has ``allow_promotion_codes``, and one button, "Pay".
 Stripe's test cards: 4242 4242 4242 4242 (Visa) and 5555 5555 5555 4444 (Mastercard) pay;
 4000 0000 0000 0002 (generic decline) and 4000 0000 0000 9995 (insufficient funds) are declined:
 402, the page again with the decline, nothing created, the session still open. Another number is
@@ -79,6 +80,8 @@ def _open_page(state: EmulatorState, session: dict[str, Any], message: str | Non
     first = state.store.get("price", session["_line_items"][0]["price"]) if session["_line_items"] else None
     title = f"Subscribe to {plan_name(state, first)}" if first and session["mode"] == "subscription" else "Checkout"
     due = f"Total due today: {total}"
+    if session["total_details"]["amount_discount"]:
+        due += f" (discount: {money(session['total_details']['amount_discount'], currency)})"
     trial = _trial(session)
     if trial:
         due = f"{trial}, then {total} {cadence(first or {})}. Total due today: {money(0, currency)}"
@@ -91,7 +94,10 @@ def _open_page(state: EmulatorState, session: dict[str, Any], message: str | Non
             '<label for="card_number">Card number</label>\n'
             '<input id="card_number" name="card_number" type="text" inputmode="numeric" autocomplete="cc-number" '
             'placeholder="1234 1234 1234 1234" required>\n'
-            '<button type="submit">Pay</button>\n</form>\n'
+            + ('<label for="promotion_code">Promotion code</label>\n'
+               '<input id="promotion_code" name="promotion_code" type="text">\n'
+               if session["allow_promotion_codes"] else "")
+            + '<button type="submit">Pay</button>\n</form>\n'
             f"<p>Expires on {escape(day(session['expires_at']))}.</p>\n{back}")
     return page(title, body, status)
 
@@ -129,7 +135,7 @@ async def show(request: Request) -> Response:
 async def submit(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
     try:
-        fields = await form_fields(request, ("card_number",))
+        fields = await form_fields(request, ("card_number", "promotion_code"))
     except FormError as exc:
         return page("Bad request", f"<h1>Bad request</h1>\n{alert(str(exc))}", 400)
     with state.lock:
@@ -142,8 +148,11 @@ async def submit(request: Request) -> Response:
         token, problem = card_token(fields.get("card_number", ""))
         if token is None:
             return _open_page(state, session, problem, 400)
+        code = fields.get("promotion_code", "").strip()
+        if code and not session["allow_promotion_codes"]:
+            return page("Bad request", f"<h1>Bad request</h1>\n{alert('Unknown form field: promotion_code')}", 400)
         try:
-            checkout.pay(call, session, token)
+            checkout.pay(call, session, token, code or None)
         except StripeError as err:
             number = fields["card_number"].replace(" ", "").replace("-", "")
             return _open_page(state, session, DECLINES.get(number, err.message), err.status)

@@ -89,6 +89,9 @@ def can_pay(call: Call, sub: dict[str, Any]) -> bool:
 
 def bill(call: Call, sub: dict[str, Any], now: int, reason: str) -> tuple[dict[str, Any], bool]:
     """Invoice the current period of ``sub`` and try to collect it."""
+    from .discounts import end_finished  # discounts build on billing
+
+    end_finished(call, sub, now)
     customer = customer_of(call, sub)
     invoice = invoices.new_invoice(call, sub, customer, now=now, reason=reason,
                                    start=sub["current_period_start"], end=sub["current_period_end"])

@@ -30,14 +30,14 @@ from ..call import Call
 from ..endpoints import Route, crud_routes
 from ..errors import card_declined, invalid_request, missing_param
 from ..events import emit, emit_updated
-from ..forms import as_dict, as_int, blank_to_none, merge_metadata
+from ..forms import as_bool, as_dict, as_int, blank_to_none, merge_metadata
 from ..lists import page
 from ..lookup import get_or_404, referenced
 from ..params import LIST, accepts
 from ..render import render
 from ..state import EmulatorState
 from ..store import new_id, public
-from . import billing, invoices, payments
+from . import billing, coupons, discounts, invoices, payments
 from .clock_time import clock_now, customer_now
 from .customers import new_customer
 from .payment_methods import attach_param, check_payment_method, declines
@@ -131,14 +131,40 @@ def _amount(call: Call, items: list[dict[str, Any]]) -> int:
                for i in items)
 
 
-# Not implemented, so refused: allow_promotion_codes, automatic_tax, billing_address_collection,
-# consent_collection, currency, custom_fields, custom_text, customer_creation, customer_update, discounts,
-# invoice_creation, line_items[][price_data|adjustable_quantity|tax_rates], payment_intent_data,
+def _line_amounts(call: Call, items: list[dict[str, Any]]) -> list[int]:
+    return [((call.state.store.get("price", i["price"]) or {}).get("unit_amount") or 0) * i["quantity"] for i in items]
+
+
+def _set_discounts(call: Call, session: dict[str, Any], found: discounts.Found) -> None:
+    """The session's ``discounts`` and the amounts they take off (per line: ``line_items``' ``amount_discount``)."""
+    left = _line_amounts(call, session["_line_items"])
+    off = [0 for _ in left]
+    for coupon, _ in found:
+        for index, share in enumerate(discounts.split(left, coupon)):
+            left[index] -= share
+            off[index] += share
+    session["discounts"] = [{"coupon": None if promo else coupon["id"], "promotion_code": promo and promo["id"]}
+                            for coupon, promo in found]
+    session["_line_discounts"] = off
+    session["total_details"]["amount_discount"] = sum(off)
+    session["amount_total"] = session["amount_subtotal"] - sum(off)
+
+
+def _found(call: Call, session: dict[str, Any], customer: dict[str, Any] | None) -> discounts.Found:
+    """The session's discounts, checked again (a coupon may have run out since the session was made)."""
+    return discounts.resolve(call, [{k: v for k, v in d.items() if v} for d in session["discounts"]], "discounts",
+                             customer=customer, currency=session["currency"], amount=session["amount_subtotal"])
+
+
+# Not implemented, so refused: automatic_tax, billing_address_collection, consent_collection, currency,
+# custom_fields, custom_text, customer_creation, customer_update, invoice_creation,
+# line_items[][price_data|adjustable_quantity|tax_rates], payment_intent_data,
 # payment_method_collection, payment_method_options, payment_method_types, phone_number_collection,
 # return_url, setup_intent_data, shipping_*, submit_type, subscription_data[anything else],
 # tax_id_collection, ui_mode (hosted only).
 @accepts("mode", "line_items[][price]", "line_items[][quantity]", "success_url", "cancel_url", "customer",
-         "customer_email", "client_reference_id", "metadata", "locale", "expires_at",
+         "customer_email", "client_reference_id", "metadata", "locale", "expires_at", "discounts[][coupon]",
+         "discounts[][promotion_code]", "allow_promotion_codes",
          "subscription_data[trial_period_days]", "subscription_data[trial_end]", "subscription_data[metadata]",
          "subscription_data[description]", "subscription_data[trial_settings][end_behavior][missing_payment_method]")
 def create(call: Call) -> dict[str, Any]:
@@ -160,9 +186,16 @@ def create(call: Call) -> dict[str, Any]:
     session_id = f"cs_test_{secrets.token_urlsafe(42).replace('-', 'a').replace('_', 'b')[:58]}"
     amount = _amount(call, items)
     currency = (call.state.store.get("price", items[0]["price"]) or {}).get("currency") if items else None
+    allow_codes = as_bool(params["allow_promotion_codes"], "allow_promotion_codes") if blank_to_none(
+        params.get("allow_promotion_codes")) is not None else None
+    if allow_codes and params.get("discounts"):
+        raise invalid_request("You may only specify one of these parameters: allow_promotion_codes, discounts.",
+                              param="discounts")
+    found = discounts.resolve(call, params.get("discounts"), "discounts", customer=customer, currency=currency,
+                              amount=amount)
     session = {
         "id": session_id, "object": "checkout.session", "adaptive_pricing": None, "after_expiration": None,
-        "allow_promotion_codes": None, "amount_subtotal": amount, "amount_total": amount,
+        "allow_promotion_codes": allow_codes, "amount_subtotal": amount, "amount_total": amount,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
         "billing_address_collection": None, "cancel_url": cancel_url,
         "client_reference_id": blank_to_none(params.get("client_reference_id")), "client_secret": None,
@@ -190,6 +223,7 @@ def create(call: Call) -> dict[str, Any]:
         "wallet_options": None,
         "_line_items": items, "_subscription_data": subscription_data,
     }
+    _set_discounts(call, session, found)
     call.state.store.put(KIND, session)
     return render(call.state, KIND, session)
 
@@ -221,9 +255,10 @@ def line_items(call: Call, session_id: str) -> dict[str, Any]:
     for index, item in enumerate(session["_line_items"]):
         price = call.state.store.get("price", item["price"]) or {}
         amount = (price.get("unit_amount") or 0) * item["quantity"]
+        off = session["_line_discounts"][index]
         rows.append({
             "id": f"li_{session_id[-12:]}{index}", "object": "item", "adjustable_quantity": None,
-            "amount_discount": 0, "amount_subtotal": amount, "amount_tax": 0, "amount_total": amount,
+            "amount_discount": off, "amount_subtotal": amount, "amount_tax": 0, "amount_total": amount - off,
             "currency": price.get("currency"), "description": price.get("nickname") or price.get("product"),
             "metadata": {}, "price": public(price), "quantity": item["quantity"],
         })
@@ -240,18 +275,36 @@ def expire(call: Call, session_id: str) -> dict[str, Any]:
     return render(call.state, KIND, session)
 
 
-@accepts("payment_method")
+@accepts("payment_method", "promotion_code")
 def complete(call: Call, session_id: str) -> dict[str, Any]:
-    """Play the customer paying on the hosted page."""
+    """Play the customer paying on the hosted page (``promotion_code``: the code the customer types)."""
     session = _get(call, session_id)
-    return render(call.state, KIND, pay(call, session, call.params.get("payment_method", "pm_card_visa")))
+    return render(call.state, KIND, pay(call, session, call.params.get("payment_method", "pm_card_visa"),
+                                        blank_to_none(call.params.get("promotion_code"))))
 
 
-def pay(call: Call, session: dict[str, Any], payment_method: Any) -> dict[str, Any]:
+def enter_code(call: Call, session: dict[str, Any], code: str) -> None:
+    """The customer types a promotion code (sessions with ``allow_promotion_codes`` only)."""
+    if not session["allow_promotion_codes"]:
+        raise invalid_request("This Checkout Session does not take promotion codes.", param="promotion_code")
+    promo = coupons.promotion_code_by_code(call.state, code)
+    if promo is None:
+        raise invalid_request("This code is invalid.", param="promotion_code")
+    customer = call.state.store.get("customer", session["customer"]) if session["customer"] else None
+    _set_discounts(call, session, discounts.resolve(call, [{"promotion_code": promo["id"]}], "promotion_code",
+                                                    customer=customer, currency=session["currency"],
+                                                    amount=session["amount_subtotal"]))
+
+
+def pay(call: Call, session: dict[str, Any], payment_method: Any, promotion_code: str | None = None) -> dict[str, Any]:
     """The customer submits ``payment_method`` (a test token or a ``pm_``) on ``session``'s page."""
     if session["status"] != "open":
         raise invalid_request(f"This Checkout Session is {session['status']}, not open.")
     card = check_payment_method(call, payment_method, "payment_method")
+    if promotion_code:
+        enter_code(call, session, promotion_code)
+    existing = call.state.store.get("customer", session["customer"]) if session["customer"] else None
+    found = _found(call, session, existing)
     if declines(call.state, card):
         raise card_declined(param="payment_method")
     customer, pm = _customer(call, session, card)
@@ -264,6 +317,8 @@ def pay(call: Call, session: dict[str, Any], payment_method: Any) -> dict[str, A
         _subscribe(call, session, customer, pm, now)
     elif session["mode"] == "payment":
         session["payment_intent"] = new_id("pi")
+        for coupon, promo in found:
+            discounts.redeem(call, coupon, promo, now, customer_id=customer["id"], checkout_session=session["id"])
     else:
         session["setup_intent"] = new_id("seti")
         session["payment_status"] = "no_payment_required"
@@ -279,6 +334,8 @@ def _subscribe(call: Call, session: dict[str, Any], customer: dict[str, Any], pm
     for key in ("trial_period_days", "trial_end", "metadata", "trial_settings", "description"):
         if key in data:
             sub_params[key] = data[key]
+    if session["discounts"]:
+        sub_params["discounts"] = [{k: v for k, v in d.items() if v} for d in session["discounts"]]
     sub = new_subscription(call, customer, sub_params)
     session.update(subscription=sub["id"], invoice=sub["latest_invoice"])
     if sub["status"] == "trialing":

@@ -83,6 +83,7 @@ def blank_invoice(call: Call, customer: dict[str, Any], *, now: int, reason: str
                   invoice_id: str | None = None) -> dict[str, Any]:
     """A draft invoice without lines (not stored, no event)."""
     invoice_id = invoice_id or new_id("in")
+    discounts = SUBSCRIPTION_DISCOUNTS[0](call.state, sub["discounts"], now) if sub and SUBSCRIPTION_DISCOUNTS else []
     parent = None if sub is None else {
         "quote_details": None, "type": "subscription_details",
         "subscription_details": {"metadata": dict(sub.get("metadata") or {}), "subscription": sub["id"]}}
@@ -102,7 +103,7 @@ def blank_invoice(call: Call, customer: dict[str, Any], *, now: int, reason: str
         "customer_shipping": customer.get("shipping"), "customer_tax_exempt": "none", "customer_tax_ids": [],
         "days_until_due": None,
         "default_payment_method": None, "default_source": None, "default_tax_rates": [], "description": None,
-        "discounts": [], "due_date": None, "effective_at": None, "ending_balance": None,
+        "discounts": discounts, "due_date": None, "effective_at": None, "ending_balance": None,
         "footer": None, "from_invoice": None, "hosted_invoice_url": None, "invoice_pdf": None,
         "issuer": {"type": "self"}, "last_finalization_error": None, "latest_revision": None,
         "lines": {"object": "list", "data": [], "has_more": False, "total_count": 0,
@@ -123,8 +124,10 @@ def blank_invoice(call: Call, customer: dict[str, Any], *, now: int, reason: str
     }
 
 
-# Discounts hook (coupons.py): fills each line's discount_amounts and returns the invoice's total discount.
+# Discounts hooks (discounts.py): DISCOUNTER fills each line's discount_amounts and returns the invoice's
+# total discount; SUBSCRIPTION_DISCOUNTS names the subscription's discounts in force for a new invoice.
 DISCOUNTER: list[Any] = []
+SUBSCRIPTION_DISCOUNTS: list[Any] = []
 
 
 def recompute(call: Call, invoice: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ from ..lookup import get_or_404, referenced
 from ..params import CREATED, LIST, accepts
 from ..render import deleted_stub, render
 from ..store import new_id
-from . import billing, invoiceitems, invoices, plan_changes
+from . import billing, discounts, invoiceitems, invoices, plan_changes
 from .clock_time import customer_now
 from .payment_methods import customer_payment_method, customers_own
 
@@ -94,12 +94,14 @@ def _settings(call: Call, invoice: dict[str, Any], customer: dict[str, Any], par
 
 
 # Not implemented, so refused: account_tax_ids, application_fee_amount, automatic_tax, custom_fields,
-# default_source, default_tax_rates, discounts (see coupons), due_date, effective_at, footer, from_invoice,
+# default_source, default_tax_rates, discounts[][discount], due_date, effective_at, footer, from_invoice,
 # issuer, number, on_behalf_of, payment_settings, rendering, shipping_*, statement_descriptor, subscription,
 # transfer_data.
 @accepts("customer", "auto_advance", "collection_method", "days_until_due", "default_payment_method",
-         "description", "metadata", "pending_invoice_items_behavior", "currency")
+         "description", "metadata", "pending_invoice_items_behavior", "currency", "discounts[][coupon]",
+         "discounts[][promotion_code]")
 def create(call: Call) -> dict[str, Any]:
+    """A draft; ``discounts`` are redeemed for this invoice alone."""
     params = call.params
     customer = referenced(call, "customer", params.get("customer"), "customer")
     behavior = params.get("pending_invoice_items_behavior", "exclude")
@@ -110,8 +112,13 @@ def create(call: Call) -> dict[str, Any]:
     currency = str(params.get("currency") or customer.get("currency") or "usd").lower()
     invoice = invoices.blank_invoice(call, customer, now=now, reason="manual", currency=currency)
     _settings(call, invoice, customer, params)
+    pending = [i for i in invoiceitems.pending(call.state, customer["id"], currency) if i["_subscription"] is None]
+    found = discounts.resolve(call, params.get("discounts"), "discounts", customer=customer, currency=currency,
+                              amount=sum(i["amount"] for i in pending) if behavior == "include" else 0)
     if behavior == "include":
         invoices.add_pending_items(call, invoice, customer, None)
+    invoice["discounts"] = [discounts.redeem(call, coupon, promo, now, customer_id=customer["id"],
+                                             invoice=invoice["id"])["id"] for coupon, promo in found]
     return render(call.state, "invoice", invoices.store_new(call, invoice, now))
 
 

@@ -16,7 +16,7 @@ from ..render import RENDERERS, render
 from ..search import SUBSCRIPTION_FIELDS
 from ..state import EmulatorState
 from ..store import new_id, public
-from . import billing, invoices, plan_changes
+from . import billing, discounts, invoices, plan_changes
 from .clock_time import customer_now
 from .payment_methods import customers_own
 from .prices import plan_of
@@ -177,22 +177,33 @@ def new_subscription(call: Call, customer: dict[str, Any], params: dict[str, Any
     if behavior not in PAYMENT_BEHAVIORS:
         raise invalid_request("Invalid payment_behavior: must be one of " + ", ".join(PAYMENT_BEHAVIORS),
                               param="payment_behavior")
+    found = discounts.resolve(call, params.get("discounts"), "discounts", customer=customer, currency=currency,
+                              amount=items_amount(call, items))
     sub = _record(call, sub_id, customer, params, items, currency, now)
     _start(call, sub, _trial_end(call, params, items, now), behavior, now)
     if as_bool(params.get("cancel_at_period_end", "false"), "cancel_at_period_end"):
         sub.update(cancel_at_period_end=True, cancel_at=sub["current_period_end"])
     elif params.get("cancel_at"):
         sub["cancel_at"] = as_int(params["cancel_at"], "cancel_at")
-    _first_invoice(call, sub, customer, behavior, now)
+    _first_invoice(call, sub, customer, behavior, found, now)
     return sub
 
 
-def _first_invoice(call: Call, sub: dict[str, Any], customer: dict[str, Any], behavior: str, now: int) -> None:
+def items_amount(call: Call, items: list[dict[str, Any]]) -> int:
+    """What the items come to per period (a promotion code's ``minimum_amount`` is checked on it)."""
+    return sum(((call.state.store.get("price", i["price"]) or {}).get("unit_amount") or 0) * (i["quantity"] or 0)
+               for i in items)
+
+
+def _first_invoice(call: Call, sub: dict[str, Any], customer: dict[str, Any], behavior: str,
+                   found: discounts.Found, now: int) -> None:
     invoice_id = new_id("in")
     sub["latest_invoice"] = invoice_id
     call.state.store.put("subscription", sub)
     customer.setdefault("_subscriptions", []).append(sub["id"])  # index: the customer's subscriptions
+    made = discounts.apply_to_subscription(call, sub, found, now, announce=False)
     emit(call, "customer.subscription.created", "subscription", sub, created=now)
+    discounts.announce_created(call, made, now)
     trialing = sub["status"] == "trialing"
     invoice = invoices.new_invoice(call, sub, customer, now=now, reason="subscription_create",
                                    start=sub["current_period_start"], end=sub["current_period_end"],
@@ -212,11 +223,12 @@ _TRIAL_SETTINGS = "trial_settings[end_behavior][missing_payment_method]"
 
 
 # Not implemented, so refused: add_invoice_items, application_fee_percent, automatic_tax, backdate_start_date,
-# billing_cycle_anchor(_config), billing_thresholds, coupon, currency, days_until_due,
-# default_source, default_tax_rates, discounts, invoice_settings, items[][price_data|tax_rates|discounts|
-# billing_thresholds], off_session, on_behalf_of, payment_settings, pending_invoice_item_interval,
-# promotion_code, proration_behavior, transfer_data.
+# billing_cycle_anchor(_config), billing_thresholds, coupon and promotion_code (gone from the SDK's API
+# version: discounts), currency, days_until_due, default_source, default_tax_rates, discounts[][discount],
+# invoice_settings, items[][price_data|tax_rates|discounts|billing_thresholds], off_session, on_behalf_of,
+# payment_settings, pending_invoice_item_interval, proration_behavior, transfer_data.
 @accepts("customer", "items[][price]", "items[][quantity]", "items[][metadata]", "trial_period_days", "trial_end",
+         "discounts[][coupon]", "discounts[][promotion_code]",
          "trial_from_plan", _TRIAL_SETTINGS, "default_payment_method", "payment_behavior", "cancel_at_period_end",
          "cancel_at", "metadata", "description", "collection_method")
 def create(call: Call) -> dict[str, Any]:
@@ -295,7 +307,8 @@ def _apply_trial_end(call: Call, sub: dict[str, Any], value: Any, now: int) -> b
 
 # Not implemented, so refused (beyond those of create): pause_collection[resumes_at], payment_behavior,
 # trial_from_plan. Prorations and billing cycle resets: plan_changes.py.
-@accepts("proration_behavior", "billing_cycle_anchor", "proration_date",
+@accepts("proration_behavior", "billing_cycle_anchor", "proration_date", "discounts[][coupon]",
+         "discounts[][promotion_code]",
          "items[][id]", "items[][price]", "items[][quantity]", "items[][metadata]", "items[][deleted]",
          "cancel_at_period_end", "cancel_at", "default_payment_method", "metadata", "description",
          "pause_collection[behavior]", "trial_end", _TRIAL_SETTINGS, "cancellation_details[comment]",
@@ -313,10 +326,14 @@ def update(call: Call, sub_id: str) -> dict[str, Any]:
         if "items" in params:
             apply_item_specs(call, sub, params["items"], now)
         change = plan_changes.read(call, sub, params, before["_items"], now)
+        found = discounts.resolve(call, params["discounts"], "discounts", customer=customer, currency=sub["currency"],
+                                  amount=items_amount(call, sub["_items"])) if "discounts" in params else None
     except StripeError:
         sub.clear()
         sub.update(before)  # a refused update changes nothing
         raise
+    if found is not None:
+        discounts.apply_to_subscription(call, sub, found, now)
     failed = plan_changes.apply(call, sub, customer, before["_items"], change, now)
     if "metadata" in params:
         sub["metadata"] = merge_metadata(sub["metadata"], params["metadata"])
