@@ -154,7 +154,7 @@ def test_a_renewal_needing_authentication_fails_off_session(client: stripe.Strip
     sub = client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly_price.id}]})
     pm = attach(client, customer.id, "pm_card_authenticationRequired")
     client.v1.customers.update(customer.id, params={"invoice_settings": {"default_payment_method": pm}})
-    client.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": FEB_1})
+    client.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": FEB_1 + 3600})  # charged an hour later
     renewed = client.v1.subscriptions.retrieve(sub.id, params={"expand": ["latest_invoice.payments"]})
     assert renewed.status == "past_due"
     intent = _intent_of(client, renewed.latest_invoice)

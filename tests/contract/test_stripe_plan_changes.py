@@ -71,7 +71,7 @@ def test_create_prorations_leaves_pending_items_that_the_renewal_bills(
     ]
     assert all(i.invoice is None and i.parent.subscription_details.subscription == subscribed.id for i in pending)
 
-    client.v1.test_helpers.test_clocks.advance(subscribed.clock, params={"frozen_time": FEB_1})
+    client.v1.test_helpers.test_clocks.advance(subscribed.clock, params={"frozen_time": FEB_1 + 3600})
     renewal = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(subscribed.id).latest_invoice)
     assert (renewal.billing_reason, renewal.status, renewal.amount_paid) == ("subscription_cycle", "paid", 5694)
     lines = client.v1.invoices.line_items.list(renewal.id).data
@@ -111,7 +111,7 @@ def test_none_changes_the_plan_without_prorations(client: stripe.StripeClient, s
     changed = _switch(client, subscribed, prices[1], proration_behavior="none")
     assert changed["items"].data[0].price.id == prices[1].id
     assert client.v1.invoice_items.list(params={"customer": subscribed.customer}).data == []
-    client.v1.test_helpers.test_clocks.advance(subscribed.clock, params={"frozen_time": FEB_1})
+    client.v1.test_helpers.test_clocks.advance(subscribed.clock, params={"frozen_time": FEB_1 + 3600})
     renewal = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(subscribed.id).latest_invoice)
     assert renewal.amount_paid == 4000
 
@@ -140,7 +140,7 @@ def test_a_downgrade_credit_becomes_balance_that_pays_the_next_invoices(
     credit = client.v1.invoices.retrieve(changed.latest_invoice)
     assert (credit.total, credit.amount_due, credit.status, credit.ending_balance) == (-1694, 0, "paid", -1694)
     assert client.v1.customers.retrieve(customer.id).balance == -1694
-    client.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": FEB_1})
+    client.v1.test_helpers.test_clocks.advance(clock.id, params={"frozen_time": FEB_1 + 3600})  # charged an hour later
     renewal = client.v1.invoices.retrieve(client.v1.subscriptions.retrieve(sub.id).latest_invoice)
     assert (renewal.total, renewal.starting_balance, renewal.amount_due, renewal.status) == (1500, -1694, 0, "paid")
     assert client.v1.customers.retrieve(customer.id).balance == -194

@@ -11,6 +11,7 @@ from conftest import Admin, attach
 DAY = 86400
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 FEB_1, MAR_1 = 1_769_904_000, 1_772_323_200
+HOUR = 3600
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def test_renewals_pay_invoices_and_move_periods(client: stripe.StripeClient, clo
     assert (sub["items"].data[0].current_period_start, sub["items"].data[0].current_period_end) == (
         MAR_1, 1_775_001_600)
     paid = [e for e in _events(client, sub.id) if e.type == "invoice.paid"]
-    assert [e.created for e in paid] == [T0, FEB_1, MAR_1]
+    assert [e.created for e in paid] == [T0, FEB_1 + HOUR, MAR_1 + HOUR]  # renewals finalize an hour later
     assert [e.data.object.billing_reason for e in paid] == [
         "subscription_create", "subscription_cycle", "subscription_cycle"]
     renewals = client.v1.invoices.list(params={"subscription": sub.id})
@@ -111,7 +112,7 @@ def test_failed_renewal_goes_past_due_then_canceled(client: stripe.StripeClient,
     assert sub.status == "canceled" and sub.cancellation_details.reason == "payment_failed"
     events = _events(client, sub.id)
     assert [e.type for e in events].count("invoice.payment_failed") == 4
-    assert events[-1].type == "customer.subscription.deleted" and events[-1].created == FEB_1 + 15 * DAY
+    assert events[-1].type == "customer.subscription.deleted" and events[-1].created == FEB_1 + HOUR + 15 * DAY
 
 
 def test_past_due_recovers_when_the_card_is_fixed(client: stripe.StripeClient, clock: Any,
@@ -195,6 +196,6 @@ def test_emulator_time_renews_subscriptions_without_a_clock(client: stripe.Strip
     sub = client.v1.subscriptions.create(params={"customer": customer.id, "items": [{"price": monthly_price.id}]})
     period_end = sub["items"].data[0].current_period_end
     steps = admin.post("clock", {"advance_seconds": 32 * DAY})["steps"]
-    assert steps == 1
+    assert steps == 3  # invoice.upcoming, the renewal's draft, its finalization an hour later
     renewed = client.v1.subscriptions.retrieve(sub.id)
     assert renewed["items"].data[0].current_period_start == period_end and renewed.status == "active"

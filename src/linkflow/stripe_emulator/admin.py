@@ -14,7 +14,8 @@
 - ``POST /_emulator/clock``: ``{"advance_seconds": n}`` moves emulator time (not test clocks)
   forward and runs the renewals that fall due; ``GET`` → ``{"now", "offset"}``.
 - ``POST /_emulator/billing``: ``{"retry_days": [3, 5, 7], "final_action": "cancel" | "unpaid" |
-  "past_due", "incomplete_expiry_hours": 23}``.
+  "past_due", "incomplete_expiry_hours": 23, "upcoming_days": 3}`` (``upcoming_days``: when
+  ``invoice.upcoming`` is sent before a renewal; ``null``: never).
 - ``POST /_emulator/checkout/sessions/{id}/complete``: ``{"payment_method": "pm_card_visa"}`` →
   the completed session.
 - ``GET /_emulator/endpoints`` → ``{"data": [{"method", "path", "params"}...]}``: every ``/v1``

@@ -26,6 +26,7 @@ class BillingSettings:
     retry_days: list[float] = field(default_factory=lambda: [3.0, 5.0, 7.0])
     final_action: str = "cancel"  # or "unpaid" or "past_due" (leave it)
     incomplete_expiry_hours: float = 23.0
+    upcoming_days: float | None = 3.0  # invoice.upcoming this long before a renewal; None: not sent
 
     def update(self, changes: dict[str, Any]) -> None:
         if "retry_days" in changes:
@@ -39,7 +40,12 @@ class BillingSettings:
             self.final_action = changes["final_action"]
         if "incomplete_expiry_hours" in changes:
             self.incomplete_expiry_hours = float(changes["incomplete_expiry_hours"])
-        unknown = set(changes) - {"retry_days", "final_action", "incomplete_expiry_hours"}
+        if "upcoming_days" in changes:
+            days = changes["upcoming_days"]
+            if days is not None and (not isinstance(days, int | float) or days <= 0):
+                raise ValueError("upcoming_days must be a positive number or null")
+            self.upcoming_days = None if days is None else float(days)
+        unknown = set(changes) - {"retry_days", "final_action", "incomplete_expiry_hours", "upcoming_days"}
         if unknown:
             raise ValueError(f"unknown billing setting(s): {', '.join(sorted(unknown))}")
 

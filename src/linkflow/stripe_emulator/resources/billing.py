@@ -2,6 +2,8 @@
 
 Everything here takes ``now`` explicitly: a test clock advance replays each step at the moment it
 is due (events carry that moment in ``created``), in time order across the clock's subscriptions.
+A renewal (or a trial's end) makes a draft invoice that finalizes and is charged an hour later
+(``charge_renewal``), as Stripe does; ``invoice.upcoming`` comes ``upcoming_days`` before a renewal.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from ..call import Call
 from ..errors import invalid_request
 from ..events import emit, emit_updated
-from . import invoices
+from . import invoiceitems, invoices
 from .payment_methods import customer_payment_method, declines
 
 DAY = 86400
@@ -100,6 +102,40 @@ def bill(call: Call, sub: dict[str, Any], now: int, reason: str) -> tuple[dict[s
     return invoice, invoices.collect(call, invoice, payment_method_for(call.state, sub), now)
 
 
+def draft_renewal(call: Call, sub: dict[str, Any], now: int) -> dict[str, Any]:
+    """A renewal's invoice: a draft that finalizes (and is charged) an hour later, as on Stripe."""
+    from .discounts import end_finished  # discounts build on billing
+
+    end_finished(call, sub, now)
+    customer = customer_of(call, sub)
+    invoice = invoices.new_invoice(call, sub, customer, now=now, reason="subscription_cycle",
+                                   start=sub["current_period_start"], end=sub["current_period_end"])
+    invoice["automatically_finalizes_at"] = now + invoices.AUTO_FINALIZE_DELAY
+    sub["latest_invoice"] = invoice["id"]
+    return invoice
+
+
+def upcoming(call: Call, sub: dict[str, Any], when: int) -> None:
+    """``invoice.upcoming``: the renewal invoice as it would be made (no id, nothing stored)."""
+    sub["_upcoming_sent_for"] = sub["current_period_end"]
+    nxt = copy.deepcopy(sub)
+    next_cycle(call, nxt)
+    customer = customer_of(call, sub)
+    invoice = invoices.blank_invoice(call, customer, now=when, reason="upcoming", currency=sub["currency"], sub=nxt,
+                                     start=nxt["current_period_start"], end=nxt["current_period_end"])
+    invoice["lines"]["data"].extend(invoices.subscription_lines(call, invoice["id"], nxt, nxt["current_period_start"],
+                                                                nxt["current_period_end"]))
+    invoice["lines"]["data"].extend(invoiceitems.line_for(i, invoice["id"])
+                                    for i in invoiceitems.pending(call.state, customer["id"], sub["currency"])
+                                    if i["_subscription"] in (None, sub["id"]))
+    invoice["starting_balance"] = customer.get("balance") or 0
+    invoices.recompute(call, invoice)
+    invoice["next_payment_attempt"] = sub["current_period_end"] + invoices.AUTO_FINALIZE_DELAY
+    invoice["lines"]["url"] = f"/v1/invoices/upcoming/lines?subscription={sub['id']}"
+    del invoice["id"]  # "The received Invoice object will not have an invoice ID."
+    emit(call, "invoice.upcoming", "invoice", invoice, created=when)
+
+
 def set_status(call: Call, sub: dict[str, Any], status: str, now: int) -> None:
     before = snapshot(sub)
     sub["status"] = status
@@ -171,6 +207,12 @@ def next_step(call: Call, sub: dict[str, Any]) -> tuple[int, int, str] | None:
         steps.append((sub["trial_end"], 2, "trial_end"))
     if status in ("active", "past_due"):
         steps.append((sub["current_period_end"], 2, "renew"))
+        days = call.state.billing.upcoming_days
+        notice = sub["current_period_end"] - int(days * DAY) if days else None
+        renews = not sub.get("cancel_at") or sub["cancel_at"] > sub["current_period_end"]
+        if (notice is not None and renews and notice >= sub["current_period_start"]
+                and sub.get("_upcoming_sent_for") != sub["current_period_end"]):
+            steps.append((notice, 1, "upcoming"))
     if status == "past_due":
         steps.extend((inv["next_payment_attempt"], 3, "retry") for inv in _open_invoices(call, sub))
     if status == "incomplete":
@@ -185,6 +227,8 @@ def run_step(call: Call, sub: dict[str, Any], when: int, action: str) -> None:
     elif action == "trial_will_end":
         sub["_trial_will_end_sent"] = True
         emit(call, "customer.subscription.trial_will_end", "subscription", sub, created=when)
+    elif action == "upcoming":
+        upcoming(call, sub, when)
     elif action == "trial_end":
         end_trial(call, sub, when)
     elif action == "renew":
@@ -208,12 +252,10 @@ def end_trial(call: Call, sub: dict[str, Any], now: int) -> None:
         return
     before = snapshot(sub)
     sub["trial_end"] = min(sub["trial_end"], now)
-    sub["status"] = "active" if can_pay(call, sub) else "past_due"
+    sub["status"] = "active"  # until the invoice, finalized an hour later, fails to be paid
     start_cycle(call, sub, now)
-    invoice, paid = bill(call, sub, now, "subscription_cycle")
+    draft_renewal(call, sub, now)
     emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
-    if not paid:
-        after_failed_payment(call, sub, invoice, now)
 
 
 def renew(call: Call, sub: dict[str, Any], now: int) -> None:
@@ -231,12 +273,19 @@ def renew(call: Call, sub: dict[str, Any], now: int) -> None:
         elif pause["behavior"] == "mark_uncollectible":
             invoices.mark_uncollectible(call, invoice, now)
         return
-    invoice, paid = bill(call, sub, now, "subscription_cycle")
-    if not paid and invoice["next_payment_attempt"] is not None and sub["status"] == "active":
-        sub["status"] = "past_due"  # one event for the new period and the status
+    draft_renewal(call, sub, now)
     emit_updated(call, "customer.subscription.updated", "subscription", before, sub, created=now)
-    if not paid:
-        after_failed_payment(call, sub, invoice, now)
+
+
+def charge_renewal(call: Call, sub: dict[str, Any], invoice: dict[str, Any], now: int) -> None:
+    """An hour after a renewal: finalize its invoice and charge it; a failure makes the subscription past due."""
+    invoices.finalize(call, invoice, customer_of(call, sub), now)
+    if invoices.collect(call, invoice, payment_method_for(call.state, sub), now):
+        after_invoice_paid(call, sub, invoice, now)
+        return
+    if invoice["next_payment_attempt"] is not None and sub["status"] == "active":
+        set_status(call, sub, "past_due", now)
+    after_failed_payment(call, sub, invoice, now)
 
 
 def retry(call: Call, sub: dict[str, Any], now: int) -> None:
@@ -270,6 +319,10 @@ def invoice_step(invoice: dict[str, Any]) -> tuple[int, int, str] | None:
 
 def run_invoice_step(call: Call, invoice: dict[str, Any], when: int, action: str) -> None:
     customer = call.state.store.get("customer", invoice["customer"]) or {}
+    sub = call.state.store.get("subscription", invoice["subscription"] or "")
+    if action == "finalize" and sub is not None and invoice["billing_reason"] == "subscription_cycle":
+        charge_renewal(call, sub, invoice, when)
+        return
     if action == "finalize":
         invoices.finalize(call, invoice, customer, when)
         if invoice["collection_method"] != "charge_automatically":
