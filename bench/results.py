@@ -35,6 +35,7 @@ FIGURES: dict[str, str] = {
     "engine_floor_events_per_minute": "executions/min",
     "events_floor_ratio": "ratio",
     "stack_peak_rss_mb": "MiB",
+    "workers_peak_rss_mb": "MiB",
     "emulator_requests_per_second": "requests/s",
     "reconcile_users": "users",
     "reconcile_seed_s": "s",

@@ -79,8 +79,21 @@ def run_steps(run: Run, only: list[str] | None) -> dict[str, Figure]:
             run.console.print(traceback.format_exc(), markup=False, highlight=False)
             produced = {fig: missing(FIGURES[fig], f"{name} failed: {type(exc).__name__}: {exc}") for fig in names}
         figures.update(produced)
+        run.stack.sample_workers()
         run.log(f"{name} done in {time.monotonic() - started:.1f} s")
     return figures
+
+
+def workers_figure(stack: Any, stack_peak_mib: float) -> Figure:
+    """The handlers' worker processes: the sum of their peaks (each sampled after every step)."""
+    peaks = list(stack.worker_peaks_mib.values())
+    workers = stack.local.workers()
+    return {"value": round(sum(peaks), 1), "unit": "MiB", "workers": len(peaks),
+            "largest_worker_mib": round(max(peaks, default=0.0), 1),
+            "stack_and_workers_mib": round(stack_peak_mib + sum(peaks), 1),
+            "cold_starts": sum(workers["cold_starts"].values()), "throttles": sum(workers["throttles"].values()),
+            "method": "sum of VmHWM over every worker process seen (sampled after each step): an upper bound of "
+                      "their combined peak; stack_and_workers_mib adds the stack process's"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                                         "method": "VmHWM of the stack process (/proc/<pid>/status) at the end of "
                                                   "the run: the peak over every figure",
                                         "rss_at_end_mib": round(rss["VmRSS"], 1)}
+        figures["workers_peak_rss_mb"] = workers_figure(stack, rss["VmHWM"])
     info["load_average_at_end"] = machine.load_average()
     results: dict[str, Any] = {
         "date": date,

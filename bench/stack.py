@@ -33,6 +33,7 @@ class BenchStack:
     process: LocalStackProcess
     workdir: Path
     _clients: dict[str, Any] = field(default_factory=dict)
+    worker_peaks_mib: dict[int, float] = field(default_factory=dict)  # pid -> VmHWM, every worker sampled
 
     @property
     def info(self) -> LocalInfo:
@@ -101,6 +102,16 @@ class BenchStack:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         return {k: int(fields[k].split()[0]) / 1024 for k in ("VmHWM", "VmRSS")}
+
+    def sample_workers(self) -> None:
+        """Record the peak resident memory (VmHWM) of every handler worker process running now."""
+        for worker in self.local.workers()["data"]:
+            try:
+                status = Path(f"/proc/{worker['pid']}/status").read_text()
+            except OSError:
+                continue  # stopped meanwhile: its last sample stands
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            self.worker_peaks_mib[worker["pid"]] = int(fields["VmHWM"].split()[0]) / 1024
 
     def webhook_events(self, types: list[str]) -> None:
         """Subscribe the emulator's webhook endpoints to ``types`` only, as a production endpoint is

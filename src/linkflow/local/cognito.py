@@ -42,6 +42,8 @@ from moto.cognitoidp.utils import expand_attrs, flatten_attrs
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult, EmptyResult
 
+from . import cognito_index
+
 Invoker = Callable[[str, dict[str, Any]], tuple[Any, bool]]
 _invoke: Invoker | None = None
 _installed = False
@@ -106,13 +108,9 @@ def sign_up(self: Any, client_id: str, username: str, password: str, attributes:
             flat["phone_number"] = username
         else:
             raise InvalidParameterException("Username should be either an email or a phone number.")
-        for other in pool.users.values():
-            other_flat = flatten_attrs(other.attributes)
-            if (
-                _is_native(other)
-                and other.status == cmodels.UserStatus.CONFIRMED
-                and any(flat.get(a) and other_flat.get(a) == flat.get(a) for a in username_attrs)
-            ):
+        for attr in username_attrs:
+            holders = cognito_index.users_with(pool, attr, flat[attr]) if flat.get(attr) else []
+            if any(_is_native(other) and other.status == cmodels.UserStatus.CONFIRMED for other in holders):
                 raise UsernameExistsException("An account with the given email already exists.")
     elif username in pool.users:
         raise UsernameExistsException(username)
@@ -290,9 +288,8 @@ def _check_alias_free(pool: Any, user: Any, email: str) -> None:
     """As for sign-up: a confirmed native user holding the email blocks it."""
     if "email" not in (pool.extended_config.get("UsernameAttributes") or []):
         return
-    for other in pool.users.values():
-        if (other is not user and _is_native(other) and other.status == cmodels.UserStatus.CONFIRMED
-                and flatten_attrs(other.attributes).get("email") == email):
+    for other in cognito_index.users_with(pool, "email", email):
+        if other is not user and _is_native(other) and other.status == cmodels.UserStatus.CONFIRMED:
             raise JsonRESTError("AliasExistsException", "An account with the given email already exists.")
 
 
@@ -414,6 +411,7 @@ def install(invoke: Invoker) -> None:
     if _installed:
         return
     _installed = True
+    cognito_index.install()
     backend_cls = cmodels.CognitoIdpBackend
     backend_cls.sign_up = sign_up  # type: ignore[method-assign]
     backend_cls.confirm_sign_up = confirm_sign_up  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ same Map Run runs again only its children that did not succeed (``distributed_ma
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import threading
@@ -86,7 +87,7 @@ class RedriveWorker(ExecutionWorker):
 
     def _prepare(self) -> None:
         # Built before start() so GetExecutionHistory never sees an empty history mid-redrive.
-        program = self._get_evaluation_entrypoint()
+        program = copy.copy(self._get_evaluation_entrypoint())  # shared by every execution: never changed
         if self._state_name is not None:
             program.start_at = StartAt(self._state_name)  # type: ignore[attr-defined]  # a Program, typed as its base
         env = self._get_evaluation_environment()

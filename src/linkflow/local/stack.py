@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import app_page, catalog, cognito, lambda_runtime, sfn_api, wait_scale
+from . import app_page, catalog, cognito, definition_cache, lambda_runtime, sfn_api, wait_scale
 from .admin import AdminCalls
 from .api_gateway import ApiServer, build_app
 from .aws_server import AwsApp, AwsServer
@@ -154,6 +154,7 @@ class LocalStack(StackHandle):
         lambda_runtime.install(self.runtime)
         cognito.install(self.runtime.invoke)
         sfn_api.install()
+        definition_cache.install()
         wait_scale.install(self.config.wait_time_scale)
 
     def _reset_moto(self) -> None:

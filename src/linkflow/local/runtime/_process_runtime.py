@@ -248,8 +248,9 @@ class ProcessRuntime:
         with self._lock:
             stale = [w for ws in self._idle.values() for w in ws if now - w.last_used >= self.idle_timeout]
             for worker in stale:
-                self._idle[worker.spec.name].remove(worker)
-                self._workers.discard(worker)
+                self._idle[worker.spec.name].remove(worker)  # no invocation can take it now
         for worker in stale:
             worker.kill()
+        with self._lock:  # listed by workers() until its process is gone
+            self._workers.difference_update(stale)
         return len(stale)

@@ -1,0 +1,74 @@
+"""Find a user pool's users by email (or phone number) without reading every user.
+
+moto answers ``ListUsers`` with ``Filter='email = "..."'`` by testing every user of the pool, and
+the local sign-up checks the email against every user too: each sign-up costs time in proportion
+to the users already there. This index maps ``(pool id, attribute, value)`` to the users that have
+held it, kept current by watching every assignment of a user's ``attributes`` (moto's constructor,
+``update_attributes`` and ``delete_attributes`` all assign it). A lookup answers only the users
+that are in the pool and still hold the value, so a deletion or a change needs no bookkeeping; a
+user built but not yet added to the pool (a trigger runs in between) is kept for later lookups.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+INDEXED = ("email", "phone_number")
+_FILTER = re.compile(r"([\w:]+)\s*(=|\^=)\s*\"(.*)\"")  # moto's own parse of a ListUsers filter
+
+_index: dict[tuple[str, str, str], list[Any]] = {}
+_lock = threading.Lock()
+
+
+def _record(user: Any, attributes: Any) -> None:
+    pool_id = getattr(user, "user_pool_id", None)
+    if pool_id is None or not isinstance(attributes, list):
+        return
+    with _lock:
+        for attribute in attributes:
+            name, value = attribute.get("Name"), attribute.get("Value")
+            if name in INDEXED and isinstance(value, str):
+                holders = _index.setdefault((pool_id, name, value), [])
+                if not any(held is user for held in holders):
+                    holders.append(user)
+
+
+def users_with(pool: Any, name: str, value: str) -> list[Any]:
+    """The users of ``pool`` whose attribute ``name`` is ``value`` now, oldest first."""
+    key = (pool.id, name, value)
+    with _lock:
+        holders = list(_index.get(key, ()))
+    holding = [u for u in holders if u.attribute_lookup.get(name) == value]
+    if len(holding) != len(holders):  # changed since: forget them (a user not in the pool yet stays)
+        with _lock:
+            current = _index.get(key, [])
+            kept = [u for u in current if any(u is v for v in holding) or not any(u is h for h in holders)]
+            if kept:
+                _index[key] = kept
+            else:
+                _index.pop(key, None)
+    return sorted((u for u in holding if pool.users.get(u.username) is u), key=lambda u: u.create_date)
+
+
+def install() -> None:
+    from moto.cognitoidp import models as cmodels
+    from moto.utilities.paginator import paginate
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name == "attributes":
+            _record(self, value)
+
+    cmodels.CognitoIdpUser.__setattr__ = __setattr__  # type: ignore[method-assign]
+    scan = cmodels.CognitoIdpBackend.list_users.__wrapped__  # type: ignore[attr-defined]
+
+    @paginate(pagination_model=cmodels.PAGINATION_MODEL)  # type: ignore[attr-defined]
+    def list_users(self: Any, user_pool_id: str, filt: str) -> list[Any]:
+        match = _FILTER.match(filt) if filt else None
+        if match is None or match[1] not in INDEXED or match[2] != "=":
+            return list(scan(self, user_pool_id, filt))
+        return users_with(self.describe_user_pool(user_pool_id), match[1], match[3])
+
+    cmodels.CognitoIdpBackend.list_users = list_users  # type: ignore[method-assign]
