@@ -56,6 +56,26 @@ class Reconcile:
         return str(self.sfn.start_execution(stateMachineArn=self.machine_arn, name=f"test-{uuid.uuid4().hex[:12]}",
                                             input=json.dumps(payload))["executionArn"])
 
+    def run_cli(self, *, fix: list[str]) -> dict[str, Any]:
+        """``linkflow reconcile run --wait --output json`` as an operator runs it (a subprocess with
+        the environment ``linkflow local up`` prints): its exit code is 0 and stdout is the report."""
+        import os
+        import subprocess
+        import sys
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STRIPE_", "LINKFLOW_"))}
+        env.update(AWS_ENDPOINT_URL=self.stack.aws_url, AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing",
+                   AWS_SECRET_ACCESS_KEY="testing", LINKFLOW_STACK="linkflow-local",
+                   STRIPE_API_BASE=self.stack.stripe_url)
+        args = ["reconcile", "run", "--wait", "--output", "json", "--shards", str(self.shards), "--rate", "50",
+                "--fix", ",".join(fix)]
+        done = subprocess.run([sys.executable, "-m", "linkflow.cli", *args], env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=RUN_TIMEOUT + 30)
+        assert done.returncode == 0, done.stderr
+        report: dict[str, Any] = json.loads(done.stdout)
+        self.settle()
+        return report
+
     def finished(self, arn: str) -> dict[str, Any]:
         return wait_for_execution(self.sfn, arn, timeout=RUN_TIMEOUT)
 

@@ -155,7 +155,8 @@ def test_every_finding_kind_is_found_repaired_and_gone_on_the_next_run(stack: An
     assert dry["fixed"] == counts() and dry["refused"] == counts() and dry["failed"] == counts()
     assert _stores(rec, case) == before, "a dry run changed a store"
 
-    report = rec.run(fix=list(KINDS))
+    report = rec.run_cli(fix=list(KINDS))  # linkflow reconcile run --wait, as an operator runs it
+    assert report["status"] == "SUCCEEDED" and report["users_scanned"] >= len(u)
     assert report["findings"] == _plus(residual, INJECTED)
     assert report["fixed"] == _plus(INJECTED, counts(duplicate_customers=-1))
     assert report["refused"] == _plus(residual, counts(duplicate_customers=1))
