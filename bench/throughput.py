@@ -10,7 +10,10 @@ user's entitlement shows the subscription's status.
 Each floor is the same number of executions (as many as the real workload completed) of a machine
 chaining as many no-op Tasks as the real happy path, started from the same pool on the same engine.
 
-Rates run from the first submission to the last completion. Workers hold back while 16
+Each workload (and each floor) starts after a warm-up round of one item per thread, not counted
+(``warm_up``): handlers run in worker processes, and the measured rate is Lambda's steady state,
+not the cold starts of its first environments. Rates run from the first submission to the last
+completion. Workers hold back while 16
 executions run (the stack stays saturated, with no backlog to outlive the measurement).
 Submission stops at a time budget (so the full bench stays within its 10 minutes on 2 cores
 however slow the stack is); what was submitted is then waited for (up to the drain budget), what
@@ -123,6 +126,14 @@ def drive(run: Run, items: Iterable[Any], requested: int, submit: Submit, machin
     return out
 
 
+def warm_up(run: Run, items: Iterable[Any], submit: Submit, machine_arn: str) -> None:
+    """One round of ``items`` (one per thread), waited for and not counted: every function then has
+    the warm workers a steady load keeps on Lambda. Cold starts are no throughput (each costs a
+    worker process's init, on the same 2 cores); their count is in ``workers_peak_rss_mb``."""
+    warm = drive(run, items, run.sizes.workers, submit, machine_arn, budget_s=run.sizes.drain_s)
+    run.log(f"warm-up: {len(warm.names)} submitted, {len(warm.succeeded)} succeeded in {warm.elapsed_s:.1f} s")
+
+
 def _stop_leftovers(stack: BenchStack, machine_arn: str) -> int:
     """Stop what still runs after the drain budget: it must not weigh on the next measurement."""
     sfn, stopped = stack.client("stepfunctions"), 0
@@ -156,6 +167,7 @@ def floor(run: Run, tasks: int, count: int) -> Outcome:
         sfn.start_execution(stateMachineArn=arn, name=name, input="{}")
         return name, None
 
+    warm_up(run, range(count, count + run.sizes.workers), start, arn)
     return drive(run, range(count), count, start, arn, budget_s=10 * run.sizes.drain_s)
 
 
@@ -193,6 +205,7 @@ def measure_signups(run: Run) -> dict[str, Figure]:
             return sub, f"{type(exc).__name__}: {exc}"
         return sub, None
 
+    warm_up(run, range(n, n + run.sizes.workers), sign_up, arn)
     ours = drive(run, range(n), n, sign_up, arn, run.sizes.signup_budget_s)
     linked = linked_users(stack, ours.succeeded)
     run.state["linked_users"] = linked
@@ -255,6 +268,7 @@ def measure_events(run: Run) -> dict[str, Figure]:
                 return event_id, f"HTTP {answer.status_code}: {answer.text[:100]}"
             return event_id, None
 
+        warm_up(run, deliveries[:run.sizes.workers], deliver, arn)
         ours = drive(run, deliveries, n, deliver, arn, run.sizes.events_budget_s)
     synced = _synced(stack, {c.sub: c.subscription["status"] for c in customers})
     completed = len(ours.succeeded)

@@ -58,7 +58,8 @@ class LocalStackConfig:
     # accepted from callers of the in-process runtime this replaced, and no longer written.
     lambda_log: Path | None = None
     worker_idle_timeout: float = 600.0  # a warm worker unused this long is stopped (Lambda's reaping)
-    max_workers: int = 64  # worker processes at once, every function together (the account's limit)
+    max_workers: int = 128  # worker processes at once, every function together (memory: ~65 MiB each;
+    # Lambda allows an account 1,000): room for 8 functions at 16 concurrent invocations each
     schedules: bool = False  # fire the template's schedules on their own (else only `local schedule fire`)
 
     def __post_init__(self) -> None:
