@@ -242,6 +242,21 @@ class Onboarding:
             self.stack.admin.clear_stripe_faults()
 
 
+def confirm_while_another_path_links_a_customer(stack: Any, onboarding: Onboarding, email: str) -> tuple[str, Any]:
+    """Sign ``email`` up and confirm it while the run's customer creation is held: meanwhile a
+    checkout-like path creates a customer for the user and links it first. ``(sub, that customer)``."""
+    from support import confirm, sign_up
+
+    sub = sign_up(stack, email)
+    with onboarding.held_customer_creation() as in_flight:
+        confirm(stack, sub)
+        in_flight()
+        other = onboarding.stripe.v1.customers.create(params={
+            "email": email, "metadata": {"cognito_user_id": sub, "cognito_sub": sub, "created_via": "checkout"}})
+        onboarding.link_customer_on_profile(sub, other.id)
+    return sub, other
+
+
 def provider_user_id() -> str:
     """A Google-style numeric subject, unique per test."""
     return str(uuid.uuid4().int)[:21]

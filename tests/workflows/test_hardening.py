@@ -17,7 +17,7 @@ import time
 import uuid
 
 import pytest
-from onboarding_support import Onboarding, state_output
+from onboarding_support import Onboarding, confirm_while_another_path_links_a_customer, state_output
 from subscription_events_support import Events
 from support import admin, confirm, sign_up, unique_email, wait_until
 
@@ -129,14 +129,7 @@ def test_the_duplicate_customer_compensation_keeps_a_customer_with_a_subscriptio
     # The run's compensation fails once (nothing retries it), so the customer can start paying first.
     admin(stack, "POST", "faults", {"service": "lambda", "function": "CompensateDeleteStripeCustomerFunction",
                                     "error": "InjectedFault", "count": 1})
-    email = unique_email("duplicate.paying")
-    sub = sign_up(stack, email)
-    with onboarding.held_customer_creation() as in_flight:
-        confirm(stack, sub)
-        in_flight()
-        other = onboarding.stripe.v1.customers.create(params={
-            "email": email, "metadata": {"cognito_user_id": sub, "cognito_sub": sub, "created_via": "checkout"}})
-        onboarding.link_customer_on_profile(sub, other.id)
+    sub, other = confirm_while_another_path_links_a_customer(stack, onboarding, unique_email("duplicate.paying"))
     failed = onboarding.finished(sub)
     assert failed["status"] == "FAILED" and failed["error"] == "InjectedFault", failed
     own = state_output(onboarding.events(sub), "CreateStripeCustomer")["stripeCustomer"]["customerId"]

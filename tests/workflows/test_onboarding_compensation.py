@@ -10,7 +10,7 @@ is failed at a task first and redriven after the user was deleted.
 from __future__ import annotations
 
 import pytest
-from onboarding_support import Onboarding, outage_until, state_output
+from onboarding_support import Onboarding, confirm_while_another_path_links_a_customer, outage_until, state_output
 from support import admin, confirm, sign_up, stripe_admin, unique_email
 
 UP_TO_THE_STRIPE_TASK = ["CheckDuplicateEmail", "RouteByEmailClaim", "WriteProfile", "InitEntitlement",
@@ -25,15 +25,8 @@ def onboarding(stack) -> Onboarding:
 def test_a_customer_linked_by_another_path_first_is_kept_and_the_runs_own_customer_is_deleted(
         stack, onboarding, clean_faults):
     email = unique_email("checkout.first")
-    sub = sign_up(stack, email)
-
-    with onboarding.held_customer_creation() as in_flight:
-        confirm(stack, sub)
-        in_flight()
-        # Meanwhile checkout's get-or-create makes a customer for the user and links it first.
-        other = onboarding.stripe.v1.customers.create(params={
-            "email": email, "metadata": {"cognito_user_id": sub, "cognito_sub": sub, "created_via": "checkout"}})
-        onboarding.link_customer_on_profile(sub, other.id)
+    # Meanwhile checkout's get-or-create makes a customer for the user and links it first.
+    sub, other = confirm_while_another_path_links_a_customer(stack, onboarding, email)
 
     done = onboarding.finished(sub)
     assert done["status"] == "SUCCEEDED", done
