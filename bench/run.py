@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import counts, emulator, machine, pricing, reconcile, report, throughput, trigger, webhook
+from . import app_api, counts, emulator, machine, pricing, reconcile, report, throughput, trigger, webhook
 from .context import FULL, QUICK, Run
 from .results import FIGURES, Figure, missing
 from .stack import WAIT_TIME_SCALE, bench_stack
@@ -43,6 +43,7 @@ STEPS: list[tuple[str, Measure, list[str]]] = [
                                            "events_floor_ratio"]),
     ("webhook", webhook.measure, ["webhook_ack_ms", "webhook_floor_ms", "webhook_ack_ratio_p50",
                                   "webhook_ack_ratio_p99"]),
+    ("app_api", app_api.measure, ["me_ms", "me_floor_ms", "me_ratio_p99", "stripe_requests_per_checkout"]),
     ("trigger", trigger.measure, ["trigger_latency_ms", "inline_trigger_latency_ms", "trigger_latency_ratio_p50",
                                   "trigger_latency_ratio_p99"]),
     # Last: it adds thousands of Cognito users, which would weigh on every Cognito call after it.
