@@ -60,7 +60,8 @@ def _readable(node: Any) -> Any:
 
 
 class Demo:
-    def __init__(self, stack: LocalStack | KeptStack, console: Console):
+    def __init__(self, stack: LocalStack | KeptStack, console: Console, graph_dir: Path = Path(".linkflow")):
+        self.graph_dir = graph_dir
         self.stack = stack
         self.admin = stack.admin
         self.console = console
@@ -184,6 +185,26 @@ class Demo:
         self.expect(desc["status"] == "SUCCEEDED" and desc.get("redriveCount") == 1,
                     "same ARN SUCCEEDED after one redrive")
         self.expect(bool((after["profile"] or {}).get("stripeCustomerId")), "profile gained stripeCustomerId")
+        self.draw(arn)
+
+    def draw(self, arn: str) -> None:
+        """The run as a picture (linkflow executions show <x> --graph): SVG, or Mermaid without dot."""
+        from linkflow.ops import graph
+        from linkflow.ops.timeline import build_timeline
+
+        desc = self.sfn.describe_execution(executionArn=arn)
+        definition = json.loads(self.sfn.describe_state_machine(stateMachineArn=desc["stateMachineArn"])["definition"])
+        events = [e for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+                  for e in page["events"]]
+        tl = build_timeline(events)
+        drawn = graph.build(definition, tl, tl.failed_state)
+        self.graph_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            written = graph.render(drawn, self.graph_dir / "demo-outage-run.svg")
+        except RuntimeError:
+            written = self.graph_dir / "demo-outage-run.mmd"
+            written.write_text(graph.mermaid(drawn))
+        self.console.print(f"the run drawn (path, retries, failure, redrive): {written}")
 
 
     def scenario_subscription(self) -> None:

@@ -106,6 +106,9 @@ def show_command(
     timeout: Annotated[float, typer.Option(help="--follow: give up after this many seconds.")] = 900.0,
     machine: MachineOpt = None,
     page_size: Annotated[int, typer.Option(help="GetExecutionHistory page size (1-1000).")] = 1000,
+    graph: Annotated[str | None, typer.Option("--graph", metavar="FILE", help="Draw the machine with this "
+                                              "execution's path, retries, failed state and redrive: FILE.svg or "
+                                              ".png, or - for Mermaid text on stdout.")] = None,
     stack: StackOpt = None,
     output: OutputOpt = "table",
 ) -> None:
@@ -116,7 +119,8 @@ def show_command(
     from .commands import show_command
 
     raise typer.Exit(show_command(_stack(ctx, stack), output, execution=execution, with_io=io, follow=follow,
-                                  interval=interval, timeout=timeout, machine=machine, page_size=page_size))
+                                  interval=interval, timeout=timeout, machine=machine, page_size=page_size,
+                                  graph=graph))
 
 
 @executions_app.command("redrive", cls=_Command)

@@ -203,8 +203,29 @@ def wait_for(op: Operator, arn: str, interval: float, timeout: float,
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
 
+def _graph(op: Operator, desc: DescribeExecutionOutputTypeDef, doc: dict[str, Any], target: str,
+           page_size: int) -> None:
+    """``--graph``: the machine's ASL with this execution's path (Mermaid to stdout for ``-``)."""
+    from pathlib import Path
+
+    from . import graph
+
+    definition = json.loads(op.sfn.describe_state_machine(stateMachineArn=desc["stateMachineArn"])["definition"])
+    drawn = graph.build(definition, timeline(op.sfn, desc["executionArn"], page_size), doc.get("failed_state"))
+    if target == "-":
+        sys.stdout.write(graph.mermaid(drawn))
+        return
+    try:
+        written = graph.render(drawn, Path(target))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except RuntimeError as exc:
+        raise UsageError(str(exc)) from None
+    render.console(stderr=True).print(f"graph written to {written}")
+
+
 def show_command(stack: str | None, output: str, *, execution: str, with_io: bool, follow: bool, interval: float,
-                 timeout: float, machine: str | None, page_size: int) -> int:
+                 timeout: float, machine: str | None, page_size: int, graph: str | None = None) -> int:
     def command(op: Operator) -> int:
         if not 1 <= page_size <= 1000:
             raise UsageError("--page-size must be between 1 and 1000")
@@ -215,6 +236,10 @@ def show_command(stack: str | None, output: str, *, execution: str, with_io: boo
         if follow and desc["status"] not in TERMINAL:
             desc = wait_for(op, desc["executionArn"], interval, timeout, stream=not op.json)
         doc = show_document(op, key, desc, page_size, with_io)
+        if graph is not None:
+            _graph(op, desc, doc, graph, page_size)
+            if graph == "-":
+                return EXIT_OK
         if op.json:
             render.print_json(doc)
         else:
