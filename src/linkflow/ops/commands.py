@@ -119,13 +119,7 @@ def list_command(stack: str | None, output: str, *, machine: str | None, status:
         found = list_executions(op.sfn, op.stack, machine=selected, statuses=(wanted,) if wanted else (),
                                 since=after, limit=limit)
         rows = [s.to_json() for s in found]
-        if op.json:
-            render.print_json({"stack": op.stack.name, "count": len(rows), "executions": rows})
-        elif rows:
-            op.out.print(render.executions_table(rows))
-        else:
-            op.out.print("no executions")
-        return EXIT_OK
+        return print_rows(op, "executions", rows, render.executions_table, "no executions")
 
     return run(stack, output, command)
 
@@ -144,6 +138,16 @@ def _parsed(raw: Any) -> Any:
         return json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
         return raw
+
+
+def print_rows(op: Operator, key: str, rows: list[dict[str, Any]], table: Callable[[list[dict[str, Any]]], Any],
+               empty: str) -> int:
+    """A listing: ``{"stack", "count", key: rows}`` as JSON, else the table (or ``empty``)."""
+    if op.json:
+        render.print_json({"stack": op.stack.name, "count": len(rows), key: rows})
+    else:
+        op.out.print(table(rows) if rows else empty)
+    return EXIT_OK
 
 
 def show_document(op: Operator, machine: str, desc: DescribeExecutionOutputTypeDef, page_size: int,
@@ -486,12 +490,6 @@ def reconcile_list_command(stack: str | None, output: str, *, limit: int) -> int
         if limit < 1:
             raise UsageError("--limit must be at least 1")
         rows = reconcile.list_runs(op.sfn, op.stack, limit)
-        if op.json:
-            render.print_json({"stack": op.stack.name, "count": len(rows), "runs": rows})
-        elif rows:
-            op.out.print(render.reconcile_runs_table(rows))
-        else:
-            op.out.print("no reconcile runs")
-        return EXIT_OK
+        return print_rows(op, "runs", rows, render.reconcile_runs_table, "no reconcile runs")
 
     return run(stack, output, command)
