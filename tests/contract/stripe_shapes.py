@@ -13,6 +13,15 @@ from stripe_reference import load
 
 REFERENCE = load()
 
+# Fields the reference requires that some API versions the emulator renders lack (2025-03-31.basil moved
+# the period to the items and removed the invoice's payment fields): which version has which is held by
+# test_stripe_api_versions.py, so here they are not required of every answer.
+VERSIONED = {
+    "subscription": {"current_period_start", "current_period_end"},
+    "subscription_item": {"current_period_start", "current_period_end"},
+    "invoice": {"paid", "paid_out_of_band", "payment_intent", "charge"},
+}
+
 
 def _json_type(value: Any) -> str:
     if value is None:
@@ -42,7 +51,7 @@ def _check(obj: dict[str, Any], name: str, where: str, problems: list[str]) -> N
         return
     if ref["object"] is not None and obj.get("object") != ref["object"]:
         problems.append(f"{where}: object is {obj.get('object')!r}, expected {ref['object']!r}")
-    expected = set(ref["required"]) | set(ref["fixture_keys"])
+    expected = (set(ref["required"]) | set(ref["fixture_keys"])) - VERSIONED.get(name, set())
     if name == "invoice" and obj.get("billing_reason") == "upcoming" and "id" not in obj:
         expected.discard("id")  # invoice.upcoming: "The received Invoice object will not have an invoice ID."
     missing = sorted(expected - set(obj))

@@ -131,7 +131,7 @@ def test_stripe_parameters_the_emulator_does_not_implement_are_refused(
     (lambda c, sub: c.v1.checkout.sessions.create(params={"mode": "subscription", "ui_mode": "embedded"}),
      "ui_mode"),
     (lambda c, sub: c.v1.webhook_endpoints.create(params={"url": "https://e.com", "enabled_events": ["*"],
-                                                          "api_version": "2020-08-27"}), "api_version"),
+                                                          "connect": True}), "connect"),
     (lambda c, sub: c.v1.customers.create(params={"coupon": "no_such_coupon"}), "coupon"),
     (lambda c, sub: c.v1.customers.create(params={"shipping": {"name": "A"}}), "shipping"),
 ])

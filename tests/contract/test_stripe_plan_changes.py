@@ -93,7 +93,7 @@ def test_always_invoice_bills_the_prorations_at_once(client: stripe.StripeClient
     types = [t for t in _types_since(client, mark) if not t.startswith(("payment_intent.", "charge."))]
     assert types == ["invoiceitem.created", "invoiceitem.created", "invoice.created", "invoice.finalized",
                      "invoice.paid", "invoice.payment_succeeded", "customer.subscription.updated"]
-    assert changed.current_period_start == T0 and changed.billing_cycle_anchor == T0
+    assert changed["items"].data[0].current_period_start == T0 and changed.billing_cycle_anchor == T0
 
 
 def test_a_quantity_change_prorates_old_and_new_quantities(client: stripe.StripeClient, subscribed: Any) -> None:
@@ -119,7 +119,7 @@ def test_none_changes_the_plan_without_prorations(client: stripe.StripeClient, s
 def test_billing_cycle_anchor_now_credits_unused_time_and_bills_a_new_period(
         client: stripe.StripeClient, subscribed: Any, prices: tuple[Any, Any]) -> None:
     changed = _switch(client, subscribed, prices[1], billing_cycle_anchor="now")
-    assert (changed.billing_cycle_anchor, changed.current_period_start) == (CHANGE, CHANGE)
+    assert (changed.billing_cycle_anchor, changed["items"].data[0].current_period_start) == (CHANGE, CHANGE)
     assert changed["items"].data[0].current_period_end == CHANGE + 31 * DAY  # Jan 11 → Feb 11
     invoice = client.v1.invoices.retrieve(changed.latest_invoice)
     assert (invoice.billing_reason, invoice.status, invoice.amount_paid) == ("subscription_update", "paid", 2984)

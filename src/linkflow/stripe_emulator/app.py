@@ -28,8 +28,9 @@ from .expand import expand, expansion_paths
 from .forms import decode_body, decode_form
 from .idempotency import Replay
 from .routing import ROUTER
-from .state import DEFAULT_API_VERSION, EmulatorState
+from .state import EmulatorState
 from .store import new_id
+from .versions import ACCOUNT_VERSION, adapt, check
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ async def _run(request: Request, state: EmulatorState, out: _Outcome, request_id
     """Fill ``out`` (raising ``StripeError`` for error answers)."""
     method, path = request.method, request.url.path
     key = api_key(request.headers.get("authorization"))
+    version = check(request.headers.get("stripe-version") or ACCOUNT_VERSION)
     handler, args, accepted = ROUTER.match(method, path)
     params = await _params(request)
     # Refused parameters and expansions are validation errors: nothing runs, no idempotent answer is kept.
@@ -94,12 +96,12 @@ async def _run(request: Request, state: EmulatorState, out: _Outcome, request_id
     if fault is not None:
         raise fault
     call = Call(state=state, params=params, request_id=request_id, idempotency_key=idem_key,
-                origin=pages.request_origin(request))
+                origin=pages.request_origin(request), api_version=version)
     out.executed = True
     with state.lock:
-        body = handler(call, *args)
+        body = adapt(state, handler(call, *args), version)
         if expansions:
-            body = expand(state, body, expansions)
+            body = expand(state, body, expansions, version)
     out.body = body
 
 
@@ -107,7 +109,7 @@ async def v1(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
     request_id = new_id("req", 14)
     out = _Outcome(request_id)
-    out.headers["Stripe-Version"] = request.headers.get("stripe-version", DEFAULT_API_VERSION)
+    out.headers["Stripe-Version"] = request.headers.get("stripe-version") or ACCOUNT_VERSION
     try:
         await _run(request, state, out, request_id)
     except StripeError as err:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .state import EmulatorState
+from .versions import ACCOUNT_VERSION
 
 
 @dataclass
@@ -15,6 +16,7 @@ class Call:
     request_id: str | None = None
     idempotency_key: str | None = None
     origin: str = ""  # scheme://host[:port] the caller reached the emulator at (hosted pages live there)
+    api_version: str = ACCOUNT_VERSION  # the request's Stripe-Version (versions.py)
 
     def event_request(self) -> dict[str, Any]:
         return {"id": self.request_id, "idempotency_key": self.idempotency_key}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
 
 from .call import Call
 from .render import render
-from .state import DEFAULT_API_VERSION
 from .store import new_id
+from .versions import ACCOUNT_VERSION, adapt_event
 from .webhooks import event_matches
 
 # Called after every event with (call, event type, record, created): derived state such as
@@ -48,14 +49,14 @@ def emit(
     if previous is not None:
         data["previous_attributes"] = previous
     endpoints = [
-        {"id": e["id"], "url": e["url"], "secret": e["_secret"]}
+        {"id": e["id"], "url": e["url"], "secret": e["_secret"], "api_version": e["api_version"] or ACCOUNT_VERSION}
         for e in state.store.table("webhook_endpoint").values()
         if e["status"] == "enabled" and event_matches(e["enabled_events"], event_type)
     ]
     event = {
         "id": new_id("evt"),
         "object": "event",
-        "api_version": DEFAULT_API_VERSION,
+        "api_version": ACCOUNT_VERSION,  # the account's default: what /v1/events shows
         "created": created,
         "data": data,
         "livemode": False,
@@ -66,8 +67,12 @@ def emit(
     state.store.put("event", event)
     if "id" in record:
         state.search.touch(record["id"], state.clock.now())
-    if endpoints:
-        state.webhooks.enqueue(event, json.dumps(event).encode("utf-8"), endpoints)
+    for version in sorted({e["api_version"] for e in endpoints}):
+        # Each endpoint gets the event rendered for its api_version (Stripe: "Webhook events use the API
+        # version that's set during your webhook's endpoint creation", https://docs.stripe.com/api/versioning).
+        rendered = adapt_event(state, copy.deepcopy(event), version)
+        state.webhooks.enqueue(rendered, json.dumps(rendered).encode("utf-8"),
+                               [e for e in endpoints if e["api_version"] == version])
     for hook in AFTER_EMIT:
         hook(call, event_type, record, created)
     return event

@@ -15,6 +15,7 @@ from .errors import invalid_request
 from .forms import as_str_list
 from .render import EXTRA_EXPANSIONS, render_id
 from .state import EmulatorState
+from .versions import ACCOUNT_VERSION, adapt, expansion_allowed
 
 MAX_DEPTH = 4
 
@@ -31,23 +32,26 @@ def expansion_paths(value: Any) -> list[str]:
     return paths
 
 
-def expand(state: EmulatorState, body: dict[str, Any], paths: list[str]) -> dict[str, Any]:
+def expand(state: EmulatorState, body: dict[str, Any], paths: list[str],
+           version: str = ACCOUNT_VERSION) -> dict[str, Any]:
+    """Expand ``paths`` in ``body``; every object expanded is shown as API version ``version`` has it."""
     for path in paths:
         if path == "total_count":
             continue  # search results count themselves
-        _walk(state, body, path.split("."), path)
+        _walk(state, body, path.split("."), path, version)
     return body
 
 
-def _walk(state: EmulatorState, node: Any, parts: list[str], path: str) -> None:
+def _walk(state: EmulatorState, node: Any, parts: list[str], path: str, version: str) -> None:
     if isinstance(node, list):
         for element in node:
-            _walk(state, element, parts, path)
+            _walk(state, element, parts, path, version)
         return
     if not isinstance(node, dict):
         return
     key, rest = parts[0], parts[1:]
-    extra = EXTRA_EXPANSIONS.get((str(node.get("object")), key))
+    kind = str(node.get("object"))
+    extra = EXTRA_EXPANSIONS.get((kind, key)) if expansion_allowed(kind, key, version) else None
     if key not in node and extra is not None:
         node[key] = extra(state, node)
     if key not in node:
@@ -57,13 +61,13 @@ def _walk(state: EmulatorState, node: Any, parts: list[str], path: str) -> None:
         expanded = render_id(state, value)
         if expanded is None:
             raise invalid_request(f"This property cannot be expanded ({path}).", param="expand")
-        node[key] = value = expanded
+        node[key] = value = adapt(state, expanded, version)
     elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         expanded_all = [render_id(state, v) for v in value]  # a list of ids (``discounts``)
         if any(e is None for e in expanded_all):
             raise invalid_request(f"This property cannot be expanded ({path}).", param="expand")
-        node[key] = value = expanded_all
+        node[key] = value = adapt(state, expanded_all, version)
     elif value is not None and not isinstance(value, dict | list):
         raise invalid_request(f"This property cannot be expanded ({path}).", param="expand")
     if rest:
-        _walk(state, value, rest, path)
+        _walk(state, value, rest, path, version)

@@ -16,8 +16,6 @@ from .search import SearchIndex
 from .store import Store
 from .webhooks import WebhookDispatcher
 
-DEFAULT_API_VERSION = "2025-03-31.basil"
-
 
 @dataclass
 class BillingSettings:

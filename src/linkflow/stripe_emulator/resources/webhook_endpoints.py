@@ -14,6 +14,7 @@ from ..lookup import get_or_404
 from ..params import LIST, accepts
 from ..render import deleted_stub
 from ..store import new_id, public
+from ..versions import check
 
 
 def _url(value: Any) -> str:
@@ -29,8 +30,9 @@ def _events(value: Any) -> list[str]:
     return events
 
 
-# Not implemented, so refused: api_version (events are rendered in the emulator's one version), connect.
-@accepts("url", "enabled_events", "description", "metadata")
+# Not implemented, so refused: connect. ``api_version``: one of versions.SUPPORTED; the endpoint's
+# events are rendered for it (None: the account's default version).
+@accepts("url", "enabled_events", "description", "metadata", "api_version")
 def create(call: Call) -> dict[str, Any]:
     params = call.params
     if "url" not in params:
@@ -38,7 +40,8 @@ def create(call: Call) -> dict[str, Any]:
     if "enabled_events" not in params:
         raise missing_param("enabled_events")
     endpoint = {
-        "id": new_id("we"), "object": "webhook_endpoint", "api_version": None,
+        "id": new_id("we"), "object": "webhook_endpoint",
+        "api_version": check(str(params["api_version"]), param="api_version") if params.get("api_version") else None,
         "application": None, "created": call.now(), "description": blank_to_none(params.get("description")),
         "enabled_events": _events(params["enabled_events"]), "livemode": False,
         "metadata": merge_metadata({}, params.get("metadata", {})), "status": "enabled",
