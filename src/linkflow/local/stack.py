@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import app_page, catalog, cognito, definition_cache, lambda_runtime, sfn_api, wait_scale
+from . import app_page, catalog, cognito, definition_cache, dynamodb_json, lambda_runtime, sfn_api, wait_scale
 from .admin import AdminCalls
 from .api_gateway import ApiServer, build_app
 from .aws_server import AwsApp, AwsServer
@@ -154,6 +154,7 @@ class LocalStack(StackHandle):
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         lambda_runtime.install(self.runtime)
         cognito.install(self.runtime.invoke)
+        dynamodb_json.install()
         sfn_api.install()
         definition_cache.install()
         wait_scale.install(self.config.wait_time_scale)
