@@ -34,7 +34,7 @@ SCHEMAS = [
     "subscription_item", "invoice", "line_item", "event", "webhook_endpoint", "deleted_webhook_endpoint",
     "test_helpers.test_clock", "deleted_test_helpers.test_clock", "checkout.session", "item", "payment_method",
     "billing_portal.configuration", "billing_portal.session", "invoiceitem", "deleted_invoiceitem",
-    "deleted_invoice", "payment_intent", "charge", "refund", "setup_intent", "coupon", "deleted_coupon",
+    "deleted_invoice", "payment_intent", "charge", "refund", "setup_intent", "coupon", "deleted_coupon", "deleted_plan",
 ]
 # Newer than the 2023 spec (its "product_feature" is another thing): checked against the fixtures only.
 FIXTURE_ONLY = ["entitlements.feature", "product_feature", "entitlements.active_entitlement",

@@ -61,6 +61,9 @@ def _every_kind(client: stripe.StripeClient, admin: Admin, raw: httpx.Client, mo
     client.v1.subscriptions.delete_discount(discounted.id)
     client.v1.coupons.delete(coupon.id)
     client.v1.test_helpers.test_clocks.delete(clock.id)
+    plan = client.v1.plans.create(params={"amount": 900, "currency": "usd", "interval": "month",
+                                          "product": {"name": "Legacy"}})
+    client.v1.plans.delete(plan.id)
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.customers.retrieve("cus_missing")
     assert sub.status == "active"

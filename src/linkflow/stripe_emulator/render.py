@@ -14,7 +14,7 @@ Renderer = Callable[[EmulatorState, dict[str, Any]], dict[str, Any]]
 RENDERERS: dict[str, Renderer] = {}
 
 # Properties that only exist when expanded, e.g. ("customer", "subscriptions"), ("invoice", "payments").
-EXTRA_EXPANSIONS: dict[tuple[str, str], Callable[[EmulatorState, dict[str, Any]], dict[str, Any] | None]] = {}
+EXTRA_EXPANSIONS: dict[tuple[str, str], Callable[[EmulatorState, dict[str, Any]], Any]] = {}
 
 
 def deleted_stub(record: dict[str, Any]) -> dict[str, Any]:

@@ -118,7 +118,8 @@ def _not_found() -> Response:
 
 def _session(call: Call, session_id: str) -> dict[str, Any] | None:
     checkout.expire_due(call)
-    return call.state.store.get(checkout.KIND, session_id)
+    session = call.state.store.get(checkout.KIND, session_id)
+    return None if session is None or session["ui_mode"] != "hosted" else session  # embedded: no hosted page
 
 
 async def show(request: Request) -> Response:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from ..resources.tiers import price_amount
 from ..state import EmulatorState
 
 _ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf",
@@ -60,7 +61,7 @@ def cadence(price: dict[str, Any]) -> str:
 
 
 def price_text(price: dict[str, Any], quantity: int = 1) -> str:
-    amount = money((price.get("unit_amount") or 0) * quantity, str(price.get("currency") or "usd"))
+    amount = money(price_amount(price, quantity), str(price.get("currency") or "usd"))
     return " ".join(part for part in (amount, cadence(price)) if part)
 
 

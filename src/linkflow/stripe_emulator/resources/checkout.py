@@ -42,6 +42,7 @@ from .clock_time import clock_now, customer_now
 from .customers import new_customer
 from .payment_methods import attach_param, check_payment_method, declines
 from .subscriptions import new_subscription
+from .tiers import price_amount
 
 KIND = "checkout_session"
 MODES = ("payment", "setup", "subscription")
@@ -126,13 +127,33 @@ def _line_items(call: Call, value: Any, mode: str) -> list[dict[str, Any]]:
     return items
 
 
+def _redirects(params: dict[str, Any]) -> tuple[str, str | None, str | None, str | None]:
+    """``(ui_mode, success_url, cancel_url, return_url)``: hosted sessions redirect to ``success_url``;
+    embedded ones (https://docs.stripe.com/payments/checkout/custom-success-page?payment-ui=embedded-form)
+    take ``return_url`` instead and refuse ``success_url`` and ``cancel_url``."""
+    ui_mode = params.get("ui_mode", "hosted")
+    if ui_mode not in ("hosted", "embedded"):
+        raise invalid_request("Invalid ui_mode: must be one of hosted or embedded", param="ui_mode")
+    if ui_mode == "hosted":
+        if "return_url" in params:
+            raise invalid_request("`return_url` can only be used with `ui_mode: embedded`.", param="return_url")
+        if not params.get("success_url"):
+            raise missing_param("success_url")
+        return ui_mode, _url(params["success_url"], "success_url"), _url(params.get("cancel_url"), "cancel_url"), None
+    for name in ("success_url", "cancel_url"):
+        if name in params:
+            raise invalid_request(f"`{name}` cannot be used with `ui_mode: embedded`.", param=name)
+    if not params.get("return_url"):
+        raise missing_param("return_url")
+    return ui_mode, None, None, _url(params["return_url"], "return_url")
+
+
 def _amount(call: Call, items: list[dict[str, Any]]) -> int:
-    return sum(((call.state.store.get("price", i["price"]) or {}).get("unit_amount") or 0) * i["quantity"]
-               for i in items)
+    return sum(_line_amounts(call, items))
 
 
 def _line_amounts(call: Call, items: list[dict[str, Any]]) -> list[int]:
-    return [((call.state.store.get("price", i["price"]) or {}).get("unit_amount") or 0) * i["quantity"] for i in items]
+    return [price_amount(call.state.store.get("price", i["price"]) or {}, i["quantity"]) for i in items]
 
 
 def _set_discounts(call: Call, session: dict[str, Any], found: discounts.Found) -> None:
@@ -160,9 +181,11 @@ def _found(call: Call, session: dict[str, Any], customer: dict[str, Any] | None)
 # custom_fields, custom_text, customer_creation, customer_update, invoice_creation,
 # line_items[][price_data|adjustable_quantity|tax_rates], payment_intent_data,
 # payment_method_collection, payment_method_options, payment_method_types, phone_number_collection,
-# return_url, setup_intent_data, shipping_*, submit_type, subscription_data[anything else],
-# tax_id_collection, ui_mode (hosted only).
+# redirect_on_completion, setup_intent_data, shipping_*, submit_type, subscription_data[anything else],
+# tax_id_collection. ui_mode: hosted (the emulator's page at url) or embedded (client_secret and
+# return_url, no page: completed by the test helper).
 @accepts("mode", "line_items[][price]", "line_items[][quantity]", "success_url", "cancel_url", "customer",
+         "ui_mode", "return_url",
          "customer_email", "client_reference_id", "metadata", "locale", "expires_at", "discounts[][coupon]",
          "discounts[][promotion_code]", "allow_promotion_codes",
          "subscription_data[trial_period_days]", "subscription_data[trial_end]", "subscription_data[metadata]",
@@ -174,9 +197,7 @@ def create(call: Call) -> dict[str, Any]:
         raise missing_param("mode")
     if mode not in MODES:
         raise invalid_request("Invalid mode: must be one of payment, setup or subscription", param="mode")
-    if not params.get("success_url"):
-        raise missing_param("success_url")
-    success_url, cancel_url = _url(params["success_url"], "success_url"), _url(params.get("cancel_url"), "cancel_url")
+    ui_mode, success_url, cancel_url, return_url = _redirects(params)
     customer_id = blank_to_none(params.get("customer"))
     customer = referenced(call, "customer", customer_id, "customer") if customer_id else None
     items = _line_items(call, params.get("line_items"), mode)
@@ -198,7 +219,8 @@ def create(call: Call) -> dict[str, Any]:
         "allow_promotion_codes": allow_codes, "amount_subtotal": amount, "amount_total": amount,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
         "billing_address_collection": None, "cancel_url": cancel_url,
-        "client_reference_id": blank_to_none(params.get("client_reference_id")), "client_secret": None,
+        "client_reference_id": blank_to_none(params.get("client_reference_id")),
+        "client_secret": None if ui_mode == "hosted" else f"{session_id}_secret_{secrets.token_urlsafe(18)}",
         "collected_information": None, "consent": None, "consent_collection": None, "created": now,
         "currency": currency, "currency_conversion": None, "custom_fields": [],
         "custom_text": {"after_submit": None, "shipping_address": None, "submit": None,
@@ -219,7 +241,8 @@ def create(call: Call) -> dict[str, Any]:
         "shipping_address_collection": None, "shipping_cost": None, "shipping_options": [], "status": "open",
         "submit_type": None, "subscription": None, "success_url": success_url,
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": "hosted", "url": call.public_url(PAGE_PATH + session_id),
+        "return_url": return_url, "ui_mode": ui_mode,
+        "url": call.public_url(PAGE_PATH + session_id) if ui_mode == "hosted" else None,
         "wallet_options": None,
         "_line_items": items, "_subscription_data": subscription_data,
     }
@@ -254,7 +277,7 @@ def line_items(call: Call, session_id: str) -> dict[str, Any]:
     rows = []
     for index, item in enumerate(session["_line_items"]):
         price = call.state.store.get("price", item["price"]) or {}
-        amount = (price.get("unit_amount") or 0) * item["quantity"]
+        amount = price_amount(price, item["quantity"])
         off = session["_line_discounts"][index]
         rows.append({
             "id": f"li_{session_id[-12:]}{index}", "object": "item", "adjustable_quantity": None,

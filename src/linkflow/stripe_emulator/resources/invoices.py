@@ -15,6 +15,7 @@ from ..call import Call
 from ..events import emit, emit_updated
 from ..store import new_id
 from . import invoiceitems
+from .tiers import price_amount
 
 DAY = 86400
 AUTO_FINALIZE_DELAY = 3600  # Stripe finalizes an auto_advance draft about an hour after creation
@@ -23,7 +24,7 @@ AUTO_FINALIZE_DELAY = 3600  # Stripe finalizes an auto_advance draft about an ho
 def line_item(invoice_id: str, sub: dict[str, Any], item: dict[str, Any], price: dict[str, Any],
               start: int, end: int) -> dict[str, Any]:
     quantity = item.get("quantity") or 1
-    amount = (price.get("unit_amount") or 0) * quantity
+    amount = price_amount(price, quantity)
     return {
         "id": new_id("il"),
         "object": "line_item",

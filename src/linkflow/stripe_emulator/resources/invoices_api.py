@@ -15,7 +15,7 @@ from typing import Any
 
 from ..call import Call
 from ..endpoints import Route, crud_routes
-from ..errors import card_declined, invalid_request
+from ..errors import card_declined, invalid_request, resource_missing
 from ..events import emit, emit_updated
 from ..forms import as_bool, as_dict, as_int, blank_to_none, merge_metadata
 from ..lists import created_filter, page
@@ -23,6 +23,7 @@ from ..lookup import get_or_404, referenced
 from ..params import CREATED, LIST, accepts
 from ..render import deleted_stub, render
 from ..store import new_id
+from ..versions import basil_or_later
 from . import billing, discounts, invoiceitems, invoices, plan_changes
 from .clock_time import customer_now
 from .payment_methods import customer_payment_method, customers_own
@@ -301,7 +302,33 @@ def create_preview(call: Call) -> dict[str, Any]:
     return render(call.state, "invoice", invoice)
 
 
+# Not implemented, so refused: the upcoming endpoint's subscription_items, subscription_proration_* and
+# other preview parameters (create_preview takes subscription_details instead).
+@accepts("customer", "subscription")
+def upcoming(call: Call) -> dict[str, Any]:
+    """``GET /v1/invoices/upcoming``: removed in 2025-03-31.basil, served to older versions.
+
+    From basil on the route no longer exists, and the path reads as an invoice id: the answer is
+    ``retrieve``'s 404, "No such invoice: 'upcoming'"
+    (https://docs.stripe.com/changelog/basil/2025-03-31/invoice-preview-api-deprecations).
+    Before it: the customer's next invoice, as ``create_preview`` makes it, without an ``id`` (an
+    upcoming invoice has none).
+    """
+    if basil_or_later(call.api_version):
+        raise resource_missing("invoice", "upcoming")
+    if not call.params.get("subscription") and call.params.get("customer"):
+        # The customer's subscription renewing first (Stripe's old endpoint could add up several).
+        live = [s for s in call.state.store.newest_first("subscription")
+                if s["customer"] == call.params["customer"] and s["status"] not in ("canceled", "incomplete_expired")]
+        if live:
+            call.params["subscription"] = min(live, key=lambda s: s["current_period_end"] or 0)["id"]
+    invoice = create_preview(call)
+    invoice.pop("id", None)
+    return invoice
+
+
 ROUTES: list[Route] = [
+    ("GET", "/v1/invoices/upcoming", upcoming),
     *crud_routes("/v1/invoices", create=create, list_all=list_invoices, retrieve=retrieve, update=update,
                  delete=delete),
     ("POST", "/v1/invoices/create_preview", create_preview),

@@ -11,11 +11,14 @@ from ..events import emit, emit_updated
 from ..forms import as_bool, as_dict, as_int, as_str_list, blank_to_none, merge_metadata
 from ..lists import created_filter, page
 from ..lookup import get_or_404, referenced
-from ..params import CREATED, LIST, accepts
-from ..render import render
+from ..params import CREATED, LIST, accepts, unknown_parameter
+from ..render import EXTRA_EXPANSIONS, render
+from ..state import EmulatorState
 from ..store import new_id, public
+from ..versions import basil_or_later
 from .billing import snapshot
 from .products import create_product
+from .tiers import read_tiers
 
 INTERVALS = ("day", "week", "month", "year")
 TAX_BEHAVIORS = ("exclusive", "inclusive", "unspecified")
@@ -39,25 +42,38 @@ def plan_of(price: dict[str, Any]) -> dict[str, Any] | None:
         "billing_scheme": price["billing_scheme"], "created": price["created"], "currency": price["currency"],
         "interval": recurring["interval"], "interval_count": recurring["interval_count"], "livemode": False,
         "metadata": dict(price["metadata"]), "meter": None, "nickname": price["nickname"],
-        "product": price["product"], "tiers_mode": None, "transform_usage": None,
+        "product": price["product"], "tiers_mode": price["tiers_mode"], "transform_usage": None,
         "trial_period_days": recurring.get("trial_period_days"), "usage_type": recurring["usage_type"],
     }
 
 
-def _recurring(value: Any) -> dict[str, Any] | None:
+def _recurring(call: Call, value: Any, param: str = "recurring") -> dict[str, Any] | None:
     if value is None:
         return None
-    spec = as_dict(value, "recurring")
+    spec = as_dict(value, param)
     interval = spec.get("interval")
     if interval is None:
-        raise missing_param("recurring[interval]")
+        raise missing_param(f"{param}[interval]")
     if interval not in INTERVALS:
-        raise invalid_request(f"Invalid recurring[interval]: must be one of {', '.join(INTERVALS)}",
-                              param="recurring[interval]")
+        raise invalid_request(f"Invalid {param}[interval]: must be one of {', '.join(INTERVALS)}",
+                              param=f"{param}[interval]")
+    usage_type = spec.get("usage_type", "licensed")
+    if usage_type not in ("licensed", "metered"):
+        raise invalid_request(f"Invalid {param}[usage_type]: must be one of licensed or metered",
+                              param=f"{param}[usage_type]")
+    if usage_type == "metered":
+        if basil_or_later(call.api_version):
+            # Since 2025-03-31.basil a metered price needs a billing meter ("You can no longer create a price
+            # with a usage_type of metered without a specified meter":
+            # https://docs.stripe.com/changelog/basil/2025-03-31/deprecate-legacy-usage-based-billing).
+            # Billing meters are not implemented, so recurring[meter] itself is refused as unknown.
+            raise missing_param(f"{param}[meter]")
+        # Before basil: legacy usage records, not implemented: refused as any unimplemented parameter.
+        raise unknown_parameter(f"{param}[usage_type]")
     return {
         "aggregate_usage": None,
         "interval": interval,
-        "interval_count": as_int(spec.get("interval_count", 1), "recurring[interval_count]", minimum=1),
+        "interval_count": as_int(spec.get("interval_count", 1), f"{param}[interval_count]", minimum=1),
         "meter": None,
         "trial_period_days": None,
         "usage_type": "licensed",
@@ -78,46 +94,78 @@ def _claim_lookup_key(call: Call, lookup_key: str | None, transfer: bool, price_
             emit_updated(call, "price.updated", "price", before, other, created=call.now())
 
 
-# Not implemented, so refused: billing_scheme (tiers), currency_options, custom_unit_amount,
-# recurring[aggregate_usage|usage_type] (metered), tiers, tiers_mode, transform_quantity; and
-# recurring[trial_period_days], which Stripe's spec does not list either.
-@accepts("currency", "unit_amount", "unit_amount_decimal", "product", "lookup_key", "transfer_lookup_key",
-         "nickname", "metadata", "active", "tax_behavior",
-         *(f"product_data[{k}]" for k in ("id", "name", "active", "metadata", "statement_descriptor", "tax_code",
-                                          "unit_label")),
-         "recurring[interval]", "recurring[interval_count]")
-def create(call: Call) -> dict[str, Any]:
-    params = call.params
+def new_price(call: Call, params: dict[str, Any], product_id: str, *, price_id: str | None = None,
+              prefix: str = "") -> dict[str, Any]:
+    """A price of ``product_id`` from create parameters (``prefix``: where they sit, for errors); stored, no event."""
+
+    def name(param: str) -> str:
+        return f"{prefix}[{param}]" if prefix else param
+
     if not params.get("currency"):
-        raise missing_param("currency")
-    if "unit_amount" not in params and "unit_amount_decimal" not in params:
-        raise missing_param("unit_amount")
-    if params.get("product"):
-        product_id = referenced(call, "product", params["product"], "product")["id"]
-    elif params.get("product_data"):
-        product_id = create_product(call, as_dict(params["product_data"], "product_data"))["id"]
-    else:
-        raise missing_param("product")
-    amount = as_int(params.get("unit_amount", params.get("unit_amount_decimal")), "unit_amount", minimum=0)
-    price_id = new_id("price")
+        raise missing_param(name("currency"))
+    unit_given = "unit_amount" in params or "unit_amount_decimal" in params
+    tiered = read_tiers(params, unit_amount_given=unit_given)
+    if tiered is None and not unit_given:
+        raise missing_param(name("unit_amount"))
+    amount = None if tiered is not None else as_int(params.get("unit_amount", params.get("unit_amount_decimal")),
+                                                     name("unit_amount"), minimum=0)
+    price_id = price_id or new_id("price")
     lookup_key = blank_to_none(params.get("lookup_key"))
     _claim_lookup_key(call, lookup_key, as_bool(params.get("transfer_lookup_key", "false"),
                                                 "transfer_lookup_key"), price_id)
-    recurring = _recurring(params.get("recurring"))
-    now = call.now()
+    recurring = _recurring(call, params.get("recurring"), name("recurring"))
+    if tiered is not None and recurring is None:
+        raise invalid_request("Tiered pricing is only available for recurring prices; pass recurring[interval].",
+                              param=name("billing_scheme"))
     price = {
         "id": price_id, "object": "price", "active": as_bool(params.get("active", "true"), "active"),
-        "billing_scheme": "per_unit", "created": now,
+        "billing_scheme": "per_unit" if tiered is None else "tiered", "created": call.now(),
         "currency": str(params["currency"]).lower(), "custom_unit_amount": None, "livemode": False,
         "lookup_key": lookup_key, "metadata": merge_metadata({}, params.get("metadata", {})),
         "nickname": blank_to_none(params.get("nickname")), "product": product_id, "recurring": recurring,
-        "tax_behavior": _tax_behavior(params.get("tax_behavior", "unspecified")), "tiers_mode": None,
+        "tax_behavior": _tax_behavior(params.get("tax_behavior", "unspecified")),
+        "tiers_mode": None if tiered is None else tiered[0],
         "transform_quantity": None, "type": "recurring" if recurring else "one_time",
-        "unit_amount": amount, "unit_amount_decimal": str(amount),
+        "unit_amount": amount, "unit_amount_decimal": None if amount is None else str(amount),
+        "_tiers": None if tiered is None else tiered[1],
     }
     call.state.store.put("price", price)
-    emit(call, "price.created", "price", price, created=now)
+    return price
+
+
+# Not implemented, so refused: currency_options, custom_unit_amount, recurring[aggregate_usage|meter],
+# tiers[][unit_amount_decimal|flat_amount_decimal], transform_quantity; and recurring[trial_period_days],
+# which Stripe's spec does not list either. Metered prices: see _recurring.
+@accepts("currency", "unit_amount", "unit_amount_decimal", "product", "lookup_key", "transfer_lookup_key",
+         "nickname", "metadata", "active", "tax_behavior", "billing_scheme", "tiers_mode",
+         "tiers[][up_to]", "tiers[][unit_amount]", "tiers[][flat_amount]",
+         *(f"product_data[{k}]" for k in ("id", "name", "active", "metadata", "statement_descriptor", "tax_code",
+                                          "unit_label")),
+         "recurring[interval]", "recurring[interval_count]", "recurring[usage_type]")
+def create(call: Call) -> dict[str, Any]:
+    params = call.params
+    if params.get("product"):
+        product_id = referenced(call, "product", params["product"], "product")["id"]
+    elif params.get("product_data"):
+        product_id = None
+    else:
+        raise missing_param("product")
+    if product_id is None:
+        product_id = create_product(call, as_dict(params["product_data"], "product_data"))["id"]
+    price = new_price(call, params, product_id)
+    emit(call, "price.created", "price", price, created=price["created"])
     return render(call.state, "price", price)
+
+
+def _tiers_of(state: EmulatorState, price: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """``expand[]=tiers``: Stripe leaves ``tiers`` out of a price unless expanded."""
+    stored = state.store.get("price", price["id"]) or {}
+    tiers = stored.get("_tiers")
+    return None if tiers is None else [dict(t) for t in tiers]
+
+
+EXTRA_EXPANSIONS[("price", "tiers")] = _tiers_of
+EXTRA_EXPANSIONS[("plan", "tiers")] = _tiers_of
 
 
 @accepts()

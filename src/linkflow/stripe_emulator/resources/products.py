@@ -6,7 +6,7 @@ from typing import Any
 
 from ..call import Call
 from ..endpoints import Route, crud_routes
-from ..errors import invalid_request, missing_param
+from ..errors import StripeError, invalid_request, missing_param
 from ..events import emit, emit_updated
 from ..forms import as_bool, as_str_list, blank_to_none, merge_metadata
 from ..lists import created_filter, page
@@ -19,7 +19,7 @@ from .billing import snapshot
 _FIELDS = ("name", "description", "statement_descriptor", "tax_code", "unit_label", "url")
 
 
-def create_product(call: Call, params: dict[str, Any]) -> dict[str, Any]:
+def create_product(call: Call, params: dict[str, Any], *, event: bool = True) -> dict[str, Any]:
     """Create a product from ``params`` (also used by ``product_data`` on prices)."""
     if not params.get("name"):
         raise missing_param("name")
@@ -40,16 +40,36 @@ def create_product(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         if field in params:
             product[field] = blank_to_none(params[field])
     call.state.store.put("product", product)
-    emit(call, "product.created", "product", product, created=now)
+    if event:
+        emit(call, "product.created", "product", product, created=now)
     return product
 
 
-# Not implemented, so refused: default_price_data, features, marketing_features, package_dimensions,
-# shippable, type.
+# Not implemented, so refused: default_price_data[currency_options|unit_amount_decimal|recurring[interval_count]
+# beyond those below], features, marketing_features, package_dimensions, shippable, type.
 @accepts("id", "name", "active", "description", "images", "metadata", "statement_descriptor", "tax_code",
-         "unit_label", "url")
+         "unit_label", "url", "default_price_data[currency]", "default_price_data[unit_amount]",
+         "default_price_data[recurring][interval]", "default_price_data[recurring][interval_count]",
+         "default_price_data[tax_behavior]")
 def create(call: Call) -> dict[str, Any]:
-    return render(call.state, "product", create_product(call, call.params))
+    """With ``default_price_data``: the product and its default price at once, as Stripe makes them."""
+    from .prices import new_price  # prices builds on products
+
+    data = call.params.get("default_price_data")
+    if data is None:
+        return render(call.state, "product", create_product(call, call.params))
+    if not isinstance(data, dict):
+        raise invalid_request("Invalid hash", param="default_price_data")
+    product = create_product(call, call.params, event=False)
+    try:
+        price = new_price(call, data, product["id"], prefix="default_price_data")
+    except StripeError:
+        call.state.store.remove("product", product["id"])  # refused as a whole: nothing is created
+        raise
+    product["default_price"] = price["id"]
+    emit(call, "product.created", "product", product, created=product["created"])
+    emit(call, "price.created", "price", price, created=price["created"])
+    return render(call.state, "product", product)
 
 
 def _default_price(call: Call, product_id: str, price_id: Any) -> str | None:

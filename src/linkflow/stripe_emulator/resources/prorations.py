@@ -16,6 +16,7 @@ from typing import Any
 
 from ..state import EmulatorState
 from .invoiceitems import price_name
+from .tiers import price_amount
 
 
 @dataclass
@@ -44,7 +45,7 @@ def _one(state: EmulatorState, item: dict[str, Any], sub: dict[str, Any], when: 
     price = state.store.get("price", item["price"]) or {}
     start, end = sub["current_period_start"], sub["current_period_end"]
     quantity = item.get("quantity") or 0
-    full = (price.get("unit_amount") or 0) * quantity
+    full = price_amount(price, quantity)
     amount = _share(full, end - when, max(1, end - start))
     words = "Unused time on" if credit else "Remaining time on"
     return Proration(amount=-amount if credit else amount,

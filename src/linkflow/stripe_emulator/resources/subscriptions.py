@@ -20,6 +20,7 @@ from . import billing, discounts, invoices, plan_changes
 from .clock_time import customer_now
 from .payment_methods import customers_own
 from .prices import plan_of
+from .tiers import price_amount
 
 DAY = billing.DAY
 PAYMENT_BEHAVIORS = ("allow_incomplete", "default_incomplete", "error_if_incomplete", "pending_if_incomplete")
@@ -65,8 +66,14 @@ def _price_for(call: Call, price_id: Any, param: str) -> dict[str, Any]:
     return price
 
 
+def _item_price(call: Call, spec: dict[str, Any], where: str) -> dict[str, Any]:
+    """An item's ``price`` (a plan's id too: a plan is a price). ``items[][plan]`` is not in Stripe's spec
+    since 2023 at least, so it is refused as unknown."""
+    return _price_for(call, spec.get("price"), f"{where}[price]")
+
+
 def _new_item(call: Call, sub_id: str, spec: dict[str, Any], index: int, now: int) -> dict[str, Any]:
-    price = _price_for(call, spec.get("price"), f"items[{index}][price]")
+    price = _item_price(call, spec, f"items[{index}]")
     return {
         "id": new_id("si", 14), "object": "subscription_item", "billing_thresholds": None, "created": now,
         "current_period_end": None, "current_period_start": None, "discounts": [],
@@ -191,8 +198,7 @@ def new_subscription(call: Call, customer: dict[str, Any], params: dict[str, Any
 
 def items_amount(call: Call, items: list[dict[str, Any]]) -> int:
     """What the items come to per period (a promotion code's ``minimum_amount`` is checked on it)."""
-    return sum(((call.state.store.get("price", i["price"]) or {}).get("unit_amount") or 0) * (i["quantity"] or 0)
-               for i in items)
+    return sum(price_amount(call.state.store.get("price", i["price"]) or {}, i["quantity"] or 0) for i in items)
 
 
 def _first_invoice(call: Call, sub: dict[str, Any], customer: dict[str, Any], behavior: str,
@@ -227,7 +233,8 @@ _TRIAL_SETTINGS = "trial_settings[end_behavior][missing_payment_method]"
 # version: discounts), currency, days_until_due, default_source, default_tax_rates, discounts[][discount],
 # invoice_settings, items[][price_data|tax_rates|discounts|billing_thresholds], off_session, on_behalf_of,
 # payment_settings, pending_invoice_item_interval, proration_behavior, transfer_data.
-@accepts("customer", "items[][price]", "items[][quantity]", "items[][metadata]", "trial_period_days", "trial_end",
+@accepts("customer", "items[][price]", "items[][quantity]", "items[][metadata]",
+         "trial_period_days", "trial_end",
          "discounts[][coupon]", "discounts[][promotion_code]",
          "trial_from_plan", _TRIAL_SETTINGS, "default_payment_method", "payment_behavior", "cancel_at_period_end",
          "cancel_at", "metadata", "description", "collection_method")
@@ -263,7 +270,7 @@ def apply_item_specs(call: Call, sub: dict[str, Any], specs: Any, now: int, *, p
             sub["_items"].remove(item)
             continue
         if "price" in spec:
-            item["price"] = _price_for(call, spec["price"], f"{where}[price]")["id"]
+            item["price"] = _item_price(call, spec, where)["id"]
         if "quantity" in spec:
             item["quantity"] = as_int(spec["quantity"], f"{where}[quantity]", minimum=0)
         if "metadata" in spec:
@@ -309,7 +316,8 @@ def _apply_trial_end(call: Call, sub: dict[str, Any], value: Any, now: int) -> b
 # trial_from_plan. Prorations and billing cycle resets: plan_changes.py.
 @accepts("proration_behavior", "billing_cycle_anchor", "proration_date", "discounts[][coupon]",
          "discounts[][promotion_code]",
-         "items[][id]", "items[][price]", "items[][quantity]", "items[][metadata]", "items[][deleted]",
+         "items[][id]", "items[][price]", "items[][quantity]", "items[][metadata]",
+         "items[][deleted]",
          "cancel_at_period_end", "cancel_at", "default_payment_method", "metadata", "description",
          "pause_collection[behavior]", "trial_end", _TRIAL_SETTINGS, "cancellation_details[comment]",
          "cancellation_details[feedback]")
