@@ -85,6 +85,33 @@ def test_the_email_lookup_follows_changes_and_deletions(pool):
     assert idp.admin_get_user(UserPoolId=pool_id, Username="old@example.com")["Username"] == newcomer
 
 
+def _listings(idp: Any, pool_id: str) -> list[Any]:
+    pages = []
+    for kwargs in ({"Limit": 3}, {"Limit": 60}, {"Filter": 'email = "u1@example.com"'},
+                   {"Filter": 'email ^= "u"', "Limit": 2}, {"AttributesToGet": ["email"]}, {"Limit": 4}):
+        answer = idp.list_users(UserPoolId=pool_id, **kwargs)
+        pages.append({k: v for k, v in answer.items() if k != "ResponseMetadata"})
+        if "PaginationToken" in answer:
+            answer = idp.list_users(UserPoolId=pool_id, PaginationToken=answer["PaginationToken"], **kwargs)
+            pages.append({k: v for k, v in answer.items() if k != "ResponseMetadata"})
+    return pages
+
+
+def test_list_users_answers_what_the_serializer_answered(pool, monkeypatch):
+    from moto.cognitoidp import responses
+
+    idp, pool_id = pool
+    subs = [_create(idp, pool_id, f"u{i}@example.com") for i in range(7)]
+    idp.admin_set_user_password(UserPoolId=pool_id, Username=subs[2], Password="Corr3ct-Horse-Battery!",
+                                Permanent=True)
+    idp.admin_disable_user(UserPoolId=pool_id, Username=subs[3])
+    fast = _listings(idp, pool_id)
+    monkeypatch.setattr(responses.CognitoIdpResponse, "list_users", cognito_index._moto_list_users_response)
+    assert _listings(idp, pool_id) == fast
+    assert [len(page["Users"]) for page in fast] == [3, 3, 7, 1, 2, 2, 7, 4, 3]
+    assert {u["UserStatus"] for u in fast[2]["Users"]} == {"CONFIRMED", "FORCE_CHANGE_PASSWORD"}
+
+
 ITEM = {"pk": {"S": "a"}, "n": {"N": "1.50"}, "b": {"B": b"\x00\x01"}, "ss": {"SS": ["q", "p"]},
         "bs": {"BS": [b"1", b"2"]}, "l": {"L": [{"M": {"x": {"BOOL": True}}}, {"NULL": True}, {"NS": ["2", "1"]}]}}
 
