@@ -98,8 +98,9 @@ def test_renewals_pay_invoices_and_move_periods(client: stripe.StripeClient, clo
     assert len(renewals.data) == 3 and all(i.status == "paid" for i in renewals.data)
 
 
-def test_failed_renewal_goes_past_due_then_canceled(client: stripe.StripeClient, clock: Any,
-                                                    monthly_price: Any) -> None:
+def test_failed_renewal_goes_past_due_then_canceled_on_a_custom_schedule(
+        client: stripe.StripeClient, admin: Admin, clock: Any, monthly_price: Any) -> None:
+    admin.post("billing", {"retry_days": [3, 5, 7]})  # a custom retry schedule (the default: test_stripe_dunning)
     sub = _subscribe(client, clock, monthly_price, "pm_card_visa")
     client.v1.customers.update(sub.customer, params={
         "invoice_settings": {"default_payment_method": attach(client, sub.customer, "pm_card_chargeCustomerFail")}})
@@ -122,7 +123,7 @@ def test_past_due_recovers_when_the_card_is_fixed(client: stripe.StripeClient, c
     assert client.v1.subscriptions.retrieve(sub.id).status == "past_due"
     client.v1.customers.update(sub.customer, params={
         "invoice_settings": {"default_payment_method": attach(client, sub.customer, "pm_card_visa")}})
-    _advance(client, clock.id, T0 + 12 * DAY)  # the retry on day 3 after the failure succeeds
+    _advance(client, clock.id, T0 + 12 * DAY)  # the next retry (a day after the failure) succeeds
     assert client.v1.subscriptions.retrieve(sub.id).status == "active"
     assert [e.type for e in _events(client, sub.id)][-3:] == [
         "invoice.paid", "invoice.payment_succeeded", "customer.subscription.updated"]

@@ -14,8 +14,10 @@
 - ``POST /_emulator/clock``: ``{"advance_seconds": n}`` moves emulator time (not test clocks)
   forward and runs the renewals that fall due; ``GET`` → ``{"now", "offset"}``.
 - ``POST /_emulator/billing``: ``{"retry_days": [3, 5, 7], "final_action": "cancel" | "unpaid" |
-  "past_due", "incomplete_expiry_hours": 23, "upcoming_days": 3}`` (``upcoming_days``: when
-  ``invoice.upcoming`` is sent before a renewal; ``null``: never).
+  "past_due", "incomplete_expiry_hours": 23, "upcoming_days": 3}`` (``retry_days``: days after each
+  failed attempt until the next, default ``[1, 1, 2, 2, 2, 3, 3]``, Smart Retries' recommended 8 tries
+  within 2 weeks, see ``state.py``; ``upcoming_days``: when ``invoice.upcoming`` is sent before a
+  renewal; ``null``: never).
 - ``POST /_emulator/checkout/sessions/{id}/complete``: ``{"payment_method": "pm_card_visa"}`` →
   the completed session.
 - ``GET /_emulator/endpoints`` → ``{"data": [{"method", "path", "params"}...]}``: every ``/v1``

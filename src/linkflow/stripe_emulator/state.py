@@ -16,15 +16,33 @@ from .search import SearchIndex
 from .store import Store
 from .webhooks import WebhookDispatcher
 
+# Stripe's default retry policy is Smart Retries, "8 tries within 2 weeks" as the recommended default
+# (https://docs.stripe.com/payments/off-session-payments/smart-retries; the Billing page,
+# https://docs.stripe.com/billing/revenue-recovery/smart-retries, lets an account choose the number of
+# tries and a window of 1 week to 2 months). Smart Retries picks each moment with a model Stripe does not
+# publish; the emulator makes it deterministic: the 7 retries after the first attempt come 1, 1, 2, 2, 2,
+# 3 and 3 days after the attempt before (the 8th try on day 14), tighter first as Stripe's retries are.
+SMART_RETRIES_DAYS = (1.0, 1.0, 2.0, 2.0, 2.0, 3.0, 3.0)
+
 
 @dataclass
 class BillingSettings:
-    """How failed invoice payments play out (Stripe's "smart retries" settings, compressed)."""
+    """How failed invoice payments play out (Stripe's Billing > Revenue recovery settings).
 
-    retry_days: list[float] = field(default_factory=lambda: [3.0, 5.0, 7.0])
+    ``retry_days``: days after each failed attempt until the next one (a custom schedule, as
+    Stripe's "custom retry schedule" lets an account set); the default is Smart Retries' recommended
+    policy, made deterministic (``SMART_RETRIES_DAYS``). ``final_action`` after the last: cancel the
+    subscription (Stripe's default), mark it unpaid, or leave it past_due.
+    """
+
+    retry_days: list[float] = field(default_factory=lambda: list(SMART_RETRIES_DAYS))
     final_action: str = "cancel"  # or "unpaid" or "past_due" (leave it)
     incomplete_expiry_hours: float = 23.0
-    upcoming_days: float | None = 3.0  # invoice.upcoming this long before a renewal; None: not sent
+    # invoice.upcoming this long before a renewal (None: not sent). Stripe: "Sent a few days prior to the
+    # renewal of the subscription. The number of days is based on the number set for Upcoming renewal
+    # events in the Dashboard" (https://docs.stripe.com/billing/subscriptions/webhooks). Stripe's docs name
+    # the setting but not its default; 3 days is the emulator's choice, the notice trial_will_end has.
+    upcoming_days: float | None = 3.0
 
     def update(self, changes: dict[str, Any]) -> None:
         if "retry_days" in changes:

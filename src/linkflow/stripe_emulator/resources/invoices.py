@@ -9,6 +9,7 @@ handlers are in ``invoices_api.py``.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ..call import Call
@@ -203,6 +204,7 @@ def collect(call: Call, invoice: dict[str, Any], payment_method: str | None, now
 
     A failed attempt schedules the next one per the billing settings (``retry=False``: none).
     """
+    before = copy.deepcopy(invoice)
     invoice["attempted"] = True
     invoice["attempt_count"] += 1
     if not invoice["amount_due"]:
@@ -219,6 +221,9 @@ def collect(call: Call, invoice: dict[str, Any], payment_method: str | None, now
         )
         invoice["_last_payment_error"] = result.code if result else "no_payment_method"
         invoice["_decline_code"] = result.decline_code if result else None
+        # Each failed attempt: "an invoice.updated event to track the payment attempts" (attempt_count,
+        # next_payment_attempt), https://support.stripe.com/questions/what-events-can-i-see-when-a-subscription-is-renewed
+        emit_updated(call, "invoice.updated", "invoice", before, invoice, created=now)
         needs_action = result is not None and result.kind == "action" and invoice["billing_reason"] != (
             "subscription_cycle")
         emit(call, "invoice.payment_action_required" if needs_action else "invoice.payment_failed", "invoice",
