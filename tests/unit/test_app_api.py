@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from linkflow_shared.app_api import (
     ApiRequest,
     AppConfig,
@@ -15,7 +16,8 @@ from linkflow_shared.app_api import (
     get_me,
     under_origin,
 )
-from linkflow_shared.stores import EntitlementRecord, ProfileRecord
+from linkflow_shared.errors import DynamoDBRequestRejected, DynamoDBUnavailable
+from linkflow_shared.stores import EntitlementRecord, ProfileRecord, Table
 from unit_support import InMemoryStripe
 
 ORIGIN = "https://app.example.com/app"
@@ -51,6 +53,74 @@ def test_me_answers_the_callers_profile_and_entitlement(app):
     assert (answer.status, answer.body) == (200, {"sub": sub, "email": "ada@example.com", "entitlement": {
         "status": "active", "plan": "pro", "features": ["exports"], "current_period_end": 99, "trial_end": None,
         "cancel_at_period_end": True}})
+
+
+class Reads:
+    """The DynamoDB reads a store makes: ``get`` per item, ``transact`` per TransactGetItems;
+    ``cancel`` makes TransactGetItems fail with those cancellation reasons."""
+
+    def __init__(self, monkeypatch, stores, cancel: list[str] | None = None) -> None:
+        self.calls: list[str] = []
+        client = stores[0]._table._table.meta.client
+        transact, get = client.transact_get_items, Table.get
+
+        def counted_transact(**kwargs):
+            self.calls.append("transact")
+            if cancel:
+                reasons = [{"Code": code} for code in cancel]
+                raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "canceled"},
+                                   "CancellationReasons": reasons}, "TransactGetItems")
+            return transact(**kwargs)
+
+        def counted_get(table, key, **kwargs):
+            self.calls.append("get")
+            return get(table, key, **kwargs)
+
+        monkeypatch.setattr(client, "transact_get_items", counted_transact)
+        monkeypatch.setattr(Table, "get", counted_get)
+
+
+def test_me_reads_both_records_in_one_round_trip(app, monkeypatch):
+    aws, sub = app["aws"], app["sub"]
+    aws.profiles.create(ProfileRecord(user_id=sub, email="ada@example.com"))
+    aws.entitlements.create(EntitlementRecord(cognito_sub=sub, email="ada@example.com", status="trialing"))
+    profiles, entitlements = aws.profiles, aws.entitlements
+    reads = Reads(monkeypatch, (profiles, entitlements))
+    answer = get_me(request(sub), profiles=profiles, entitlements=entitlements)
+    assert answer.body["email"] == "ada@example.com" and answer.body["entitlement"]["status"] == "trialing"
+    assert reads.calls == ["transact"]
+
+
+@pytest.mark.parametrize("stored", ["profile only", "nothing"])
+def test_me_without_an_entitlement_or_a_profile(app, stored):
+    aws, sub = app["aws"], app["sub"]
+    if stored == "profile only":
+        aws.profiles.create(ProfileRecord(user_id=sub, email="ada@example.com"))
+    answer = get_me(request(sub), profiles=aws.profiles, entitlements=aws.entitlements)
+    email = "ada@example.com" if stored == "profile only" else None  # the token's claims carry no email here
+    assert (answer.status, answer.body) == (200, {"sub": sub, "email": email, "entitlement": {
+        "status": "none", "plan": None, "features": [], "current_period_end": None, "trial_end": None,
+        "cancel_at_period_end": False}})
+
+
+def test_me_reads_one_by_one_when_a_write_in_flight_cancels_the_snapshot(app, monkeypatch):
+    aws, sub = app["aws"], app["sub"]
+    aws.profiles.create(ProfileRecord(user_id=sub, email="ada@example.com"))
+    aws.entitlements.create(EntitlementRecord(cognito_sub=sub, email="ada@example.com", status="active", plan="pro"))
+    profiles, entitlements = aws.profiles, aws.entitlements
+    reads = Reads(monkeypatch, (profiles, entitlements), cancel=["None", "TransactionConflict"])
+    answer = get_me(request(sub), profiles=profiles, entitlements=entitlements)
+    assert answer.body["entitlement"]["plan"] == "pro" and answer.body["email"] == "ada@example.com"
+    assert reads.calls == ["transact", "get", "get"]
+
+
+def test_any_other_cancellation_is_an_error_not_a_second_read(app, monkeypatch):
+    aws, sub = app["aws"], app["sub"]
+    profiles, entitlements = aws.profiles, aws.entitlements
+    reads = Reads(monkeypatch, (profiles, entitlements), cancel=["ValidationError", "TransactionConflict"])
+    with pytest.raises(DynamoDBRequestRejected):
+        get_me(request(sub), profiles=profiles, entitlements=entitlements)
+    assert reads.calls == ["transact"]
 
 
 def test_checkout_for_a_linked_user_is_one_stripe_call_and_a_double_click_is_one_session(app):
@@ -117,3 +187,23 @@ def test_the_origin_check():
     assert not under_origin("http://app.example.com/app", ORIGIN)
     assert not under_origin("https://user:pw@app.example.com/app", ORIGIN)
     assert not under_origin("https://app.example.com:8443/app", ORIGIN)
+
+
+def test_the_me_handler_builds_its_stores_once_per_warm_environment(aws, load_handler, context, monkeypatch):
+    from linkflow_shared import aws_clients
+
+    built: list[str] = []
+    table = aws_clients.dynamodb_table
+    monkeypatch.setattr(aws_clients, "dynamodb_table", lambda name, **kw: built.append(name) or table(name, **kw))
+    handler = load_handler("GetMeFunction")
+    _, sub = aws.create_native_user("grace@example.com")
+    aws.profiles.create(ProfileRecord(user_id=sub, email="grace@example.com"))
+    event = {"requestContext": {"http": {"method": "GET"},
+                                "authorizer": {"jwt": {"claims": {"sub": sub, "token_use": "access"}}}}}
+    answers = [handler(event, context) for _ in range(3)]
+    assert [json.loads(a["body"])["email"] for a in answers] == ["grace@example.com"] * 3
+    assert len(built) == 2, "one Table resource per store, on the first invocation only"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # another endpoint: built again for it
+    with pytest.raises(DynamoDBUnavailable):  # nothing listens there: what matters is that it was asked
+        handler(event, context)
+    assert len(built) == 4

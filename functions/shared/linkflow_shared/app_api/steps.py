@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from ..gateways import CognitoGateway, StripeGateway
 from ..models import NATIVE_PROVIDER, external_identity, utc_now
 from ..onboarding import OnboardingInput, create_stripe_customer
-from ..stores import EntitlementsStore, ProfilesStore
+from ..stores import EntitlementsStore, ProfilesStore, Table
 from .models import UNAUTHORIZED, ApiRequest, ApiResponse, CheckoutRequest, PortalRequest
 
 SESSION_WINDOW_SECONDS = 120
@@ -85,7 +85,9 @@ def get_me(request: ApiRequest, *, profiles: ProfilesStore, entitlements: Entitl
         sub = _caller(request)
     except _Refused as refused:
         return refused.response
-    profile, entitlement = profiles.get(sub), entitlements.get(sub)
+    # one round trip for both records (a strongly consistent snapshot of the two)
+    profile_item, entitlement_item = Table.get_together([profiles.read(sub), entitlements.read(sub)])
+    profile, entitlement = profiles.record(profile_item), entitlements.record(entitlement_item)
     status = entitlement.status if entitlement else "none"
     return ApiResponse(status=200, body={
         "sub": sub,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..errors import ConditionFailed, WriteConflict
 from .records import EntitlementRecord
-from .table import Table
+from .table import Item, Table
 
 # Fields a sync owns: written when Stripe has a value, removed when it has none (a canceled trial
 # must not keep its trial end). ``email`` is only ever set, never removed.
@@ -32,7 +32,14 @@ class EntitlementsStore:
         self._table = table
 
     def get(self, cognito_sub: str) -> EntitlementRecord | None:
-        item = self._table.get({"cognito_sub": cognito_sub})
+        return self.record(self._table.get({"cognito_sub": cognito_sub}))
+
+    def read(self, cognito_sub: str) -> tuple[Table, Item]:
+        """Where the entitlement is, for :meth:`Table.get_together` (then :meth:`record`)."""
+        return self._table, {"cognito_sub": cognito_sub}
+
+    @staticmethod
+    def record(item: Item | None) -> EntitlementRecord | None:
         return EntitlementRecord.model_validate(item) if item else None
 
     def create(self, entitlement: EntitlementRecord) -> EntitlementRecord:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from ..errors import ConditionFailed, WriteConflict
 from .records import ProfileRecord
-from .table import Table
+from .table import Item, Table
 
 EMAIL_INDEX = "EmailIndex"
 STRIPE_CUSTOMER_INDEX = "StripeCustomerIndex"
@@ -25,7 +25,14 @@ class ProfilesStore:
         self._table = table
 
     def get(self, user_id: str) -> ProfileRecord | None:
-        item = self._table.get({"userId": user_id})
+        return self.record(self._table.get({"userId": user_id}))
+
+    def read(self, user_id: str) -> tuple[Table, Item]:
+        """Where the profile is, for :meth:`Table.get_together` (then :meth:`record`)."""
+        return self._table, {"userId": user_id}
+
+    @staticmethod
+    def record(item: Item | None) -> ProfileRecord | None:
         return ProfileRecord.model_validate(item) if item else None
 
     def find_by_email(self, email: str) -> list[ProfileRecord]:

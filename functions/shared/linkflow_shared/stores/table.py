@@ -9,10 +9,12 @@ package touch a table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import dynamodb_errors
+from botocore.exceptions import ClientError
+
+from ..errors import dynamodb_errors, error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table as BotoTable
@@ -102,6 +104,28 @@ class Table:
         """One segment of a parallel scan (the reconcile snapshot reads a table in ``segments``)."""
         return self._pages("scan", {"Segment": segment, "TotalSegments": segments})
 
+    @staticmethod
+    def get_together(reads: Sequence[tuple[Table, Item]]) -> list[Item | None]:
+        """Items of several tables, each by its key, in one round trip (``TransactGetItems``):
+        read as one serializable snapshot, so at least as fresh as :meth:`get`'s strongly
+        consistent read. IAM: ``dynamodb:GetItem`` on each table (a transaction's ``Get`` is
+        authorized as ``GetItem``; no other action). Each item costs two read units instead of one.
+        A write in flight on one of the items cancels the transaction (``TransactionConflict``):
+        the items are then read one by one with :meth:`get`."""
+        if len(reads) < 2:
+            return [table.get(key) for table, key in reads]
+        request: list[Any] = [{"Get": {"TableName": table.name, "Key": dict(key)}} for table, key in reads]
+        with dynamodb_errors():
+            try:
+                # the resource's own client: it takes and answers items as Python values, as `get` does
+                answer = reads[0][0]._table.meta.client.transact_get_items(TransactItems=request)
+            except ClientError as exc:
+                if not _conflict(exc):
+                    raise
+                return [table.get(key) for table, key in reads]
+        responses = answer.get("Responses") or [{} for _ in reads]  # None or {}: that item does not exist
+        return [dict(response["Item"]) if response and response.get("Item") else None for response in responses]
+
     def _pages(self, operation: str, kwargs: dict[str, Any]) -> list[Item]:
         items: list[Item] = []
         call = getattr(self._table, operation)
@@ -112,3 +136,12 @@ class Table:
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _conflict(exc: ClientError) -> bool:
+    """A transaction canceled only because a write to one of its items was in flight."""
+    if error_code(exc) != "TransactionCanceledException":
+        return False
+    cancellation: Any = dict(exc.response).get("CancellationReasons") or []  # not in botocore's error TypedDict
+    reasons = [str(reason.get("Code", "None")) for reason in cancellation]
+    return "TransactionConflict" in reasons and set(reasons) <= {"TransactionConflict", "None"}
