@@ -316,3 +316,89 @@ def test_faults_are_answered_without_invoking_and_counted(runtime, tmp_path):
     assert runtime.workers() == []  # no worker was started for it
     assert runtime.invoke(spec.name, {})[1] is False
     assert runtime.invocations[spec.name] == 2
+
+
+def _blocked(rt: ProcessRuntime, spec: Spec, tmp_path: Path, tag: str) -> tuple[threading.Thread, Path, list[Any]]:
+    """An invocation of ``spec`` running (its handler blocked) until the test touches the returned path."""
+    started, release = tmp_path / f"started-{tag}", tmp_path / f"release-{tag}"
+    answers: list[Any] = []
+    thread = threading.Thread(target=lambda: answers.append(rt.invoke(
+        spec.name, {"action": "block", "started": str(started), "release": str(release)})))
+    thread.start()
+    eventually(started.exists, f"invocation {tag} is running")
+    return thread, release, answers
+
+
+def test_a_full_pool_makes_an_invocation_wait_for_a_warm_worker_not_start_one(tmp_path):
+    rt = ProcessRuntime(tmp_path / "logs", pool_size=1, pool_wait=60.0)
+    try:
+        spec = registered(rt, function(tmp_path, "pooled"))
+        first, release, first_answers = _blocked(rt, spec, tmp_path, "first")
+        second: list[Any] = []
+        waiting = threading.Thread(target=lambda: second.append(rt.invoke(spec.name, {"say": "queued"})))
+        waiting.start()
+        eventually(lambda: rt.waits.get(spec.name) == 1, "the second invocation waits")
+        assert len(rt.workers(spec.name)) == 1 and not second  # no second worker, no answer yet
+        release.touch()
+        first.join()
+        waiting.join()
+        result, errored = second[0]
+        assert not errored and result["echo"] == "queued"
+        assert result["pid"] == rt.workers(spec.name)[0].pid  # the first one's worker, warm
+        assert rt.cold_starts[spec.name] == 1
+        assert first_answers[0][1] is False
+    finally:
+        rt.close()
+
+
+def test_an_invocation_that_waited_past_pool_wait_starts_a_worker_of_its_own(tmp_path):
+    rt = ProcessRuntime(tmp_path / "logs", pool_size=1, pool_wait=0.2)
+    try:
+        spec = registered(rt, function(tmp_path, "overflow"))
+        first, release, _ = _blocked(rt, spec, tmp_path, "first")
+        try:
+            result, errored = rt.invoke(spec.name, {"say": "scaled out"})
+        finally:
+            release.touch()
+            first.join()
+        assert not errored and result["echo"] == "scaled out"
+        assert rt.waits[spec.name] == 1 and rt.cold_starts[spec.name] == 2
+    finally:
+        rt.close()
+
+
+def test_invocations_waiting_for_a_worker_count_towards_reserved_concurrency(tmp_path):
+    rt = ProcessRuntime(tmp_path / "logs", pool_size=1, pool_wait=60.0)
+    try:
+        spec = registered(rt, function(tmp_path, "reserved", reserved_concurrency=2))
+        first, release, _ = _blocked(rt, spec, tmp_path, "first")
+        second: list[Any] = []
+        waiting = threading.Thread(target=lambda: second.append(rt.invoke(spec.name, {})))
+        waiting.start()
+        try:
+            eventually(lambda: rt.waits.get(spec.name) == 1, "the second invocation waits")
+            throttled = rt.invoke(spec.name, {})  # two in flight: one running, one waiting
+        finally:
+            release.touch()
+            first.join()
+            waiting.join()
+        assert throttled == ({"errorType": "Lambda.TooManyRequestsException", "errorMessage": "Rate Exceeded."}, True)
+        assert second[0][1] is False and rt.throttles[spec.name] == 1
+    finally:
+        rt.close()
+
+
+def test_stopping_the_runtime_releases_an_invocation_waiting_for_a_worker(tmp_path):
+    rt = ProcessRuntime(tmp_path / "logs", pool_size=1, pool_wait=60.0)
+    spec = registered(rt, function(tmp_path, "stopping"))
+    first, release, _ = _blocked(rt, spec, tmp_path, "first")
+    second: list[Any] = []
+    waiting = threading.Thread(target=lambda: second.append(rt.invoke(spec.name, {})))
+    waiting.start()
+    eventually(lambda: rt.waits.get(spec.name) == 1, "the second invocation waits")
+    rt.close()
+    waiting.join()
+    release.touch()
+    first.join()
+    assert second[0] == ({"errorType": "Lambda.ServiceException", "errorMessage": "the local stack is stopping"},
+                         True)

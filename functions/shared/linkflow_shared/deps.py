@@ -1,7 +1,9 @@
 """What a step may need, built lazily from one complete :class:`~linkflow_shared.config.Settings`.
 
 A handler gets a fresh ``Deps`` per invocation (cheap: nothing is built until asked for, and the
-clients underneath are cached per process by ``aws_clients`` and ``gateways.stripe``). Tests pass
+clients underneath are cached per process by ``aws_clients`` and ``gateways.stripe``). What only
+some functions use (the app's API, reconcile, the snapshots) is imported when first asked for: its
+pydantic models cost every other function's cold start about a third of its import time. Tests pass
 ready collaborators instead (``Deps(settings, stripe=fake)``): an explicit value beats the
 environment.
 """
@@ -14,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from . import aws_clients
-from .app_api import AppConfig
 from .aws_clients import Profile
 from .config import Settings
 from .gateways import (
@@ -26,13 +27,15 @@ from .gateways import (
     load_webhook_secrets,
     stripe_client,
 )
-from .gateways.snapshots import S3Snapshots
-from .reconcile import DEFAULT_FIXES, Repairer, RunInput
 from .stores import EmailClaimsStore, EntitlementsStore, ProfilesStore, Table, UnlinkedCustomersStore
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_stepfunctions import SFNClient
+
+    from .app_api import AppConfig
+    from .gateways.snapshots import S3Snapshots
+    from .reconcile import Repairer, RunInput
 
 
 class Deps:
@@ -67,6 +70,8 @@ class Deps:
 
     @cached_property
     def snapshots(self) -> S3Snapshots:
+        from .gateways.snapshots import S3Snapshots
+
         bucket = required(self.settings.reconcile_bucket, "RECONCILE_BUCKET")
         return S3Snapshots(aws_clients.s3(self.profile), bucket)
 
@@ -77,12 +82,16 @@ class Deps:
                 "claims": self._table(s.email_claims_table)}
 
     def app(self) -> AppConfig:
+        from .app_api import AppConfig
+
         s = self.settings
         pool = required(s.user_pool_id, "USER_POOL_ID")
         return AppConfig(origin=s.app_origin, allowed_prices=s.allowed_prices, user_pool_id=pool, platform=s.platform)
 
     def repairer(self, run: RunInput, stripe: StripeGateway) -> Repairer:
         """The reconcile fixes for ``run``, with this function's stores and ``stripe`` (paced)."""
+        from .reconcile import DEFAULT_FIXES, Repairer
+
         s = self.settings
         return Repairer(
             cognito=self.cognito, stripe=stripe, profiles=self.profiles, entitlements=self.entitlements,
