@@ -156,6 +156,10 @@ def test_upcoming_invoices_exist_before_basil_only(client: stripe.StripeClient, 
     assert (invoice["object"], invoice["billing_reason"], invoice["amount_due"]) == ("invoice", "upcoming", 1500)
     assert "id" not in invoice and invoice["subscription"] == sub.id
     assert invoice["lines"]["data"][0]["period"]["start"] == sub["items"].data[0].current_period_end
-    with pytest.raises(stripe.InvalidRequestError) as caught:
-        client.raw_request("get", "/v1/invoices/upcoming", customer=customer.id)
-    assert (caught.value.http_status, caught.value.user_message) == (404, "No such invoice: 'upcoming'")
+    lines = json.loads(client.raw_request("get", "/v1/invoices/upcoming/lines", customer=customer.id,
+                                          stripe_version=OLD).body)
+    assert [line["amount"] for line in lines["data"]] == [1500]
+    for path in ("/v1/invoices/upcoming", "/v1/invoices/upcoming/lines"):
+        with pytest.raises(stripe.InvalidRequestError) as caught:
+            client.raw_request("get", path, customer=customer.id)
+        assert (caught.value.http_status, caught.value.user_message) == (404, "No such invoice: 'upcoming'")

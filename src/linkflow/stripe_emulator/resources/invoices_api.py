@@ -327,8 +327,18 @@ def upcoming(call: Call) -> dict[str, Any]:
     return invoice
 
 
+@accepts("customer", "subscription", *LIST)
+def upcoming_lines(call: Call) -> dict[str, Any]:
+    """``GET /v1/invoices/upcoming/lines``: the upcoming invoice's lines, removed with it in basil."""
+    if basil_or_later(call.api_version):
+        raise resource_missing("invoice", "upcoming")
+    invoice = upcoming(call)
+    return page(call, invoice["lines"]["data"], "/v1/invoices/upcoming/lines", copy.deepcopy, "line_item")
+
+
 ROUTES: list[Route] = [
     ("GET", "/v1/invoices/upcoming", upcoming),
+    ("GET", "/v1/invoices/upcoming/lines", upcoming_lines),
     *crud_routes("/v1/invoices", create=create, list_all=list_invoices, retrieve=retrieve, update=update,
                  delete=delete),
     ("POST", "/v1/invoices/create_preview", create_preview),
