@@ -14,12 +14,15 @@ from stripe_reference import load
 REFERENCE = load()
 
 # Fields the reference requires that some API versions the emulator renders lack (2025-03-31.basil moved
-# the period to the items and removed the invoice's payment fields): which version has which is held by
-# test_stripe_api_versions.py, so here they are not required of every answer.
+# the period to the items and removed the invoice's payment fields; clover changed how promotion codes and
+# discounts name their coupon): which version has which is held by test_stripe_api_versions.py, so here
+# they are not required of every answer.
 VERSIONED = {
     "subscription": {"current_period_start", "current_period_end"},
     "subscription_item": {"current_period_start", "current_period_end"},
     "invoice": {"paid", "paid_out_of_band", "payment_intent", "charge"},
+    "promotion_code": {"promotion", "coupon"},  # promotion.coupon since 2025-09-30.clover, coupon before
+    "discount": {"source", "coupon"},  # source.coupon since clover, coupon before
 }
 
 

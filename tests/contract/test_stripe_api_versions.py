@@ -125,3 +125,31 @@ def test_a_webhook_endpoint_with_an_invalid_api_version_is_refused(client: strip
                                                    "api_version": "2019-02-30"})
     assert (caught.value.http_status, caught.value.param) == (400, "api_version")
     assert client.v1.webhook_endpoints.list().data == []
+
+
+def test_promotion_codes_name_their_coupon_as_each_version_does(client: stripe.StripeClient, emulator: Any) -> None:
+    coupon = client.v1.coupons.create(params={"percent_off": 20, "duration": "once"})
+    current = client.v1.promotion_codes.create(params={"promotion": {"type": "coupon", "coupon": coupon.id},
+                                                       "code": "NEW20"})
+    assert current.promotion.coupon == coupon.id and "coupon" not in current
+    old = _client(emulator, BASIL)
+    code = old.v1.promotion_codes.create(params={"coupon": coupon.id, "code": "OLD20"}).to_dict()
+    assert code["coupon"]["id"] == coupon.id and code["coupon"]["percent_off"] == 20 and "promotion" not in code
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        old.v1.promotion_codes.create(params={"promotion": {"type": "coupon", "coupon": coupon.id}})
+    assert (caught.value.code, caught.value.param) == ("parameter_unknown", "promotion[type]")
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        client.v1.promotion_codes.create(params={"coupon": coupon.id})
+    assert (caught.value.code, caught.value.param) == ("parameter_unknown", "coupon")
+    assert old.v1.promotion_codes.retrieve(current.id).to_dict()["coupon"]["id"] == coupon.id
+
+
+def test_discounts_name_their_coupon_as_each_version_does(emulator: Any, client: stripe.StripeClient,
+                                                          monthly_price: Any) -> None:
+    coupon = client.v1.coupons.create(params={"percent_off": 20, "duration": "forever"})
+    sub = _subscribe(client, monthly_price.id, discounts=[{"coupon": coupon.id}], expand=["discounts"])
+    assert sub.discounts[0].source.coupon == coupon.id and "coupon" not in sub.discounts[0]
+    old = _client(emulator, ACACIA).v1.subscriptions.retrieve(sub.id, params={"expand": ["discounts"]}).to_dict()
+    discount = old["discounts"][0]
+    assert discount["coupon"]["id"] == coupon.id and discount["coupon"]["percent_off"] == 20
+    assert "source" not in discount

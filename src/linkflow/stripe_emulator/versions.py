@@ -16,8 +16,13 @@ What differs between the supported versions (both changes are 2025-03-31.basil's
   (https://docs.stripe.com/changelog/basil/2025-03-31/invoice-preview-api-deprecations), and metered
   prices need a billing meter (https://docs.stripe.com/changelog/basil/2025-03-31/deprecate-legacy-usage-based-billing):
   the handlers ask ``basil_or_later`` for those.
+And 2025-09-30.clover's: a promotion code names its coupon as ``promotion.coupon`` and a discount as
+``source.coupon`` (ids) where older versions show the whole ``coupon``, and ``promotion_codes.create``
+takes ``promotion[coupon]`` instead of ``coupon``
+(https://docs.stripe.com/changelog/clover/2025-09-30/polymorphic-coupon,
+https://docs.stripe.com/changelog/clover/2025-09-30/add-discount-source-property).
 2024-06-20 and 2024-12-18.acacia render alike here (none of acacia's changes touch what the
-emulator implements), as do 2025-03-31.basil and 2026-02-25.clover.
+emulator implements).
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import invalid_request
+from .render import render
 from .state import EmulatorState
 
 ACCOUNT_VERSION = "2026-02-25.clover"  # stripe-python's _ApiVersion.CURRENT (a contract test holds it)
 SUPPORTED = ("2024-06-20", "2024-12-18.acacia", "2025-03-31.basil", ACCOUNT_VERSION)
 BASIL = "2025-03-31"
+CLOVER = "2025-09-30"
 
 PERIOD_FIELDS = ("current_period_start", "current_period_end")
 INVOICE_PAYMENT_FIELDS = ("payment_intent", "charge", "paid", "paid_out_of_band")
@@ -51,6 +58,10 @@ def check(version: str, *, param: str | None = None) -> str:
 
 def basil_or_later(version: str) -> bool:
     return version[:10] >= BASIL
+
+
+def clover_or_later(version: str) -> bool:
+    return version[:10] >= CLOVER
 
 
 def expansion_allowed(kind: str, key: str, version: str) -> bool:
@@ -113,10 +124,22 @@ def _adapt_object(state: EmulatorState, kind: str, obj: dict[str, Any], version:
                 obj.pop(key, None)
         elif "id" in obj:
             _invoice_payment_fields(state, obj)
+    elif kind == "promotion_code" and not clover_or_later(version) and "promotion" in obj:
+        obj["coupon"] = _whole_coupon(state, (obj.pop("promotion") or {}).get("coupon"))
+    elif kind == "discount" and not clover_or_later(version) and "source" in obj:
+        obj["coupon"] = _whole_coupon(state, (obj.pop("source") or {}).get("coupon"))
     elif kind in ("payment_intent", "charge") and not basil and "invoice" not in obj:
         intent_id = obj.get("id") if kind == "payment_intent" else obj.get("payment_intent")
         intent = state.store.get("payment_intent", str(intent_id or ""))
         obj["invoice"] = (intent or {}).get("_invoice")
+
+
+def _whole_coupon(state: EmulatorState, coupon: Any) -> Any:
+    """Before clover a promotion code or discount shows its whole coupon, not ``...coupon`` as an id."""
+    if isinstance(coupon, str):
+        stored = state.store.get("coupon", coupon)
+        return render(state, "coupon", stored) if stored is not None else coupon
+    return coupon
 
 
 def _invoice_payment_fields(state: EmulatorState, invoice: dict[str, Any]) -> None:

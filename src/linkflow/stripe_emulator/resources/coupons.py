@@ -30,10 +30,11 @@ from ..events import emit, emit_updated
 from ..forms import as_bool, as_dict, as_int, blank_to_none, merge_metadata
 from ..lists import created_filter, page
 from ..lookup import get_or_404
-from ..params import CREATED, LIST, accepts
+from ..params import CREATED, LIST, accepts, unknown_parameter
 from ..render import RENDERERS, deleted_stub, render
 from ..state import EmulatorState
 from ..store import new_id, public
+from ..versions import clover_or_later
 from .clock_time import customer_now
 
 COUPON, PROMO = "coupon", "promotion_code"
@@ -176,22 +177,39 @@ def _restrictions(params: dict[str, Any]) -> dict[str, Any]:
             "minimum_amount_currency": str(currency).lower() if currency else None}
 
 
-# Not implemented, so refused: customer_account, restrictions[currency_options].
-@accepts("promotion[type]", "promotion[coupon]", "code", "active", "customer", "expires_at", "max_redemptions",
-         "metadata", "restrictions[first_time_transaction]", "restrictions[minimum_amount]",
-         "restrictions[minimum_amount_currency]")
-def create_promotion_code(call: Call) -> dict[str, Any]:
-    params, now = call.params, call.now()
+def _promotion_coupon(call: Call) -> tuple[Any, str]:
+    """(coupon id, its parameter): ``promotion[coupon]`` since 2025-09-30.clover, ``coupon`` before."""
+    params = call.params
+    if not clover_or_later(call.api_version):
+        if "promotion" in params:
+            promotion = params["promotion"]
+            inner = next(iter(promotion), "") if isinstance(promotion, dict) else ""
+            raise unknown_parameter(f"promotion[{inner}]" if inner else "promotion")
+        if not params.get("coupon"):
+            raise missing_param("coupon")
+        return params["coupon"], "coupon"
+    if "coupon" in params:
+        raise unknown_parameter("coupon")
     promotion = as_dict(params.get("promotion", {}), "promotion")
     if promotion.get("type") != "coupon":
         raise (missing_param("promotion[type]") if not promotion.get("type")
                else invalid_request("Invalid promotion[type]: must be coupon", param="promotion[type]"))
-    coupon_id = promotion.get("coupon")
-    if not coupon_id:
+    if not promotion.get("coupon"):
         raise missing_param("promotion[coupon]")
+    return promotion["coupon"], "promotion[coupon]"
+
+
+# Not implemented, so refused: customer_account, restrictions[currency_options]. ``coupon`` (before
+# clover) or ``promotion[...]`` (since), per the request's API version.
+@accepts("promotion[type]", "promotion[coupon]", "coupon", "code", "active", "customer", "expires_at",
+         "max_redemptions", "metadata", "restrictions[first_time_transaction]", "restrictions[minimum_amount]",
+         "restrictions[minimum_amount_currency]")
+def create_promotion_code(call: Call) -> dict[str, Any]:
+    params, now = call.params, call.now()
+    coupon_id, param = _promotion_coupon(call)
     coupon = call.state.store.get(COUPON, str(coupon_id))
     if coupon is None or coupon.get("_deleted"):
-        raise invalid_request(f"No such coupon: '{coupon_id}'", param="promotion[coupon]", code="resource_missing")
+        raise invalid_request(f"No such coupon: '{coupon_id}'", param=param, code="resource_missing")
     code = blank_to_none(params.get("code")) or "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
     active = as_bool(params.get("active", "true"), "active")
     if active and _live_code(call.state, str(code)) is not None:
