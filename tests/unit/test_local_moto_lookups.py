@@ -188,3 +188,39 @@ def test_item_reads_do_not_go_through_the_shape_serializer(monkeypatch):
         assert ddb.scan(TableName="t")["Count"] == 1
         ddb.describe_table(TableName="t")
     assert serialized == ["DescribeTable"]  # every other answer keeps moto's serializer
+
+
+def _scan_order(ddb: Any, table: str) -> list[Any]:
+    items, kwargs = [], {"TableName": table, "Limit": 7}
+    while True:
+        page = ddb.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_a_scan_reads_the_table_in_moto_s_key_order(monkeypatch):
+    from moto.dynamodb.models import table
+
+    dynamodb_json.install()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(TableName="n", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "N"},
+                                               {"AttributeName": "sk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        ddb.create_table(TableName="s", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+        for n in (10, 9, 100, -3, 2.5, 0):
+            for sk in ("b", "a", "B"):
+                ddb.put_item(TableName="n", Item={"pk": {"N": str(n)}, "sk": {"S": sk}})
+        for _ in range(25):
+            ddb.put_item(TableName="s", Item={"pk": {"S": str(uuid.uuid4())}})
+        fast = [_scan_order(ddb, "n"), _scan_order(ddb, "s")]
+        monkeypatch.setattr(table.Table, "all_items", dynamodb_json._moto_all_items)
+        assert [_scan_order(ddb, "n"), _scan_order(ddb, "s")] == fast
+    assert [(i["pk"]["N"], i["sk"]["S"]) for i in fast[0][:4]] == [("-3", "B"), ("-3", "a"), ("-3", "b"), ("0", "B")]
+    assert len(fast[1]) == 25

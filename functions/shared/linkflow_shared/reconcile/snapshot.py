@@ -105,13 +105,18 @@ def by_named_sub(customers: Iterable[CustomerEntry]) -> Iterator[tuple[str, dict
 # --- the tables -----------------------------------------------------------------------------------
 
 TABLE_KEYS = {"profiles": "userId", "entitlements": "cognito_sub", "claims": "userId"}
+# Items per Scan request. A request's time grows with the items it returns, and every AWS call of a
+# task has a 2 s read timeout (linkflow_shared.aws_clients): a 1 MB page (some 2,500 profiles) is
+# too much to answer within it when the endpoint is busy (the local stack at 10,000 users was).
+SCAN_PAGE = 500
 
 
-def table_items(tables: dict[str, Table], segments: int = 4) -> Iterator[tuple[str, dict[str, Any]]]:
+def table_items(tables: dict[str, Table], segments: int = 4,
+                page_size: int = SCAN_PAGE) -> Iterator[tuple[str, dict[str, Any]]]:
     """``(sub, {"table", "item"})`` for every item of the three tables, scanned in parallel segments."""
     jobs = [(name, table, segment) for name, table in tables.items() for segment in range(segments)]
     with ThreadPoolExecutor(max_workers=min(len(jobs), 8)) as pool:
-        for name, items in pool.map(lambda job: (job[0], job[1].scan_segment(job[2], segments)), jobs):
+        for name, items in pool.map(lambda job: (job[0], job[1].scan_segment(job[2], segments, page_size)), jobs):
             for item in items:
                 sub = str(item.get(TABLE_KEYS[name]) or "")
                 if sub:

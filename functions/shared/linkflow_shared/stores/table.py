@@ -100,9 +100,13 @@ class Table:
         """Every item (for the small tables of exceptions, never for users)."""
         return self._pages("scan", {"ConsistentRead": True})
 
-    def scan_segment(self, segment: int, segments: int) -> list[Item]:
-        """One segment of a parallel scan (the reconcile snapshot reads a table in ``segments``)."""
-        return self._pages("scan", {"Segment": segment, "TotalSegments": segments})
+    def scan_segment(self, segment: int, segments: int, page_size: int | None = None) -> list[Item]:
+        """One segment of a parallel scan (the reconcile snapshot reads a table in ``segments``),
+        read ``page_size`` items a request if given (else DynamoDB's 1 MB pages)."""
+        kwargs: dict[str, Any] = {"Segment": segment, "TotalSegments": segments}
+        if page_size:
+            kwargs["Limit"] = page_size
+        return self._pages("scan", kwargs)
 
     @staticmethod
     def get_together(reads: Sequence[tuple[Table, Item]]) -> list[Item | None]:
