@@ -25,12 +25,9 @@ class Sizes:
     settle_s: float  # latency figures: wait this long at most for earlier executions to end
     trigger_budget_s: float  # latency figures: stop taking pairs after this long
     webhook_budget_s: float
-    # reconcile: Cognito users seeded and cases injected per finding kind. Issue #12 asks for 10,000
-    # and 100; on the local stack (2 cores) seeding 10,000 took 650 s (moto's user pool slows with
-    # every user) and the fixing run then failed on a Lambda's read timeout against moto, as it did
-    # at 2,000 (SnapshotTables' scan): the bench measures 1,000 and projects (docs/benchmarks.md).
-    reconcile_users: int = 1_000
-    reconcile_per_kind: int = 10
+    # reconcile: Cognito users seeded and cases injected per finding kind (issue #12: 10,000 and 100).
+    reconcile_users: int = 10_000
+    reconcile_per_kind: int = 100
     reconcile_shards: int = 16  # reconcile: the template's default ReconcileShards
     reconcile_budget_s: float = 900.0  # reconcile: longest wait for one run (or the seeding's onboardings)
     workers: int = 16

@@ -2,10 +2,12 @@
 every finding kind, reconciled on the local stack twice.
 
 Seeding goes straight to the stores, for speed: Cognito ``AdminCreateUser`` + a permanent password
-(confirmed users, no trigger fires), Stripe customer creates through stripe-python, DynamoDB
-``BatchWriteItem``. The one kind that needs history, ``missing_profile``, gets a real onboarding
-(started the way PostConfirmation starts it) whose profile is then deleted. Every injected user has
-exactly one finding; every other user is fully linked. Then:
+(confirmed users, no trigger fires; from several threads), Stripe customer creates through
+stripe-python, DynamoDB ``BatchWriteItem``. The reconcile runs themselves go through the real
+machine (StartExecution on the local stack's reconcile state machine). The one kind that needs
+history, ``missing_profile``, gets a real onboarding (started the way PostConfirmation starts it)
+whose profile is then deleted. Every injected user has exactly one finding; every other user is
+fully linked. Then:
 
 1. a reconcile run fixing every kind (``orphan_records`` included, so that nothing is left for the
    next run): wall time, findings per kind against what was injected, Stripe requests;
@@ -79,9 +81,12 @@ def _parallel(items: Iterable[Any], action: Callable[[Any], Any], threads: int) 
         return list(pool.map(action, items))
 
 
+COGNITO_THREADS = 4
+
+
 def _cognito_users(stack: BenchStack, count: int, tag: str) -> list[tuple[str, str]]:
-    """``count`` confirmed, verified users: ``(sub, email)`` each."""
-    cognito, pool = stack.client("cognito-idp"), stack.info["cognito"]["user_pool_id"]
+    """``count`` confirmed, verified users: ``(sub, email)`` each, in the order of ``i``."""
+    cognito, pool = stack.process.client("cognito-idp"), stack.info["cognito"]["user_pool_id"]
 
     def create(i: int) -> tuple[str, str]:
         address = f"rc.{tag}.{i}@example.com"
@@ -94,9 +99,11 @@ def _cognito_users(stack: BenchStack, count: int, tag: str) -> list[tuple[str, s
         sub = next(a["Value"] for a in user["User"]["Attributes"] if a["Name"] == "sub")
         return sub, address
 
-    # One thread: as fast as four on the one-process stack, and moto's user pool is not safe to
-    # write from several (AdminSetUserPassword answered 500 under four threads at 10,000 users).
-    return [create(i) for i in range(count)]
+    # Several threads: the local Cognito finds a user by username or email from its index
+    # (src/linkflow/local/cognito_index.py), so writers no longer iterate the pool while another
+    # adds to it (moto's own lookup read every user: O(n) a call, 650 s for 10,000 users, and 500s
+    # under concurrent writers).
+    return _parallel(range(count), create, threads=COGNITO_THREADS)
 
 
 def _assign(users: list[tuple[str, str]], per_kind: int) -> dict[str, list[tuple[str, str]]]:
@@ -390,8 +397,9 @@ def figures(population: Population, first: dict[str, Any], clean: dict[str, Any]
         "reconcile_users": value("users", users, population_note, digits=0, per_kind=population.per_kind,
                                  seed_s=population.seed_s),
         "reconcile_seed_s": value("s", population.seed_s["total"], "seeding: Cognito AdminCreateUser + "
-                                  "AdminSetUserPassword (one thread), Stripe customer creates (8 threads), "
-                                  "DynamoDB BatchWriteItem (4 threads), real onboardings for missing_profile",
+                                  f"AdminSetUserPassword ({COGNITO_THREADS} threads), Stripe customer creates "
+                                  "(8 threads), DynamoDB BatchWriteItem (4 threads), real onboardings for "
+                                  "missing_profile",
                                   digits=1, parts=population.seed_s),
         "reconcile_wall_s": value("s", first["wall_s"], "the fixing run (every kind, orphan_records included): "
                                   "StartExecution to the execution's stop", digits=1, runs=run_detail),

@@ -1,9 +1,11 @@
-"""``python -m bench.run [--quick] [--output PATH]``: every figure, one stack, one JSON, one table.
+"""``python -m bench.run [--quick] [--output PATH] [--only STEP ... [--merge]]``: every figure, one
+stack, one JSON, one table.
 
 The stack is ``linkflow local up`` in a child process on free ports (wait-time scale 0.01),
 provisioned from the bench template (template.yaml plus the engine floor). The figures run one
 after another on it; a figure that fails is reported as missing with the reason, and the others
-still run.
+still run. ``--only STEP --merge`` runs those steps and writes their figures into the existing
+results file (each figure records the run that measured it, under ``measured``), keeping the rest.
 """
 
 from __future__ import annotations
@@ -62,7 +64,33 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help=f"results JSON (default {DEFAULT_OUTPUT}; with --quick {QUICK_OUTPUT})")
     parser.add_argument("--only", action="append", choices=[name for name, _, _ in STEPS],
                         help="run only this step (repeatable; for working on one figure)")
-    return parser.parse_args(argv)
+    parser.add_argument("--merge", action="store_true",
+                        help="with --only: put the figures of the steps run into the existing --output file, "
+                             "each marked with when and where it was measured; the file's other figures stay")
+    args = parser.parse_args(argv)
+    if args.merge and not args.only:
+        parser.error("--merge needs --only STEP: it replaces the figures of the steps run")
+    return args
+
+
+def merge(previous: dict[str, Any], run: dict[str, Any], steps: list[str], command: str) -> dict[str, Any]:
+    """``previous`` with the figures of ``steps`` taken from ``run``, each carrying ``measured`` (the
+    date, mode, duration, machine and command of the run that produced it); the run is also listed
+    in ``merged``. The file's own date, machine and mode stay those of the run that wrote it."""
+    if previous.get("mode") != run["mode"]:
+        raise ValueError(f"cannot merge a {run['mode']} run into {previous.get('mode')} results")
+    measured = {"date": run["date"], "mode": run["mode"], "duration_s": run["duration_s"],
+                "machine": run["machine"], "command": command}
+    merged = dict(previous)
+    figures = dict(previous["figures"])
+    for name, _, names in STEPS:
+        if name in steps:
+            for fig in names:
+                figures[fig] = {**run["figures"][fig], "measured": measured}
+    merged["figures"] = {name: figures.get(name, missing(unit, "not produced")) for name, unit in FIGURES.items()}
+    merged["merged"] = [m for m in previous.get("merged", []) if set(m["steps"]) - set(steps)] + [
+        {"steps": sorted(steps), **measured}]
+    return merged
 
 
 def run_steps(run: Run, only: list[str] | None) -> dict[str, Figure]:
@@ -124,6 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         "prices": pricing.PRICES,
         "figures": {name: figures.get(name, missing(unit, "not produced")) for name, unit in FIGURES.items()},
     }
+    if args.merge:
+        failed = sorted(n for step, _, names in STEPS if step in args.only for n in names
+                        if results["figures"][n].get("missing"))
+        if failed:  # a failed step must not replace figures that were measured
+            console.print(report.table(results))
+            console.print(f"[bold red]not merged into {args.output}[/bold red]: missing {', '.join(failed)}")
+            return 1
+        command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
+        results = merge(json.loads(args.output.read_text()), results, args.only, command)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     console.print(report.table(results))
