@@ -144,6 +144,6 @@ def install() -> None:
         return users_with(self.describe_user_pool(user_pool_id), match[1], match[3])
 
     cmodels.CognitoIdpBackend.list_users = list_users  # type: ignore[method-assign]
-    cmodels.CognitoIdpUserPool._get_user = get_user  # type: ignore[method-assign]
+    cmodels.CognitoIdpUserPool._get_user = get_user  # type: ignore[method-assign,assignment]
     _moto_list_users_response = cresponses.CognitoIdpResponse.list_users
     cresponses.CognitoIdpResponse.list_users = list_users_response  # type: ignore[method-assign,assignment]
