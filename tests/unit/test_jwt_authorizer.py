@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import jwt.utils
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -129,7 +130,10 @@ def test_a_forged_or_odd_signature_is_401(verifier: JwtVerifier, key: Any) -> No
     unknown_kid = jwt.encode(jwt.decode(_token(key), options={"verify_signature": False}), key,
                              algorithm="RS256", headers={"kid": "k2"})
     unsigned = jwt.encode(jwt.decode(_token(key), options={"verify_signature": False}), "", algorithm="none")
-    for token in (forged, unknown_kid, unsigned, "not.a.jwt", ""):
+    body, signature = _token(key).split(".", 2)[1:]
+    odd_headers = [".".join((jwt.utils.base64url_encode(header).decode(), body, signature))
+                   for header in (b"[1]", b'"k1"', b"{", b'{"alg": "RS256"}', b"\xff")]
+    for token in (forged, unknown_kid, unsigned, "not.a.jwt", "", "%%%.x.y", *odd_headers):
         refused = _check(verifier, token)
         assert isinstance(refused, Refused) and (refused.status, refused.body) == (401, UNAUTHORIZED), token
     assert _check(verifier, "", scheme="").status == 401  # type: ignore[union-attr]

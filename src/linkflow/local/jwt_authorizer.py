@@ -24,6 +24,7 @@ API Gateway does not look at it. The granted request carries
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+import jwt.utils
 
 from .template import TemplateError
 
@@ -139,6 +141,19 @@ def _token_scopes(claims: Mapping[str, Any]) -> list[str] | None:
     return [str(s) for s in raw] if isinstance(raw, list) else str(raw).split()
 
 
+@functools.lru_cache(maxsize=64)
+def _kid_of_header(segment: str) -> str | None:
+    header = json.loads(jwt.utils.base64url_decode(segment))
+    return None if header.get("kid") is None else str(header["kid"])
+
+
+def _kid(token: str) -> str | None:
+    """The ``kid`` in the token's header, read unverified: it only picks the key ``jwt.decode`` then
+    checks the whole token with (PyJWT's ``get_signing_key_from_jwt`` would parse the token a
+    second time for it). A pool's tokens share a few headers: each is decoded once."""
+    return _kid_of_header(token.split(".", 1)[0])
+
+
 class JwtVerifier:
     """Verifies tokens for every route; keys are fetched once per issuer and kept two hours."""
 
@@ -163,12 +178,12 @@ class JwtVerifier:
         if not token:
             return Refused(401, UNAUTHORIZED, _challenge())
         try:
-            key = self._client(authorizer.issuer).get_signing_key_from_jwt(token)
-            claims: dict[str, Any] = jwt.decode(
+            key = self._client(authorizer.issuer).get_signing_key(_kid(token))  # cached per kid
+            claims: dict[str, Any] = jwt.decode(  # the whole token parsed and checked once, here
                 token, key.key, algorithms=RSA_ALGORITHMS, issuer=authorizer.issuer, leeway=0,
                 options={"verify_aud": False, "require": ["exp", "iss"]},
             )
-        except (jwt.PyJWTError, OSError, KeyError, ValueError, TypeError):
+        except (jwt.PyJWTError, OSError, KeyError, ValueError, TypeError, AttributeError):
             # OSError: the issuer's keys could not be fetched; API Gateway refuses the token then too
             return Refused(401, UNAUTHORIZED, _challenge())
         audience = claims["aud"] if "aud" in claims else claims.get("client_id")
