@@ -109,7 +109,7 @@ def test_payment_failure_is_past_due_and_invoice_paid_recovers(events):
 
     mark = events.delivery_mark()
     events.use_card(customer)
-    events.advance(clock.id, FEB_1 + 4 * DAY)  # the retry three days after the failure is paid
+    events.advance(clock.id, FEB_1 + 4 * DAY)  # the next retry (one day after the failure) is paid
     events.settle()
     assert events.subscription(subscription.id).status == "active"
     entitlement = events.entitlement(sub)
