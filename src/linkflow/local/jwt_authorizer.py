@@ -142,12 +142,14 @@ def _token_scopes(claims: Mapping[str, Any]) -> list[str] | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _kid_of_header(segment: str) -> str | None:
+def _kid_of_header(segment: str) -> str:
     header = json.loads(jwt.utils.base64url_decode(segment))
-    return None if header.get("kid") is None else str(header["kid"])
+    if header.get("kid") is None:
+        raise jwt.PyJWKClientError("the token's header names no key")
+    return str(header["kid"])
 
 
-def _kid(token: str) -> str | None:
+def _kid(token: str) -> str:
     """The ``kid`` in the token's header, read unverified: it only picks the key ``jwt.decode`` then
     checks the whole token with (PyJWT's ``get_signing_key_from_jwt`` would parse the token a
     second time for it). A pool's tokens share a few headers: each is decoded once."""
