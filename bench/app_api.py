@@ -87,7 +87,10 @@ def measure(run: Run) -> dict[str, Figure]:
         "me_ms": me,
         "me_floor_ms": base,
         "me_ratio_p99": value("ratio", me["p99"] / base["p99"], "GET /me p99 / floor p99",
-                              target=("<=", TARGET_RATIO), digits=2),
+                              target=("<=", TARGET_RATIO), digits=2,
+                              # the p99 of each is a handful of the slowest samples: on a loaded
+                              # machine a stall in either moves it; the p50 ratio says more there
+                              ratio_p50=round(me["p50"] / base["p50"], 2)),
         "stripe_requests_per_checkout": value("count", calls, "/v1 requests for one checkout of a linked user, "
                                               "after one warm-up checkout", target=("<=", 1), digits=0),
     }
