@@ -12,12 +12,14 @@ page: about 2 per 100 users, against at least one per user for lookups or search
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..errors import CognitoUnavailable, cognito_errors
 from ..gateways.snapshots import S3Snapshots
 from ..gateways.stripe import StripeGateway
 from ..stores import Item, Table
@@ -54,10 +56,40 @@ def write_shards(store: S3Snapshots, run_id: str, source: str, shards: int,
 # --- Cognito --------------------------------------------------------------------------------------
 
 
+PAGE_ATTEMPTS = 3  # tries of one ListUsers page before the step fails (CognitoUnavailable: the state retries)
+PAGE_BACKOFF_S = 0.5
+
+
+def list_users_pages(idp: CognitoIdentityProviderClient, user_pool_id: str,
+                     sleep: Callable[[float], None] = time.sleep) -> Iterator[dict[str, Any]]:
+    """The pool's ListUsers pages. A page that fails for a transient reason (throttling, a
+    timeout, a server error: :class:`CognitoUnavailable`) is asked again with the same token, up
+    to ``PAGE_ATTEMPTS`` times, so that one slow answer does not restart a listing of thousands of
+    pages; then the error goes to the state's retrier. Errors are linkflow's (``cognito_errors``):
+    a raw botocore error would pass the state's Retry by."""
+    kwargs: dict[str, Any] = {"UserPoolId": user_pool_id}
+    while True:
+        for attempt in range(1, PAGE_ATTEMPTS + 1):
+            try:
+                with cognito_errors():
+                    page = idp.list_users(**kwargs)
+                break
+            except CognitoUnavailable:
+                if attempt == PAGE_ATTEMPTS:
+                    raise
+                sleep(PAGE_BACKOFF_S * 2 ** (attempt - 1))
+        yield dict(page)
+        token = page.get("PaginationToken")
+        if not token:
+            return
+        kwargs["PaginationToken"] = token
+
+
 def cognito_entries(idp: CognitoIdentityProviderClient, user_pool_id: str,
-                    created_after: datetime | None = None) -> Iterator[CognitoEntry]:
+                    created_after: datetime | None = None,
+                    sleep: Callable[[float], None] = time.sleep) -> Iterator[CognitoEntry]:
     """Every user of the pool (ListUsers pages); with ``created_after``, only the newer ones."""
-    for page in idp.get_paginator("list_users").paginate(UserPoolId=user_pool_id):
+    for page in list_users_pages(idp, user_pool_id, sleep):
         for user in page.get("Users", []):
             created = user.get("UserCreateDate")
             if created_after is not None and created is not None and created < created_after:
