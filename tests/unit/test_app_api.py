@@ -189,21 +189,44 @@ def test_the_origin_check():
     assert not under_origin("https://app.example.com:8443/app", ORIGIN)
 
 
-def test_the_me_handler_builds_its_stores_once_per_warm_environment(aws, load_handler, context, monkeypatch):
+def test_the_me_handler_builds_its_tables_once_per_warm_environment(aws, load_handler, context, monkeypatch):
     from linkflow_shared import aws_clients
 
-    built: list[str] = []
-    table = aws_clients.dynamodb_table
-    monkeypatch.setattr(aws_clients, "dynamodb_table", lambda name, **kw: built.append(name) or table(name, **kw))
     handler = load_handler("GetMeFunction")
     _, sub = aws.create_native_user("grace@example.com")
     aws.profiles.create(ProfileRecord(user_id=sub, email="grace@example.com"))
     event = {"requestContext": {"http": {"method": "GET"},
                                 "authorizer": {"jwt": {"claims": {"sub": sub, "token_use": "access"}}}}}
-    answers = [handler(event, context) for _ in range(3)]
+    first = handler(event, context)
+
+    def no_new_table(name: str) -> None:
+        raise AssertionError(f"Table {name} built again on a warm invocation")
+
+    for resource in aws_clients._thread.resources.values():  # the only way a Table is built
+        monkeypatch.setattr(resource, "Table", no_new_table)
+    answers = [first, *(handler(event, context) for _ in range(2))]
     assert [json.loads(a["body"])["email"] for a in answers] == ["grace@example.com"] * 3
-    assert len(built) == 2, "one Table resource per store, on the first invocation only"
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # another endpoint: built again for it
     with pytest.raises(DynamoDBUnavailable):  # nothing listens there: what matters is that it was asked
         handler(event, context)
-    assert len(built) == 4
+
+
+def test_tables_are_kept_per_thread_name_and_endpoint(monkeypatch):
+    import threading
+
+    from linkflow_shared import aws_clients
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    aws_clients.clear_cache()
+    first = aws_clients.dynamodb_table("Profiles")
+    assert aws_clients.dynamodb_table("Profiles") is first
+    assert aws_clients.dynamodb_table("Entitlements") is not first
+    assert aws_clients.dynamodb_table("Profiles", endpoint_url="http://127.0.0.1:10") is not first
+    elsewhere: list[object] = []
+    thread = threading.Thread(target=lambda: elsewhere.append(aws_clients.dynamodb_table("Profiles")))
+    thread.start()
+    thread.join()
+    assert elsewhere[0] is not first, "boto3 resources are not thread-safe: one per thread"
+    aws_clients.clear_cache()
+    assert aws_clients.dynamodb_table("Profiles") is not first

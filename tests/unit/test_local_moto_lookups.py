@@ -145,6 +145,8 @@ def _reads() -> list[Any]:
             ddb.get_item(TableName="t", Key={"pk": {"S": "none"}})
             ddb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}})
             ddb.batch_get_item(RequestItems={"t": {"Keys": [{"pk": {"S": "a"}}, {"pk": {"S": "zz"}}]}})
+            ddb.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": {"pk": {"S": k}}}}
+                                                  for k in ("a", "missing", "k3")], ReturnConsumedCapacity="TOTAL")
             with pytest.raises(ddb.exceptions.ResourceNotFoundException):
                 ddb.scan(TableName="missing")
     finally:
@@ -161,7 +163,8 @@ def test_item_reads_answer_what_the_serializer_answered(monkeypatch):
     dynamodb_json.install()
     after = _reads()
 
-    assert [b[0] for b in after] == ["Scan", "Scan", "GetItem", "GetItem", "Query", "BatchGetItem"]
+    assert [b[0] for b in after] == ["Scan", "Scan", "GetItem", "GetItem", "Query", "BatchGetItem",
+                                     "TransactGetItems"]
     assert after == before
     scanned = after[0][3]
     assert scanned["Count"] == 5 and "LastEvaluatedKey" in scanned and scanned["ConsumedCapacity"]

@@ -116,8 +116,17 @@ def secretsmanager(profile: Profile = "task") -> SecretsManagerClient:
 def dynamodb_table(
     name: str, *, profile: Profile = "task", endpoint_url: str | None = None, region_name: str | None = None
 ) -> Table:
-    """A DynamoDB ``Table`` resource, cached for the calling thread."""
+    """A DynamoDB ``Table`` resource, cached for the calling thread.
+
+    The ``Table`` itself is kept too: building one costs about 0.65 ms of CPU (as much as a warm
+    handler's own work), once per warm thread instead of once per invocation.
+    """
     endpoint, region = _where(endpoint_url, region_name)
+    tables: dict[tuple[str, str, str | None, str | None], Table] = getattr(_thread, "tables", None) or {}
+    _thread.tables = tables
+    table = tables.get((name, profile, endpoint, region))
+    if table is not None:
+        return table
     cache: dict[tuple[str, str | None, str | None], DynamoDBServiceResource] = getattr(_thread, "resources", None) or {}
     _thread.resources = cache
     key = (profile, endpoint, region)
@@ -129,7 +138,8 @@ def dynamodb_table(
             resource = _session().resource("dynamodb", endpoint_url=endpoint, region_name=region,
                                            config=PROFILES[profile])
         cache[key] = resource
-    return resource.Table(name)
+    table = tables[(name, profile, endpoint, region)] = resource.Table(name)
+    return table
 
 
 _shared_session: boto3.session.Session | None = None
@@ -148,3 +158,4 @@ def clear_cache() -> None:
     with _lock:
         _clients.clear()
     _thread.resources = {}
+    _thread.tables = {}

@@ -6,9 +6,9 @@ about 1-2 ms of the stack's one GIL per item returned. A 1 MB Scan page (some 2,
 2 s alone and more beside other calls, past the 2 s read timeout of every handler's AWS client
 (``linkflow_shared.aws_clients``): the reconcile snapshot's parallel scans timed out from 2,000
 users on. DynamoDB's JSON protocol is the items as they are (``{"S": ...}``, numbers as strings),
-with binary values base64-encoded: for ``Scan``, ``Query``, ``GetItem`` and ``BatchGetItem`` the
-answer is that, written in one ``json.dumps`` (the same body, member order aside); every other
-operation, and every error, keeps moto's serializer.
+with binary values base64-encoded: for ``Scan``, ``Query``, ``GetItem``, ``BatchGetItem`` and
+``TransactGetItems`` (GET /me's one read) the answer is that, written in one ``json.dumps`` (the
+same body, member order aside); every other operation, and every error, keeps moto's serializer.
 
 Each Scan page also sorts the whole table (``Table.all_items``) with ``DynamoType.__lt__``, which
 recomputes both values' ``cast_value`` at every comparison: about 0.5 s for 10,000 items, every
@@ -22,7 +22,7 @@ import base64
 import json
 from typing import Any
 
-FAST_OPERATIONS = frozenset({"Scan", "Query", "GetItem", "BatchGetItem"})
+FAST_OPERATIONS = frozenset({"Scan", "Query", "GetItem", "BatchGetItem", "TransactGetItems"})
 CONTENT_TYPE = "application/x-amz-json-1.0"
 
 
