@@ -1,10 +1,11 @@
-"""SnapshotTables: UserProfiles, Entitlements and EmailClaims (parallel scans) into the run's shards."""
+"""SnapshotTables: one part of UserProfiles, Entitlements and EmailClaims (parallel scan segments,
+each from its LastEvaluatedKey) into the run's shards; the machine calls it again until done."""
 
 from linkflow_shared.deps import Deps
-from linkflow_shared.reconcile import RunInput, SourceSnapshot, snapshot_tables
+from linkflow_shared.reconcile import SnapshotInput, SourceSnapshot, snapshot_tables
 from linkflow_shared.step import step
 
 
-@step(RunInput)
-def handler(run: RunInput, deps: Deps) -> SourceSnapshot:
+@step(SnapshotInput)
+def handler(run: SnapshotInput, deps: Deps) -> SourceSnapshot:
     return snapshot_tables(run, tables=deps.tables(), store=deps.snapshots)

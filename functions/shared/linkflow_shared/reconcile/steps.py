@@ -22,12 +22,13 @@ from .compare import find
 from .models import FINDING_KINDS, CognitoEntry, CustomerEntry, FindingKind, ShardReport, UserSnapshot
 from .repair import Repairer
 from .snapshot import (
-    by_named_sub,
-    cognito_entries,
-    customer_entries,
+    SCAN_PAGE,
+    Budget,
+    cognito_part,
     customer_entry,
-    shard_key,
-    table_items,
+    shard_parts,
+    stripe_part,
+    tables_part,
     write_shards,
 )
 
@@ -47,13 +48,41 @@ class RunInput(Model):
     scope: str = "all"  # "recent": only users created in the last hour (the 15-minute sweep)
     shards: int = 16
     stripe_requests_per_second: float = 5.0  # per Map child: the run's rate / MaxConcurrency
+    snapshot_max_pages: int = 0  # pages a snapshot cursor reads per invocation (0: as the time budget allows)
+    snapshot_page_size: int = 0  # ListUsers and Scan page size (0: 60 and 500); Stripe's pages are 100
 
 
 class SourceSnapshot(Model):
+    """A snapshot step's answer, and its continuation when given back: ``records`` and
+    ``stripe_requests`` count every part so far, ``parts`` the parts written, ``next`` where the
+    next part starts (``None`` once ``done``)."""
+
     source: str
     records: int
     shards: int
     stripe_requests: int = 0
+    parts: int = 1
+    done: bool = True
+    next: Any = None
+
+
+class SnapshotInput(RunInput):
+    """A snapshot step's input: the run, and the previous part's answer after the first part."""
+
+    snapshot: SourceSnapshot | None = None
+
+    @property
+    def part(self) -> int:
+        return self.snapshot.parts if self.snapshot else 0
+
+    def carried(self, source: str, records: int, following: Any, stripe_requests: int = 0) -> SourceSnapshot:
+        """The answer after this part: counts added to the previous parts'."""
+        before = self.snapshot
+        return SourceSnapshot(
+            source=source, shards=self.shards, records=records + (before.records if before else 0),
+            stripe_requests=stripe_requests + (before.stripe_requests if before else 0),
+            parts=self.part + 1, done=following is None, next=following,
+        )
 
 
 class ShardInput(RunInput):
@@ -123,6 +152,10 @@ class PacedStripe:
             self._tokens -= 1
             self.requests += 1
 
+    def take(self) -> None:
+        """One request's token (waiting for it if need be), counted."""
+        self._take()
+
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)
         if not callable(attribute):
@@ -150,59 +183,92 @@ class PacedStripe:
 # --- the snapshot steps ---------------------------------------------------------------------------
 
 
-def snapshot_cognito(run: RunInput, *, idp: CognitoIdentityProviderClient, user_pool_id: str,
-                     store: S3Snapshots, now: float | None = None) -> SourceSnapshot:
-    """Every Cognito user (ListUsers pages) into the ``cognito`` shards."""
+def _budget(run: SnapshotInput, budget: Budget | None) -> Budget:
+    return budget if budget is not None else Budget.from_env(max_pages=run.snapshot_max_pages)
+
+
+def snapshot_cognito(run: SnapshotInput, *, idp: CognitoIdentityProviderClient, user_pool_id: str,
+                     store: S3Snapshots, now: float | None = None, budget: Budget | None = None) -> SourceSnapshot:
+    """One part of the Cognito users (ListUsers pages, from the previous part's token) into the
+    ``cognito`` shards. The recent scope's cut is taken from ``now`` at each part (an hour)."""
     from datetime import UTC, datetime
 
     after = None
     if run.scope == "recent":
         after = datetime.fromtimestamp((now or time.time()) - RECENT_SECONDS, UTC)
-    entries = ((e.sub, e.dump()) for e in cognito_entries(idp, user_pool_id, after) if e.sub)
-    count = write_shards(store, run.run_id, "cognito", run.shards, entries)
-    return SourceSnapshot(source="cognito", records=count, shards=run.shards)
+    token = run.snapshot.next.get("token") if run.snapshot and isinstance(run.snapshot.next, dict) else None
+    entries, following = cognito_part(idp, user_pool_id, _budget(run, budget), token, after,
+                                      limit=run.snapshot_page_size)
+    count = write_shards(store, run.run_id, "cognito", run.shards, ((e.sub, e.dump()) for e in entries if e.sub),
+                         part=run.part)
+    return run.carried("cognito", count, None if following is None else {"token": following})
 
 
-def snapshot_stripe(run: RunInput, *, stripe: StripeGateway, store: S3Snapshots) -> SourceSnapshot:
-    """Every Stripe customer and subscription (list endpoints) into the ``stripe`` shards."""
+def snapshot_stripe(run: SnapshotInput, *, stripe: StripeGateway, store: S3Snapshots,
+                    budget: Budget | None = None) -> SourceSnapshot:
+    """One part of the Stripe subscriptions, then customers (list endpoints, from the previous
+    part's cursor) into the ``stripe`` shards, paced and counted."""
     paced = PacedStripe(stripe, run.stripe_requests_per_second)
-    count = write_shards(store, run.run_id, "stripe", run.shards, by_named_sub(customer_entries(paced)))
-    return SourceSnapshot(source="stripe", records=count, shards=run.shards, stripe_requests=paced.requests)
+    at = run.snapshot.next if run.snapshot and isinstance(run.snapshot.next, dict) else {}
+    keyed, following = stripe_part(stripe, _budget(run, budget), paced.take, **at)
+    count = write_shards(store, run.run_id, "stripe", run.shards, keyed, part=run.part)
+    return run.carried("stripe", count, following, stripe_requests=paced.requests)
 
 
-def snapshot_tables(run: RunInput, *, tables: dict[str, Table], store: S3Snapshots) -> SourceSnapshot:
-    """UserProfiles, Entitlements and EmailClaims (parallel scan segments) into the ``tables`` shards."""
-    count = write_shards(store, run.run_id, "tables", run.shards, table_items(tables))
-    return SourceSnapshot(source="tables", records=count, shards=run.shards)
+def snapshot_tables(run: SnapshotInput, *, tables: dict[str, Table], store: S3Snapshots,
+                    budget: Budget | None = None) -> SourceSnapshot:
+    """One part of UserProfiles, Entitlements and EmailClaims (parallel scan segments, each from
+    its LastEvaluatedKey) into the ``tables`` shards."""
+    positions = run.snapshot.next if run.snapshot and isinstance(run.snapshot.next, dict) else None
+    keyed, following = tables_part(tables, _budget(run, budget), positions,
+                                   page_size=run.snapshot_page_size or SCAN_PAGE)
+    count = write_shards(store, run.run_id, "tables", run.shards, keyed, part=run.part)
+    return run.carried("tables", count, following)
 
 
 # --- compare and repair one shard -----------------------------------------------------------------
 
 
+def _lines(store: S3Snapshots, run_id: str, source: str, shard: int) -> Iterator[dict[str, Any]]:
+    """Every line of every part of one shard of ``source``, in part order."""
+    for key in shard_parts(store, run_id, source, shard):
+        yield from store.lines(key)
+
+
 def load_shard(store: S3Snapshots, run_id: str, shard: int) -> dict[str, UserSnapshot]:
+    """Every user of one shard, from every part of the three sources; an id met twice (a part
+    read twice) counts once: a sub's Cognito user, a claim's email, a customer, a subscription."""
     users: dict[str, UserSnapshot] = {}
 
     def user(sub: str) -> UserSnapshot:
         return users.setdefault(sub, UserSnapshot(sub=sub))
 
-    for line in store.lines(shard_key(run_id, "cognito", shard)):
+    for line in _lines(store, run_id, "cognito", shard):
         entry = CognitoEntry.model_validate(line)
         users[entry.sub] = user(entry.sub).model_copy(update={"cognito": entry})
-    grouped: dict[str, dict[str, Any]] = defaultdict(lambda: {"claims": [], "customers": []})
-    for line in store.lines(shard_key(run_id, "tables", shard)):
+    grouped: dict[str, dict[str, Any]] = defaultdict(lambda: {"claims": {}, "customers": {}})
+    for line in _lines(store, run_id, "tables", shard):
         item, table = line["item"], line["table"]
         if table == "profiles":
             grouped[item["userId"]]["profile"] = ProfileRecord.model_validate(item)
         elif table == "entitlements":
             grouped[item["cognito_sub"]]["entitlement"] = EntitlementRecord.model_validate(item)
         else:
-            grouped[item["userId"]]["claims"].append(EmailClaim.model_validate(item))
-    for line in store.lines(shard_key(run_id, "stripe", shard)):
+            grouped[item["userId"]]["claims"].setdefault(str(item.get("email")), EmailClaim.model_validate(item))
+    subscriptions: dict[str, dict[str, JSON]] = defaultdict(dict)
+    for line in _lines(store, run_id, "stripe", shard):
+        if "subscription" in line:
+            subscription = line["subscription"]
+            subscriptions[str(line["customer"])].setdefault(str(subscription.get("id")), subscription)
+            continue
         customer = CustomerEntry.model_validate(line)
         for sub in customer.named_subs:
-            grouped[sub]["customers"].append(customer)
-    for sub, parts in grouped.items():
-        users[sub] = user(sub).model_copy(update=parts)
+            grouped[sub]["customers"].setdefault(customer.id, customer)
+    for sub, found in grouped.items():
+        customers = [c.model_copy(update={"subscriptions": list(subscriptions.get(c.id, {}).values())})
+                     for c in found["customers"].values()]
+        users[sub] = user(sub).model_copy(update={**found, "claims": list(found["claims"].values()),
+                                                  "customers": customers})
     return users
 
 
