@@ -1,6 +1,8 @@
 """The reconcile machine on the local stack: every finding kind injected through boto3 and the
 stripe SDK, a dry run that changes nothing, a run that repairs, a run after it that finds nothing;
-and a run failed mid-Map, redriven, that runs again only its failed child."""
+a run failed mid-Map, redriven, that runs again only its failed child; and a snapshot taken in
+many parts (one page a part) that finds and fixes what a snapshot in one part finds, a retried part
+counted once."""
 
 from __future__ import annotations
 
@@ -198,6 +200,77 @@ def test_every_finding_kind_is_found_repaired_and_gone_on_the_next_run(stack: An
     # Only what was refused is found again: a duplicate with billing history is never deleted.
     assert again["findings"] == _plus(residual, counts(duplicate_customers=1))
     assert again["fixed"] == counts()
+
+
+def _start_in_parts(rec: Reconcile, *, dry_run: bool = False, fix: list[str] | None = None) -> str:
+    """A run whose snapshot reads one page a part, pages of 2 users or items (Stripe's stay 100)."""
+    name = f"parts-{uuid.uuid4().hex[:12]}"
+    payload = {"dryRun": dry_run, "fix": fix or [], "scope": "all", "shards": rec.shards,
+               "stripeRequestsPerSecond": 50, "snapshotMaxPages": 1, "snapshotPageSize": 2}
+    return str(rec.sfn.start_execution(stateMachineArn=rec.machine_arn, name=name,
+                                       input=json.dumps(payload))["executionArn"])
+
+
+def _run_in_parts(rec: Reconcile, *, dry_run: bool = False, fix: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    arn = _start_in_parts(rec, dry_run=dry_run, fix=fix)
+    desc = rec.finished(arn)
+    assert desc["status"] == "SUCCEEDED", desc
+    rec.settle()
+    return arn, json.loads(desc["output"])
+
+
+def _parts(rec: Reconcile, arn: str) -> dict[str, int]:
+    """How many parts each source wrote (S3), checked against the snapshot tasks the history entered."""
+    run_id = arn.rsplit(":", 1)[1]
+    keys = [o["Key"] for page in rec.s3.get_paginator("list_objects_v2").paginate(
+        Bucket=rec.bucket, Prefix=f"runs/{run_id}/") for o in page.get("Contents", [])]
+    parts = {source: len({k.split("/")[3] for k in keys if k.split("/")[2] == source})
+             for source in ("cognito", "stripe", "tables")}
+    for source in parts:  # every part wrote every shard
+        assert sum(1 for k in keys if k.split("/")[2] == source) == parts[source] * rec.shards
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history(rec.sfn, arn) if e["type"] == "TaskStateEntered"]
+    assert {source: entered.count(f"Snapshot{source.title()}") for source in parts} == parts
+    return parts
+
+
+def test_a_snapshot_in_many_parts_finds_and_fixes_what_one_part_finds(stack: Any, rec: Reconcile) -> None:
+    rec.run(fix=list(KINDS))  # repair what earlier tests of the session left, so counts are exact
+    residual = rec.run(dry_run=True)["findings"]
+    _inject_every_kind(stack, rec)
+
+    single = rec.run(dry_run=True)
+    arn, parted = _run_in_parts(rec, dry_run=True)
+    parts = _parts(rec, arn)
+    assert parts["cognito"] > 2 and parts["tables"] > 2 and parts["stripe"] >= 2, parts
+    assert parted["findings"] == single["findings"] == _plus(residual, INJECTED)
+    assert parted["usersScanned"] == single["usersScanned"]
+
+    arn, fixed = _run_in_parts(rec, fix=list(KINDS))
+    assert _parts(rec, arn)["cognito"] == parts["cognito"]
+    assert fixed["status"] == "SUCCEEDED"
+    assert fixed["findings"] == single["findings"]
+    assert fixed["fixed"] == _plus(INJECTED, counts(duplicate_customers=-1))
+    assert fixed["refused"] == _plus(residual, counts(duplicate_customers=1))
+    assert fixed["failed"] == counts()
+    again = rec.run(dry_run=True)
+    assert again["findings"] == _plus(residual, counts(duplicate_customers=1))
+
+
+def test_a_retried_snapshot_part_is_counted_once(stack: Any, rec: Reconcile) -> None:
+    rec.onboarded_users(3, "retry")
+    single = rec.run(dry_run=True)
+    stack.admin.add_fault({"service": "dynamodb", "operation": "Scan", "count": 1, "status": 400,
+                           "error": "ProvisionedThroughputExceededException"})
+    arn, parted = _run_in_parts(rec, dry_run=True)
+    failed = [e for e in history(rec.sfn, arn) if e["type"] == "LambdaFunctionFailed"]
+    assert len(failed) == 1 and "DynamoDBThrottled" in json.dumps(failed[0], default=str)
+    parts = _parts(rec, arn)
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history(rec.sfn, arn) if e["type"] == "TaskStateEntered"]
+    scheduled = [e for e in history(rec.sfn, arn) if e["type"] == "LambdaFunctionScheduled"]
+    assert len(scheduled) == len(entered) + 1  # the retry: one more invocation of a Task entered once
+    assert parts["tables"] > 2
+    assert parted["usersScanned"] == single["usersScanned"]
+    assert parted["findings"] == single["findings"]
 
 
 def test_schedules_are_provisioned_and_fire_only_when_asked(stack: Any, rec: Reconcile) -> None:
