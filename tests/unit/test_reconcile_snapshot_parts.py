@@ -167,11 +167,18 @@ def test_the_budget_stops_at_max_pages_or_when_the_margin_is_reached():
     assert Budget.starting_now(seconds=900, margin=60, clock=lambda: 0.0).allows(10_000)  # no page limit
 
 
-def test_the_budget_reads_its_margin_and_time_from_the_environment(monkeypatch):
+def test_the_budget_stops_a_part_holding_max_records():
+    budget = Budget(deadline=float("inf"), max_records=100)
+    assert budget.allows(5, 99) and not budget.allows(5, 100)
+    assert Budget(deadline=float("inf")).allows(5, 10**9)
+
+
+def test_the_budget_reads_its_margin_time_and_records_from_the_environment(monkeypatch):
     monkeypatch.setenv("SNAPSHOT_TIME_BUDGET_SECONDS", "120")
     monkeypatch.setenv("SNAPSHOT_MARGIN_SECONDS", "30")
+    monkeypatch.setenv("SNAPSHOT_MAX_RECORDS", "5000")
     budget = Budget.from_env(max_pages=2)
-    assert budget.max_pages == 2
+    assert budget.max_pages == 2 and budget.max_records == 5000
     assert 85 < budget.deadline - budget.clock() <= 90
 
 
@@ -193,6 +200,17 @@ def test_a_cognito_part_past_its_deadline_still_reads_one_page_and_stops():
     idp = PagedCognito(users=10, page=4)
     entries, token = snapshot.cognito_part(idp, "pool", Budget(deadline=0.0, clock=lambda: 1.0))  # type: ignore[arg-type]
     assert len(entries) == 4 and token == "t4" and len(idp.calls) == 1
+
+
+def test_each_source_ends_a_part_once_it_holds_max_records():
+    capped = Budget(deadline=float("inf"), max_records=5)
+    entries, token = snapshot.cognito_part(PagedCognito(users=10, page=2), "pool", capped)  # type: ignore[arg-type]
+    assert len(entries) == 6 and token == "t6"  # the page that reached 5 is kept whole
+    keyed, following = snapshot.stripe_part(PagedStripe(customers=250), Budget(deadline=float("inf"), max_records=50),  # type: ignore[arg-type]
+                                            lambda: None, phase="customers")
+    assert following == {"phase": "customers", "after": "cus_0099"} and len(keyed) == 85
+    tables, positions = snapshot.tables_part(_tables(30), capped, page_size=3)  # type: ignore[arg-type]
+    assert positions is not None and 5 <= len(tables) < 90  # the segments stop at a page boundary, not at the end
 
 
 def test_the_page_size_option_is_the_list_users_limit_at_most_60():

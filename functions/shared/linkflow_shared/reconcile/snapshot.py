@@ -83,27 +83,33 @@ TIME_BUDGET_SECONDS = 900.0  # the function's timeout (SNAPSHOT_TIME_BUDGET_SECO
 @dataclass
 class Budget:
     """When an invocation stops starting pages: ``deadline`` (a ``clock`` reading: the time budget
-    less the margin) or ``max_pages`` pages read by one cursor (0: no limit). At least one page is
-    always read, so a run always moves on."""
+    less the margin), ``max_pages`` pages read by one cursor or ``max_records`` records held by the
+    part (its memory; 0: no limit). At least one page is always read, so a run always moves on."""
 
     deadline: float
     max_pages: int = 0
+    max_records: int = 0
     clock: Callable[[], float] = field(default=time.monotonic)
 
     @classmethod
     def starting_now(cls, *, seconds: float = TIME_BUDGET_SECONDS, margin: float = MARGIN_SECONDS,
-                     max_pages: int = 0, clock: Callable[[], float] = time.monotonic) -> Budget:
-        return cls(deadline=clock() + seconds - margin, max_pages=max_pages, clock=clock)
+                     max_pages: int = 0, max_records: int = 0,
+                     clock: Callable[[], float] = time.monotonic) -> Budget:
+        return cls(deadline=clock() + seconds - margin, max_pages=max_pages, max_records=max_records, clock=clock)
 
     @classmethod
     def from_env(cls, max_pages: int = 0) -> Budget:
         return cls.starting_now(seconds=float(os.environ.get("SNAPSHOT_TIME_BUDGET_SECONDS") or TIME_BUDGET_SECONDS),
                                 margin=float(os.environ.get("SNAPSHOT_MARGIN_SECONDS") or MARGIN_SECONDS),
+                                max_records=int(os.environ.get("SNAPSHOT_MAX_RECORDS") or 0),
                                 max_pages=max_pages)
 
-    def allows(self, pages: int) -> bool:
-        """Whether a cursor that has read ``pages`` pages in this invocation may read another."""
+    def allows(self, pages: int, records: int = 0) -> bool:
+        """Whether a cursor that has read ``pages`` pages in this invocation, its part holding
+        ``records`` records, may read another."""
         if self.max_pages and pages >= self.max_pages:
+            return False
+        if self.max_records and records >= self.max_records:
             return False
         return self.clock() < self.deadline
 
@@ -167,7 +173,7 @@ def cognito_part(idp: CognitoIdentityProviderClient, user_pool_id: str, budget: 
         following = page.get("PaginationToken")
         if not following:
             return entries, None
-        if not budget.allows(pages):
+        if not budget.allows(pages, len(entries)):
             return entries, str(following)
     return entries, None
 
@@ -227,9 +233,9 @@ def stripe_part(stripe: StripeGateway, budget: Budget, take: Callable[[], None],
                           else by_named_sub([customer_entry(row, [])]))
             pages += 1
             cursor = str(page[-1]["id"])
-            if len(page) == PAGE_SIZE and not budget.allows(pages):
+            if len(page) == PAGE_SIZE and not budget.allows(pages, len(keyed)):
                 return keyed, {"phase": current, "after": cursor}
-        if not budget.allows(pages) and current != STRIPE_PHASES[-1]:
+        if not budget.allows(pages, len(keyed)) and current != STRIPE_PHASES[-1]:
             return keyed, {"phase": STRIPE_PHASES[STRIPE_PHASES.index(current) + 1], "after": None}
     return keyed, None
 
@@ -301,7 +307,7 @@ def tables_part(tables: dict[str, Table], budget: Budget, positions: dict[str, A
             with lock:
                 keyed.extend((sub, record) for sub, record in found if sub)
                 positions[cursor_name(name, segment)] = start
-            if start is None or not budget.allows(pages):
+            if start is None or not budget.allows(pages, len(keyed)):
                 return
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), 8))) as pool:
