@@ -282,3 +282,23 @@ def test_the_local_stack_provisions_the_template_with_its_conditions_evaluated()
     r = Resolver(t, pseudo={}, ref=lambda n: f"ref:{n}", get_att=lambda n, a: f"{a}-of-{n}")
     assert r.resolve(t.resources["UserProfilesTable"]["Properties"]["TableName"]) == "linkflow-local-UserProfiles"
     assert "Fn::If" not in str(t.body) and "AWS::NoValue" not in str(t.body)
+
+
+def test_list_map_runs_of_an_execution_still_starting_answers_none():
+    """The reconcile CLI polls ListMapRuns right after StartExecution: before the execution's worker
+    thread has built its environment moto raised AttributeError (a 500); AWS answers no Map Run."""
+    from types import SimpleNamespace
+
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    from linkflow.local import sfn_api
+
+    sfn_api.install()
+    record = SimpleNamespace(list_item=lambda: {"mapRunArn": "arn:run"})
+    started = SimpleNamespace(exec_worker=SimpleNamespace(
+        env=SimpleNamespace(map_run_record_pool_manager=SimpleNamespace(get_all=lambda: [record]))))
+    for execution, wanted in ((SimpleNamespace(exec_worker=None), []),
+                              (SimpleNamespace(exec_worker=SimpleNamespace(env=None)), []),
+                              (started, [{"mapRunArn": "arn:run"}])):
+        backend = SimpleNamespace(describe_execution=lambda execution_arn, e=execution: e)
+        assert StepFunctionsParserBackend.list_map_runs(backend, "arn:x") == {"mapRuns": wanted}

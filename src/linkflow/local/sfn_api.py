@@ -132,6 +132,26 @@ def install() -> None:
     cls.get_execution_history = get_execution_history  # type: ignore[method-assign]
     distributed_map.install()
     _cache_engine_clients()
+    _list_map_runs_of_a_starting_execution()
+
+
+def _list_map_runs_of_a_starting_execution() -> None:
+    """ListMapRuns of an execution whose worker thread has not built its environment yet answers
+    no Map Run (as AWS answers before the Map state starts), not moto's AttributeError (a 500 that
+    the reconcile CLI's progress polling met right after StartExecution)."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.list_map_runs
+
+    def list_map_runs(self: Any, execution_arn: str) -> dict[str, Any]:
+        execution = self.describe_execution(execution_arn=execution_arn)
+        worker = getattr(execution, "exec_worker", None)
+        if worker is None or getattr(worker, "env", None) is None:
+            return {"mapRuns": []}
+        result: dict[str, Any] = original(self, execution_arn)
+        return result
+
+    StepFunctionsParserBackend.list_map_runs = list_map_runs  # type: ignore[method-assign]
 
 
 def _cache_engine_clients() -> None:
