@@ -14,6 +14,7 @@ import pytest
 from linkflow_shared.reconcile import SnapshotInput, SourceSnapshot, load_shard, snapshot
 from linkflow_shared.reconcile.snapshot import Budget
 from linkflow_shared.reconcile.steps import snapshot_cognito, snapshot_stripe, snapshot_tables
+from linkflow_shared.stores import Table
 
 SHARDS = 3
 UNLIMITED = Budget(deadline=float("inf"))
@@ -113,9 +114,11 @@ class ScanResource:
         return answer
 
 
-class ScanTable:
+class ScanTable(Table):
+    """The real store's one-page scan over :class:`ScanResource`."""
+
     def __init__(self, key: str, items: list[dict[str, Any]]) -> None:
-        self._table = ScanResource(key, items)
+        super().__init__(ScanResource(key, items))  # type: ignore[arg-type]  # a scan-only stand-in for boto3's Table
 
 
 def _tables(users: int) -> dict[str, Any]:

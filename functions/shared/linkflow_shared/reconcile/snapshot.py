@@ -29,7 +29,7 @@ from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CognitoUnavailable, cognito_errors, dynamodb_errors
+from ..errors import CognitoUnavailable, cognito_errors
 from ..gateways.snapshots import S3Snapshots
 from ..gateways.stripe import JSON, PAGE_SIZE, StripeGateway
 from ..stores import Item, Table
@@ -319,13 +319,8 @@ def tables_part(tables: dict[str, Table], budget: Budget, positions: dict[str, A
 def scan_page(table: Table, segment: int, segments: int, page_size: int,
               start: dict[str, Any] | None) -> tuple[list[Item], dict[str, Any] | None]:
     """One Scan request of one segment: its items and its LastEvaluatedKey (``None``: the end)."""
-    kwargs: dict[str, Any] = {"Segment": segment, "TotalSegments": segments, "Limit": page_size}
-    if start:
-        kwargs["ExclusiveStartKey"] = start
-    with dynamodb_errors():
-        page = table._table.scan(**kwargs)  # Table has no one-page read; the snapshot resumes between pages
-    last = page.get("LastEvaluatedKey")
-    return list(page.get("Items", [])), (_plain(dict(last)) if last else None)
+    items, last = table.scan_page(segment, segments, page_size, start)
+    return items, (_plain(last) if last else None)
 
 
 def _plain(item: Item) -> Item:

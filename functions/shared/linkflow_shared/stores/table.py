@@ -100,13 +100,18 @@ class Table:
         """Every item (for the small tables of exceptions, never for users)."""
         return self._pages("scan", {"ConsistentRead": True})
 
-    def scan_segment(self, segment: int, segments: int, page_size: int | None = None) -> list[Item]:
-        """One segment of a parallel scan (the reconcile snapshot reads a table in ``segments``),
-        read ``page_size`` items a request if given (else DynamoDB's 1 MB pages)."""
-        kwargs: dict[str, Any] = {"Segment": segment, "TotalSegments": segments}
-        if page_size:
-            kwargs["Limit"] = page_size
-        return self._pages("scan", kwargs)
+    def scan_page(self, segment: int, segments: int, limit: int,
+                  start: Item | None = None) -> tuple[list[Item], Item | None]:
+        """One Scan request of one segment of a parallel scan (the reconcile snapshot resumes
+        between pages): at most ``limit`` items from ``start`` (an earlier page's
+        ``LastEvaluatedKey``), and this page's ``LastEvaluatedKey`` (``None``: the segment's end)."""
+        kwargs: dict[str, Any] = {"Segment": segment, "TotalSegments": segments, "Limit": limit}
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        with dynamodb_errors():
+            page = self._table.scan(**kwargs)
+        last = page.get("LastEvaluatedKey")
+        return list(page.get("Items", [])), (dict(last) if last else None)
 
     @staticmethod
     def get_together(reads: Sequence[tuple[Table, Item]]) -> list[Item | None]:
