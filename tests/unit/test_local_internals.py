@@ -284,7 +284,7 @@ def test_the_local_stack_provisions_the_template_with_its_conditions_evaluated()
     assert "Fn::If" not in str(t.body) and "AWS::NoValue" not in str(t.body)
 
 
-def test_list_map_runs_of_an_execution_still_starting_answers_none():
+def test_list_map_runs_of_an_execution_still_starting_answers_none(monkeypatch):
     """The reconcile CLI polls ListMapRuns right after StartExecution: before the execution's worker
     thread has built its environment moto raised AttributeError (a 500); AWS answers no Map Run."""
     from types import SimpleNamespace
@@ -293,7 +293,9 @@ def test_list_map_runs_of_an_execution_still_starting_answers_none():
 
     from linkflow.local import sfn_api
 
-    sfn_api.install()
+    # only this patch, undone after the test (sfn_api.install() would patch moto for the whole session)
+    monkeypatch.setattr(StepFunctionsParserBackend, "list_map_runs", StepFunctionsParserBackend.list_map_runs)
+    sfn_api._list_map_runs_of_a_starting_execution()
     record = SimpleNamespace(list_item=lambda: {"mapRunArn": "arn:run"})
     started = SimpleNamespace(exec_worker=SimpleNamespace(
         env=SimpleNamespace(map_run_record_pool_manager=SimpleNamespace(get_all=lambda: [record]))))
