@@ -232,7 +232,7 @@ def code_map(root: Path = ROOT) -> str:
     resources: dict[str, Any] = load_yaml((root / "template.yaml").read_text())["Resources"]
     states: dict[str, str] = {}
     for machine in MACHINES:
-        for name, state in machine.definition(root)["States"].items():
+        for name, state in _all_states(machine.definition(root)["States"]):
             if state["Type"] == "Task":
                 states[f"{name}Function"] = f"{machine.name}: `{name}`"
     rows = ["| invoked by | function folder | step |", "| --- | --- | --- |"]
@@ -245,6 +245,19 @@ def code_map(root: Path = ROOT) -> str:
         module = _step_module(root, step)
         rows.append(f"| {invoker} | [{folder}/]({folder}/app.py) | [`{step}`]({module}) |")
     return "\n".join(rows)
+
+
+def _all_states(states: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every state, those inside Parallel branches and Map processors too."""
+    found: list[tuple[str, Any]] = []
+    for name, state in states.items():
+        found.append((name, state))
+        for branch in state.get("Branches", []):
+            found.extend(_all_states(branch["States"]))
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            found.extend(_all_states(processor["States"]))
+    return found
 
 
 def _invoker(logical_id: str, resource: dict[str, Any]) -> str:

@@ -223,6 +223,13 @@ def test_the_readme_has_the_code_map_and_the_guarantees_table():
     text = (ROOT / "README.md").read_text()
     assert "| invoked by | function folder | step |" in text
     assert "onboarding: `StoreStripeCustomerId` | [functions/store_stripe_customer_id/]" in text
+    for name in ("SnapshotCognito", "ReconcileShard"):  # Tasks inside a Parallel branch and a Map processor
+        assert f"| reconcile: `{name}` |" in text, f"{name} is a reconcile state, not a trigger"
+    template = (ROOT / "template.yaml").read_text()
+    triggers = [row for row in text.splitlines() if row.startswith("| Cognito trigger: `")]
+    for row in triggers:  # only functions the user pool's LambdaConfig names are Cognito triggers
+        function = row.split("`")[1] + "Function"
+        assert re.search(rf"(PreSignUp|PostConfirmation|PreTokenGeneration\w*): !GetAtt {function}\.Arn", template), row
     guarantees = text.split("## Guarantees → tests", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in guarantees.splitlines() if line.startswith("| ") and "](tests/" in line]
     assert len(rows) >= 10, "each guarantee points at the tests that hold it"
