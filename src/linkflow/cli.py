@@ -6,6 +6,8 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, cast
 
@@ -42,6 +44,19 @@ def main_options(
 def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def _admin_errors(refused: int = 1) -> Iterator[None]:
+    """A local-stack admin call: refused by the stack → exit ``refused``; stack unreachable → 3."""
+    from linkflow.local.client import AdminCallFailed, StackUnreachable
+
+    try:
+        yield
+    except AdminCallFailed as exc:
+        _fail(exc.message, refused)
+    except StackUnreachable as exc:
+        _fail(str(exc), 3)
 
 
 @local_app.command("up", cls=_Command)
@@ -256,16 +271,10 @@ def federated_signin(
     state_dir: StateDir = Path(".linkflow"),
 ) -> None:
     """Simulate a first sign-in through an external provider (PreSignUp_ExternalProvider, PostConfirmation)."""
-    from linkflow.local.client import AdminCallFailed, StackUnreachable
-
     stack = _local_stack(state_dir)
-    try:
+    with _admin_errors():
         user = stack.federated_signin(provider, email, email_verified=not unverified,
                                       provider_user_id=provider_user_id)
-    except AdminCallFailed as exc:
-        _fail(exc.message, 1)
-    except StackUnreachable as exc:
-        _fail(str(exc), 3)
     typer.echo(json.dumps(user, indent=2))
 
 
@@ -294,8 +303,6 @@ def local_fault(
 ) -> None:
     """Inject a fault into the running local stack: the next COUNT matching AWS calls, or Stripe
     requests (``--service stripe --path /v1/customers --status 500 --for 600``). Prints its id."""
-    from linkflow.local.client import AdminCallFailed, StackUnreachable
-
     aws_only = {"--operation": operation, "--resource": resource, "--function": function, "--error": error}
     stripe_only = {"--method": method, "--path": path, "--latency-ms": latency_ms, "--probability": probability,
                    "--for": seconds}
@@ -308,7 +315,7 @@ def local_fault(
     if misplaced:
         _fail(f"{', '.join(misplaced)} cannot be used with --service {service}")
     stack = _local_stack(state_dir)
-    try:
+    with _admin_errors(refused=2):
         if service == "stripe":
             fault_id = stack.add_stripe_fault(_stripe_fault(method, path, status, latency_ms, probability,
                                                             seconds, count))
@@ -316,10 +323,6 @@ def local_fault(
             fault_id = stack.add_fault(cast("AwsFault", {k: v for k, v in {
                 "service": service, "operation": operation, "resource": resource, "function": function,
                 "error": error, "status": status, "count": 1 if count is None else count}.items() if v is not None}))
-    except AdminCallFailed as exc:
-        _fail(exc.message)
-    except StackUnreachable as exc:
-        _fail(str(exc), 3)
     typer.echo(json.dumps({"id": fault_id}))
 
 
@@ -343,20 +346,14 @@ def local_clear_faults(
     state_dir: StateDir = Path(".linkflow"),
 ) -> None:
     """Remove every injected fault (of the AWS endpoint, the Stripe emulator, or both)."""
-    from linkflow.local.client import AdminCallFailed, StackUnreachable
-
     if service not in ("aws", "stripe", "all"):
         _fail("--service must be aws, stripe or all")
     stack = _local_stack(state_dir)
-    try:
+    with _admin_errors():
         if service in ("aws", "all"):
             stack.clear_faults()
         if service in ("stripe", "all"):
             stack.clear_stripe_faults()
-    except AdminCallFailed as exc:
-        _fail(exc.message, 1)
-    except StackUnreachable as exc:
-        _fail(str(exc), 3)
     typer.echo("faults cleared" if service == "all" else f"{service} faults cleared")
 
 
@@ -411,30 +408,18 @@ def schedule_fire(
     state_dir: StateDir = Path(".linkflow"),
 ) -> None:
     """Fire a schedule now: start its target with its input, as EventBridge Scheduler would."""
-    from linkflow.local.client import AdminCallFailed, StackUnreachable
-
     stack = _local_stack(state_dir)
-    try:
+    with _admin_errors():
         fired = stack.fire_schedule(name)
-    except AdminCallFailed as exc:
-        _fail(exc.message, 1)
-    except StackUnreachable as exc:
-        _fail(str(exc), 3)
     typer.echo(json.dumps(fired, indent=2))
 
 
 @schedule_app.command("list", cls=_Command)
 def schedule_list(state_dir: StateDir = Path(".linkflow")) -> None:
     """The template's schedules: expression, target, input, and whether they fire on their own."""
-    from linkflow.local.client import AdminCallFailed, StackUnreachable
-
     stack = _local_stack(state_dir)
-    try:
+    with _admin_errors():
         schedules = stack.schedules()
-    except AdminCallFailed as exc:
-        _fail(exc.message, 1)
-    except StackUnreachable as exc:
-        _fail(str(exc), 3)
     typer.echo(json.dumps(schedules, indent=2))
 
 

@@ -112,8 +112,7 @@ def create_coupon(call: Call) -> dict[str, Any]:
     coupon = {
         "id": str(coupon_id), "object": COUPON, "amount_off": amount, "created": now, "currency": currency,
         "duration": duration, "duration_in_months": months, "livemode": False,
-        "max_redemptions": (as_int(params["max_redemptions"], "max_redemptions", minimum=1)
-                            if params.get("max_redemptions") not in (None, "") else None),
+        "max_redemptions": _max_redemptions(params),
         "metadata": merge_metadata({}, params.get("metadata", {})), "name": blank_to_none(params.get("name")),
         "percent_off": percent, "redeem_by": redeem_by, "times_redeemed": 0,
     }
@@ -224,8 +223,7 @@ def create_promotion_code(call: Call) -> dict[str, Any]:
     record = {
         "id": new_id("promo"), "object": PROMO, "active": active, "code": str(code), "created": now,
         "customer": customer_id, "customer_account": None, "expires_at": expires_at, "livemode": False,
-        "max_redemptions": (as_int(params["max_redemptions"], "max_redemptions", minimum=1)
-                            if params.get("max_redemptions") not in (None, "") else None),
+        "max_redemptions": _max_redemptions(params),
         "metadata": merge_metadata({}, params.get("metadata", {})),
         "promotion": {"coupon": coupon["id"], "type": "coupon"}, "restrictions": _restrictions(params),
         "times_redeemed": 0,
@@ -318,3 +316,9 @@ ROUTES: list[Route] = [
     *crud_routes("/v1/promotion_codes", create=create_promotion_code, list_all=list_promotion_codes,
                  retrieve=retrieve_promotion_code, update=update_promotion_code),
 ]
+
+
+def _max_redemptions(params: dict[str, Any]) -> int | None:
+    """A coupon's or promotion code's ``max_redemptions`` (at least 1; absent or blank: no limit)."""
+    value = params.get("max_redemptions")
+    return None if value in (None, "") else as_int(value, "max_redemptions", minimum=1)

@@ -15,14 +15,14 @@ from ..call import Call
 from ..endpoints import Route, crud_routes
 from ..errors import invalid_request, missing_param, resource_missing
 from ..events import emit, emit_updated
-from ..forms import as_bool, as_int, blank_to_none, merge_metadata
+from ..forms import as_bool, as_int, blank_to_none
 from ..lists import created_filter, page
 from ..lookup import get_or_404, referenced
 from ..params import CREATED, LIST, accepts
 from ..render import RENDERERS, deleted_stub
 from ..state import EmulatorState
 from .billing import snapshot
-from .prices import new_price, plan_of
+from .prices import new_price, plan_of, update_shared_fields
 from .products import create_product
 
 PRODUCT_FIELDS = ("id", "name", "active", "metadata", "statement_descriptor", "unit_label")
@@ -88,12 +88,7 @@ def update(call: Call, plan_id: str) -> dict[str, Any]:
     price = _plan(call, plan_id)
     params = call.params
     before = snapshot(price)
-    if "active" in params:
-        price["active"] = as_bool(params["active"], "active")
-    if "nickname" in params:
-        price["nickname"] = blank_to_none(params["nickname"])
-    if "metadata" in params:
-        price["metadata"] = merge_metadata(price["metadata"], params["metadata"])
+    update_shared_fields(price, params)
     if "trial_period_days" in params:
         price["recurring"]["trial_period_days"] = as_int(params["trial_period_days"], "trial_period_days",
                                                          minimum=0, maximum=730)

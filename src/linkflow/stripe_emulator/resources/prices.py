@@ -183,16 +183,21 @@ def update(call: Call, price_id: str) -> dict[str, Any]:
         _claim_lookup_key(call, lookup_key, as_bool(params.get("transfer_lookup_key", "false"),
                                                     "transfer_lookup_key"), price_id)
         price["lookup_key"] = lookup_key
+    update_shared_fields(price, params)
+    if "tax_behavior" in params:
+        price["tax_behavior"] = _tax_behavior(params["tax_behavior"])
+    emit_updated(call, "price.updated", "price", before, price, created=call.now())
+    return render(call.state, "price", price)
+
+
+def update_shared_fields(price: dict[str, Any], params: dict[str, Any]) -> None:
+    """``active``, ``nickname`` and ``metadata``: what a price update and a plan update share."""
     if "active" in params:
         price["active"] = as_bool(params["active"], "active")
     if "nickname" in params:
         price["nickname"] = blank_to_none(params["nickname"])
     if "metadata" in params:
         price["metadata"] = merge_metadata(price["metadata"], params["metadata"])
-    if "tax_behavior" in params:
-        price["tax_behavior"] = _tax_behavior(params["tax_behavior"])
-    emit_updated(call, "price.updated", "price", before, price, created=call.now())
-    return render(call.state, "price", price)
 
 
 @accepts("active", "lookup_keys", "product", "type", "currency", *CREATED, *LIST)
