@@ -79,22 +79,38 @@ def drive(run: Run, items: Iterable[Any], requested: int, submit: Submit, machin
     source, lock = iter(items), threading.Lock()
     stop_at = time.monotonic() + budget_s
     limit = run.sizes.max_in_flight
+    # Executions in flight as this pool knows them: the stack's count of RUNNING executions at the
+    # last poll, plus every submission since that poll began (a slot is taken before submitting).
+    # Polling alone let the pool start hundreds in one poll interval once StartExecution was fast.
     in_flight = [0]
+    since_poll = [0]
     submitting = threading.Event()
     submitting.set()
 
     def monitor() -> None:
         while submitting.is_set():
-            in_flight[0] = run.stack.running(machine_arn)
-            time.sleep(0.25)
+            with lock:
+                since_poll[0] = 0
+            running = run.stack.running(machine_arn)
+            with lock:
+                in_flight[0] = running + since_poll[0]
+            time.sleep(0.05)
 
     def worker() -> None:
         while time.monotonic() < stop_at:
-            if in_flight[0] >= limit:
-                time.sleep(0.05)
-                continue
             with lock:
-                item = next(source, None)
+                if in_flight[0] >= limit:
+                    item = None
+                    waiting = True
+                else:
+                    waiting = False
+                    item = next(source, None)
+                    if item is not None:
+                        in_flight[0] += 1
+                        since_poll[0] += 1
+            if waiting:
+                time.sleep(0.005)
+                continue
             if item is None:
                 return
             try:

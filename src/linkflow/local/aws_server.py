@@ -13,7 +13,8 @@ import io
 import json
 import threading
 import time
-from collections.abc import Iterable
+import traceback
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -38,6 +39,105 @@ class QuietRequestHandler(MotoRequestHandler):
         return
 
 
+class KeepAliveRequestHandler(QuietRequestHandler):
+    """werkzeug's handler with HTTP/1.1 keep-alive, as AWS's endpoints keep connections open.
+
+    werkzeug's development server answers every request with ``Connection: close`` (it cannot
+    drain an unread body before the next request line): every SDK call paid a new TCP connection
+    and a new server thread, and the server a drain loop, all on the stack's one GIL. This handler
+    reads the whole body before the application runs (``Content-Length``: the SDKs frame these
+    services' requests no other way), so the connection is always at a request boundary, and
+    writes status line, headers and body in one ``sendall``. A request framed otherwise
+    (``Transfer-Encoding``, ``Expect``) takes werkzeug's way and closes; so does an answer without
+    a ``Content-Length`` (a stream ends with its connection).
+    """
+
+    # An idle connection holds its thread: one a client dropped without closing (an SDK client
+    # not yet collected) is released after this long.
+    timeout = 120
+
+    def setup(self) -> None:
+        super().setup()
+        _connections(self.server).add(self.connection)
+
+    def finish(self) -> None:
+        _connections(self.server).discard(self.connection)
+        super().finish()
+
+    def run_wsgi(self) -> None:
+        if "Transfer-Encoding" in self.headers or "Expect" in self.headers:
+            super().run_wsgi()
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        if len(body) < length:  # the client went away mid-body
+            self.close_connection = True
+            return
+        environ = self.make_environ()
+        environ["wsgi.input"] = io.BytesIO(body)
+        started: list[Any] = []
+        answered = False
+        early: list[bytes] = []  # the WSGI write() callable's output, before the iterable's
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started[:] = [status, headers]
+            return early.append
+
+        try:
+            result = self.server.app(environ, start_response)
+            try:
+                chunks = iter(result)
+                first = next(chunks, b"")
+                status, headers = started
+                answered = True  # from here on the status line is on its way
+                if any(k.lower() == "content-length" for k, _ in headers):
+                    self._answer(status, headers, b"".join([*early, first, *chunks]))
+                else:
+                    self._stream(status, headers, [*early, first], chunks)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True  # the client went away: nobody to answer
+        except Exception:
+            self.close_connection = True
+            self.log("error", "Error on request %s %s:\n%s", self.command, self.path, traceback.format_exc())
+            if not answered:
+                self._answer("500 Internal Server Error", [("Content-Length", "0")], b"")
+
+    def _head(self, status: str, headers: list[tuple[str, str]]) -> bytes:
+        lines = [f"{self.protocol_version} {status}", *(f"{k}: {v}" for k, v in headers)]
+        if self.close_connection:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _answer(self, status: str, headers: list[tuple[str, str]], payload: bytes) -> None:
+        self.wfile.write(self._head(status, headers) + payload)
+
+    def _stream(self, status: str, headers: list[tuple[str, str]], first: list[bytes], rest: Iterator[bytes]) -> None:
+        self.close_connection = True
+        self.wfile.write(self._head(status, headers) + b"".join(first))
+        for chunk in rest:
+            self.wfile.write(chunk)
+
+
+def _connections(server: Any) -> set[Any]:
+    """The connections ``server`` holds open (the set ``bind`` gave it)."""
+    return server.linkflow_connections  # type: ignore[no-any-return]
+
+
+def close_connections(server: Any) -> None:
+    """End every kept-alive connection of ``server``: a stopped stack answers no one, and a client
+    holding a connection learns it at once instead of at its next request."""
+    import socket
+
+    for connection in list(_connections(server)):
+        try:
+            connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # closed meanwhile
+
+
 def ensure_free(host: str, port: int) -> None:
     """Raise PortInUseError naming the port if something already listens there."""
     import socket
@@ -55,7 +155,9 @@ def ensure_free(host: str, port: int) -> None:
 def bind(host: str, port: int, app: Any, request_handler: Any = None) -> BaseWSGIServer:
     # werkzeug prints its own message and exits the process when the port is taken: check first.
     ensure_free(host, port)
-    return make_server(host, port, app, threaded=True, request_handler=request_handler)
+    server = make_server(host, port, app, threaded=True, request_handler=request_handler)
+    server.linkflow_connections = set()  # type: ignore[attr-defined]  # KeepAliveRequestHandler's
+    return server
 
 
 def _remember_moto_dispatch(dispatcher: DomainDispatcherApplication) -> None:
@@ -163,7 +265,7 @@ class AwsServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._server = bind(self.host, self.port, self.app, QuietRequestHandler)
+        self._server = bind(self.host, self.port, self.app, KeepAliveRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="linkflow-aws", daemon=True)
         self._thread.start()
 
@@ -171,5 +273,6 @@ class AwsServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            close_connections(self._server)
         if self._thread is not None:
             self._thread.join(timeout=5)

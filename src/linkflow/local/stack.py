@@ -1,9 +1,9 @@
 """``linkflow local up``: the whole product offline, on one machine.
 
 Starts the AWS endpoint (moto executing the real ASL, Lambda running the real handlers in worker
-processes under the runtime interface client, ``runtime.ProcessRuntime``), the Stripe emulator and
-the template's HTTP API; provisions them from template.yaml; registers the CloudFormation stack
-``linkflow-local``; writes ``local.json``.
+processes under the runtime interface client, ``runtime.ProcessRuntime``), the Stripe emulator (in
+its own process, ``stripe_process``) and the template's HTTP API; provisions them from
+template.yaml; registers the CloudFormation stack ``linkflow-local``; writes ``local.json``.
 """
 
 from __future__ import annotations
@@ -168,9 +168,10 @@ class LocalStack(StackHandle):
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
 
     def _start_stripe(self) -> None:
-        from linkflow.stripe_emulator import EmulatorServer
+        """The emulator in its own process (``stripe_process``): Stripe's work is not the stack's."""
+        from .stripe_process import EmulatorProcess
 
-        self._stripe = EmulatorServer(HOST, self.config.stripe_port)
+        self._stripe = EmulatorProcess(HOST, self.config.stripe_port, self.config.state_dir / "stripe-emulator.log")
         self._stripe.start()
 
     def _start_pollers(self) -> None:

@@ -106,8 +106,9 @@ class EmulatorServer:
         self.stop()
 
 
-def run(host: str = "127.0.0.1", port: int = 12111) -> None:
-    """Serve the emulator in the foreground until SIGINT or SIGTERM."""
+def run(host: str = "127.0.0.1", port: int = 12111, *, parent_pid: int | None = None) -> None:
+    """Serve the emulator in the foreground until SIGINT or SIGTERM (or, with ``parent_pid``,
+    until that process is gone: the local stack's child never outlives the stack)."""
     state = EmulatorState()
     sock = _bind(host, port)
     server = _server(state, host, port, 0)
@@ -116,6 +117,10 @@ def run(host: str = "127.0.0.1", port: int = 12111) -> None:
 
     def stop(signum: int, frame: object) -> None:
         server.should_exit = True
+
+    if parent_pid is not None:
+        threading.Thread(target=_exit_with, args=(parent_pid, server), name="stripe-emulator-parent",
+                         daemon=True).start()
 
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to whatever handler
     # was there before it; ours makes that a clean exit (status 0) instead of a KeyboardInterrupt.
@@ -127,3 +132,13 @@ def run(host: str = "127.0.0.1", port: int = 12111) -> None:
             signal.signal(sig, handler)
         sock.close()
         state.close()
+
+
+def _exit_with(parent_pid: int, server: uvicorn.Server) -> None:
+    """Stop ``server`` once ``parent_pid`` is no longer this process's parent (it exited or died:
+    the orphan is re-parented)."""
+    import os
+
+    while os.getppid() == parent_pid and not server.should_exit:
+        time.sleep(0.5)
+    server.should_exit = True
