@@ -147,6 +147,20 @@ def _reads() -> list[Any]:
             ddb.batch_get_item(RequestItems={"t": {"Keys": [{"pk": {"S": "a"}}, {"pk": {"S": "zz"}}]}})
             ddb.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": {"pk": {"S": k}}}}
                                                   for k in ("a", "missing", "k3")], ReturnConsumedCapacity="TOTAL")
+            ddb.put_item(TableName="t", Item={**ITEM, "pk": {"S": "w"}})
+            ddb.put_item(TableName="t", Item={"pk": {"S": "w"}, "v": {"N": "2"}}, ReturnValues="ALL_OLD",
+                         ReturnConsumedCapacity="TOTAL")
+            for returned in ("NONE", "ALL_NEW", "UPDATED_OLD", "UPDATED_NEW", "ALL_OLD"):
+                ddb.update_item(TableName="t", Key={"pk": {"S": "w"}}, ReturnValues=returned,
+                                UpdateExpression="SET v = v + :one, b = :b, l = :l REMOVE gone",
+                                ExpressionAttributeValues={":one": {"N": "1"}, ":b": {"B": b"\x02"},
+                                                           ":l": ITEM["l"]})
+            ddb.update_item(TableName="t", Key={"pk": {"S": "new"}}, UpdateExpression="SET v = :v",
+                            ExpressionAttributeValues={":v": {"SS": ["a"]}}, ReturnValues="ALL_NEW")
+            ddb.delete_item(TableName="t", Key={"pk": {"S": "w"}}, ReturnValues="ALL_OLD")
+            ddb.delete_item(TableName="t", Key={"pk": {"S": "never"}}, ReturnValues="ALL_OLD")
+            with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):
+                ddb.put_item(TableName="t", Item={"pk": {"S": "a"}}, ConditionExpression="attribute_not_exists(pk)")
             with pytest.raises(ddb.exceptions.ResourceNotFoundException):
                 ddb.scan(TableName="missing")
     finally:
@@ -154,7 +168,7 @@ def _reads() -> list[Any]:
     return bodies
 
 
-def test_item_reads_answer_what_the_serializer_answered(monkeypatch):
+def test_item_answers_are_what_the_serializer_answered(monkeypatch):
     from moto.dynamodb import responses
 
     dynamodb_json.install()
@@ -163,10 +177,13 @@ def test_item_reads_answer_what_the_serializer_answered(monkeypatch):
     dynamodb_json.install()
     after = _reads()
 
-    assert [b[0] for b in after] == ["Scan", "Scan", "GetItem", "GetItem", "Query", "BatchGetItem",
-                                     "TransactGetItems"]
+    assert [b[0] for b in after] == ["PutItem"] * 31 + [
+        "Scan", "Scan", "GetItem", "GetItem", "Query", "BatchGetItem", "TransactGetItems",
+        "PutItem", "PutItem", *["UpdateItem"] * 6, "DeleteItem", "DeleteItem"]
+    assert after[-3][3]["Attributes"]["v"] == {"SS": ["a"]}  # the item an update created
+    assert after[-2][3]["Attributes"]["b"] == {"B": "Ag=="}  # binary, base64 as on the wire
     assert after == before
-    scanned = after[0][3]
+    scanned = after[31][3]
     assert scanned["Count"] == 5 and "LastEvaluatedKey" in scanned and scanned["ConsumedCapacity"]
 
 
