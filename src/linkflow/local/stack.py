@@ -16,7 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import app_page, catalog, cognito, definition_cache, dynamodb_json, lambda_runtime, sfn_api, wait_scale
+from . import (
+    app_page,
+    catalog,
+    cognito,
+    definition_cache,
+    dynamodb_json,
+    dynamodb_speed,
+    lambda_runtime,
+    sfn_api,
+    wait_scale,
+)
 from .admin import AdminCalls
 from .api_gateway import ApiServer, build_app
 from .aws_server import AwsApp, AwsServer
@@ -155,6 +165,7 @@ class LocalStack(StackHandle):
         lambda_runtime.install(self.runtime)
         cognito.install(self.runtime.invoke)
         dynamodb_json.install()
+        dynamodb_speed.install()
         sfn_api.install()
         definition_cache.install()
         wait_scale.install(self.config.wait_time_scale)
