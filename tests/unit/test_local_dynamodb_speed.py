@@ -244,13 +244,19 @@ def test_one_expression_used_twice_gives_independent_trees(clients: dict[str, An
         assert patched["l"] == {"L": [{"N": str(v)} for v in listed]} and patched["n"] == {"N": str(n)}
 
 
-def test_the_parse_cache_hands_out_copies() -> None:
+def test_the_parse_cache_hands_out_its_tree_and_updates_leave_it_as_parsed(clients: dict[str, Any]) -> None:
     expression = "SET a = list_append(a, :x), b = if_not_exists(b, :y) REMOVE c[1]"
+    fresh = shape(UpdateExpressionParser.make(expression))
+    table = create_table(clients, {"HASH": "pk"}, {})
+    put(clients, table, [{"pk": {"S": "k"}, "a": {"L": []}, "c": {"L": [{"N": "1"}, {"N": "2"}]}}])
     with speed_patches():
         trees = [UpdateExpressionParser.make(expression) for _ in range(3)]
         cached = dynamodb_speed._parsed[expression]
-    assert len({id(t) for t in [*trees, cached]}) == 4
-    assert shape(trees[0]) == shape(trees[2]) == shape(cached)
+        for pk in ("k", "new"):  # an existing item, and one the update creates (validated twice)
+            call(clients[FAST], "update_item", TableName=table, Key={"pk": {"S": pk}}, UpdateExpression=expression,
+                 ExpressionAttributeValues={":x": {"L": [{"S": "v"}]}, ":y": {"N": "3"}})
+    assert len({id(t) for t in [*trees, cached]}) == 1
+    assert shape(cached) == fresh  # the validator rewrote its copies, never the cached tree
 
 
 def test_the_validator_validates_a_copy(clients: dict[str, Any]) -> None:

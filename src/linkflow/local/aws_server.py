@@ -202,10 +202,70 @@ def _remember_moto_dispatch(dispatcher: DomainDispatcherApplication) -> None:
     moto_responses.method_names_from_class = method_names_from_class  # type: ignore[attr-defined,assignment]
 
 
+class JsonDirect:
+    """A JSON-protocol call (``POST /`` naming its operation in ``X-Amz-Target``: DynamoDB, Cognito,
+    Step Functions) handed straight to the view moto's Flask app would route it to.
+
+    The view (``moto.core.utils.convert_to_flask_response``) only wraps the response class's
+    ``dispatch``; Flask around it (request and app contexts, URL matching, CORS, response
+    finalizing) cost as much of the stack's GIL as the DynamoDB write it carried, on every one of a
+    sign-up's ~20 calls. This does what the view does (normalize the request, record it, call
+    ``dispatch``, a ``ClientError`` as 400, the answer as a Flask ``Response``) without the rest.
+    Anything else (a REST path such as Lambda's, a browser's ``Origin``, a view that is not the
+    plain wrapper) goes through Flask as before.
+    """
+
+    def __init__(self, dispatcher: DomainDispatcherApplication) -> None:
+        self.dispatcher = dispatcher
+        self._views: dict[int, Any] = {}  # id(Flask app) -> its view for POST /, or None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes] | None:
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/" or "HTTP_ORIGIN" in environ:
+            return None
+        app = self.dispatcher.get_application(environ)
+        view = self._views.get(id(app), _UNSET)
+        if view is _UNSET:
+            view = self._views[id(app)] = _root_view(app)
+        if view is None:
+            return None
+        from botocore.exceptions import ClientError
+        from flask import Response
+        from moto.core.request import normalize_request
+        from moto.moto_api import recorder
+        from moto.moto_server.werkzeug_app import BackendRequest
+
+        request = normalize_request(BackendRequest(environ))
+        recorder._record_request(request)
+        try:
+            result = view.callback(request, request.raw_url, dict(request.headers))
+        except ClientError as exc:
+            result = 400, {}, exc.response["Error"]["Message"]
+        status, headers, content = result if len(result) == 3 else (200, {}, result)
+        answer: Iterable[bytes] = Response(response=content, status=status, headers=headers)(environ, start_response)
+        return answer
+
+
+_UNSET: Any = object()
+
+
+def _root_view(app: Any) -> Any:
+    """The plain moto view serving ``POST /`` in ``app``, or None."""
+    from moto.core.utils import convert_to_flask_response
+    from werkzeug.exceptions import HTTPException
+
+    try:
+        endpoint, _args = app.url_map.bind("localhost").match("/", method="POST")
+    except HTTPException:
+        return None
+    view = app.view_functions.get(endpoint)
+    return view if isinstance(view, convert_to_flask_response) else None
+
+
 class AwsApp:
     def __init__(self, registry: _faults.FaultRegistry, admin: AdminCalls):
         self.moto = DomainDispatcherApplication(create_backend_app)
         _remember_moto_dispatch(self.moto)
+        self.direct = JsonDirect(self.moto)
         self.registry = registry
         self.admin = admin
         self._ddb_write_lock = threading.Lock()
@@ -239,8 +299,13 @@ class AwsApp:
             # concurrent conditional writes could both succeed. DynamoDB serializes writes to an
             # item; serializing every write here gives the same guarantee.
             with self._ddb_write_lock:
-                return list(self.moto(environ, start_response))
-        answer: Iterable[bytes] = self.moto(environ, start_response)
+                return list(self._moto(target, environ, start_response))
+        return self._moto(target, environ, start_response)
+
+    def _moto(self, target: str, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        answer = self.direct(environ, start_response) if target else None
+        if answer is None:
+            answer = self.moto(environ, start_response)
         return answer
 
     def _admin(self, name: str, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
