@@ -146,14 +146,37 @@ def _run_foreground(state_dir: Path, aws_port: int, stripe_port: int, api_port: 
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
+    _stop_with_parent(stopping)
     for line in export_lines(stack.info):
         typer.echo(line)
     _echo_where(stack.info, state_dir)
     typer.echo(READY_LINE)
     sys.stdout.flush()
     stopping.wait()
-    typer.echo("stopping the local stack", err=True)
+    try:
+        typer.echo("stopping the local stack", err=True)
+    except OSError:
+        pass  # the console is gone (the process reading it died): stop all the same
     stack.stop()
+
+
+def _stop_with_parent(stopping: threading.Event) -> None:
+    """Started by ``LocalStackProcess`` (``LINKFLOW_EXIT_WITH_PARENT`` names its pid): stop when that
+    process is gone (a test run killed before its fixtures' teardown left its stacks running)."""
+    import os
+
+    from linkflow.local.process import EXIT_WITH_PARENT_ENV
+
+    parent = os.environ.get(EXIT_WITH_PARENT_ENV, "")
+    if not parent.isdigit() or int(parent) != os.getppid():
+        return
+
+    def watch() -> None:
+        while not stopping.wait(0.5):
+            if os.getppid() != int(parent):
+                stopping.set()
+
+    threading.Thread(target=watch, name="linkflow-parent-watch", daemon=True).start()
 
 
 @local_app.command("status", cls=_Command)

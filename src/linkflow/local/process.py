@@ -23,6 +23,8 @@ from .client import Endpoints, LocalInfo, LocalStackClient, StackHandle, read_in
 
 HOST = "127.0.0.1"
 READY_LINE = "linkflow local stack ready"
+# Set by LocalStackProcess for its `local up` child: the pid the child stops with (cli._stop_with_parent).
+EXIT_WITH_PARENT_ENV = "LINKFLOW_EXIT_WITH_PARENT"
 
 
 @dataclass
@@ -68,7 +70,8 @@ class LocalStackProcess(StackHandle):
         if c.schedules:
             args.append("--schedules")
         self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                      env={**os.environ, "PYTHONUNBUFFERED": "1",
+                                           EXIT_WITH_PARENT_ENV: str(os.getpid())})
         self._reader = threading.Thread(target=self._drain, daemon=True, name="local-stack-output")
         self._reader.start()
         deadline = time.monotonic() + self.startup_timeout
@@ -197,7 +200,8 @@ def start_detached(up_args: list[str], state_dir: Path, timeout: float = 120.0) 
         out.flush()
         proc = subprocess.Popen(
             [sys.executable, "-m", "linkflow.cli", "local", "up", *up_args], stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            stderr=subprocess.STDOUT, start_new_session=True,
+            env={**{k: v for k, v in os.environ.items() if k != EXIT_WITH_PARENT_ENV}, "PYTHONUNBUFFERED": "1"})
     (state_dir / PID_FILE).write_text(f"{proc.pid}\n")
     (state_dir / LAUNCH_FILE).write_text(json.dumps({"args": up_args}))
     deadline = time.monotonic() + timeout
