@@ -99,16 +99,12 @@ def drive(run: Run, items: Iterable[Any], requested: int, submit: Submit, machin
     def worker() -> None:
         while time.monotonic() < stop_at:
             with lock:
-                if in_flight[0] >= limit:
-                    item = None
-                    waiting = True
-                else:
-                    waiting = False
-                    item = next(source, None)
-                    if item is not None:
-                        in_flight[0] += 1
-                        since_poll[0] += 1
-            if waiting:
+                full = in_flight[0] >= limit
+                item = None if full else next(source, None)
+                if item is not None:  # its slot is taken before it is submitted
+                    in_flight[0] += 1
+                    since_poll[0] += 1
+            if full:
                 time.sleep(0.005)
                 continue
             if item is None:

@@ -17,6 +17,7 @@ import pytest
 from support import free_port, unique_email, wait_for_execution, wait_until
 
 from linkflow.local.client import LocalStackClient, execution_arn
+from linkflow.local.process import pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 LINKFLOW = [sys.executable, "-m", "linkflow.cli"]
@@ -175,13 +176,6 @@ def _worker_pids(state_dir: Path) -> list[int]:
     return [w["pid"] for w in LocalStackClient.from_state_dir(state_dir).workers()["data"]]
 
 
-def _alive(pid: int) -> bool:
-    status = Path(f"/proc/{pid}/status")
-    try:
-        return "\nState:\tZ" not in status.read_text()
-    except OSError:
-        return False
-
 
 def test_local_logs_shows_lambdas_lines_follows_them_and_down_leaves_no_worker(tmp_path):
     """Handlers run in worker processes: `linkflow local logs <function>` (logical id or deployed
@@ -236,12 +230,12 @@ def test_local_logs_shows_lambdas_lines_follows_them_and_down_leaves_no_worker(t
                                  cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert unknown.returncode == 1 and "PreSignUpFunction" in unknown.stderr
         pids = _worker_pids(tmp_path)
-        assert pids and all(_alive(pid) for pid in pids)
+        assert pids and all(pid_alive(pid) for pid in pids)
     finally:
         down = subprocess.run(LINKFLOW + ["local", "down", "--state-dir", str(tmp_path)], cwd=ROOT,
                               capture_output=True, text=True, timeout=60)
     assert down.returncode == 0 and "local stack stopped" in down.stdout, down.stdout + down.stderr
-    assert not [pid for pid in pids if _alive(pid)], "no worker outlives the stack"
+    assert not [pid for pid in pids if pid_alive(pid)], "no worker outlives the stack"
     after = subprocess.run(LINKFLOW + ["local", "logs", "linkflow-local-pre-sign-up", "--state-dir", str(tmp_path)],
                            cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert after.returncode == 0 and after.stdout.startswith("START"), "the logs outlive the stack"

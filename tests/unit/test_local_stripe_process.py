@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import stripe
 
-from linkflow.local.process import free_port
+from linkflow.local.process import free_port, pid_alive
 from linkflow.local.stripe_process import EmulatorProcess
 
 
@@ -25,13 +25,6 @@ def _accepts(port: int) -> bool:
     except OSError:
         return False
 
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie has exited
 
 
 def test_serves_the_sdk_from_another_process_and_stops(tmp_path: Path) -> None:
@@ -76,6 +69,6 @@ def test_exits_when_the_process_that_started_it_dies(tmp_path: Path) -> None:
     parent.send_signal(signal.SIGKILL)  # no chance to stop its child
     parent.wait()
     deadline = time.monotonic() + 10
-    while not _gone(child) and time.monotonic() < deadline:
+    while pid_alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _gone(child)
+    assert not pid_alive(child)

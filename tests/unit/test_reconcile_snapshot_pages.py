@@ -4,20 +4,13 @@ as ``CognitoUnavailable``, a rejection is not retried."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from linkflow_shared.errors import CognitoRequestRejected, CognitoUnavailable
 from linkflow_shared.reconcile import snapshot
-
-
-def _user(n: int) -> dict[str, Any]:
-    return {"Username": f"u{n}", "UserStatus": "CONFIRMED", "Enabled": True,
-            "UserCreateDate": datetime(2026, 1, 1, tzinfo=UTC),
-            "Attributes": [{"Name": "sub", "Value": f"sub-{n}"}, {"Name": "email", "Value": f"u{n}@example.com"},
-                           {"Name": "email_verified", "Value": "true"}]}
+from unit_support import listed_user
 
 
 class FlakyCognito:
@@ -34,7 +27,7 @@ class FlakyCognito:
         if self.failures.get(token):
             raise self.failures[token].pop(0)
         start = {None: 0, "t2": 2, "t3": 4}[token]
-        page: dict[str, Any] = {"Users": [_user(start), _user(start + 1)]}
+        page: dict[str, Any] = {"Users": [listed_user(start), listed_user(start + 1)]}
         if start < 4:
             page["PaginationToken"] = f"t{start // 2 + 2}"
         return page

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from linkflow_shared.reconcile import SnapshotInput, SourceSnapshot, load_shard,
 from linkflow_shared.reconcile.snapshot import Budget
 from linkflow_shared.reconcile.steps import snapshot_cognito, snapshot_stripe, snapshot_tables
 from linkflow_shared.stores import Table
+from unit_support import listed_user
 
 SHARDS = 3
 UNLIMITED = Budget(deadline=float("inf"))
@@ -41,13 +41,6 @@ class MemoryStore:
         return sorted(k for k in self.objects if k.startswith(prefix))
 
 
-def _user(n: int) -> dict[str, Any]:
-    return {"Username": f"u{n}", "UserStatus": "CONFIRMED", "Enabled": True,
-            "UserCreateDate": datetime(2026, 1, 1, tzinfo=UTC),
-            "Attributes": [{"Name": "sub", "Value": f"sub-{n}"}, {"Name": "email", "Value": f"u{n}@example.com"},
-                           {"Name": "email_verified", "Value": "true"}]}
-
-
 class PagedCognito:
     """``users`` users, ``page`` a ListUsers page (or the request's Limit), tokens ``t<offset>``."""
 
@@ -59,7 +52,7 @@ class PagedCognito:
         self.calls.append(kwargs)
         start = int(str(kwargs.get("PaginationToken", "t0"))[1:])
         size = kwargs.get("Limit", self.page)
-        answer: dict[str, Any] = {"Users": [_user(n) for n in range(start, min(start + size, self.users))]}
+        answer: dict[str, Any] = {"Users": [listed_user(n) for n in range(start, min(start + size, self.users))]}
         if start + size < self.users:
             answer["PaginationToken"] = f"t{start + size}"
         return answer

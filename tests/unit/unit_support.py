@@ -7,6 +7,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -307,3 +308,11 @@ def linking_cognito(idp: Any) -> Any:
                                              UserAttributes=[{"Name": "identities", "Value": json.dumps(identities)}])
 
     return LinkingCognito()
+
+
+def listed_user(n: int) -> dict[str, Any]:
+    """User ``n`` as Cognito's ListUsers answers it (sub ``sub-n``, verified ``un@example.com``)."""
+    return {"Username": f"u{n}", "UserStatus": "CONFIRMED", "Enabled": True,
+            "UserCreateDate": datetime(2026, 1, 1, tzinfo=UTC),
+            "Attributes": [{"Name": "sub", "Value": f"sub-{n}"}, {"Name": "email", "Value": f"u{n}@example.com"},
+                           {"Name": "email_verified", "Value": "true"}]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,16 +9,10 @@ import textwrap
 import time
 from pathlib import Path
 
+from linkflow.local.process import pid_alive
+
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def test_a_killed_parent_takes_its_stack_and_emulator_with_it(tmp_path: Path) -> None:
@@ -44,9 +37,9 @@ def test_a_killed_parent_takes_its_stack_and_emulator_with_it(tmp_path: Path) ->
         parent.send_signal(signal.SIGKILL)  # no teardown runs: the stack is on its own
         parent.wait()
         deadline = time.monotonic() + 60
-        while not all(_gone(p) for p in pids) and time.monotonic() < deadline:
+        while any(pid_alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert [p for p in pids if not _gone(p)] == []
+        assert [p for p in pids if pid_alive(p)] == []
         assert not (tmp_path / "local.json").exists()  # stopped cleanly: it removed its state file
     finally:
         if parent.poll() is None:

@@ -15,7 +15,6 @@ and only the real intervals show the retrier outlasting it, as it would on AWS.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -30,7 +29,7 @@ from onboarding_support import Onboarding
 from subscription_events_support import Events
 from support import confirm, sign_up, unique_email, wait_until
 
-from linkflow.local.process import LocalStackProcess, ProcessConfig, free_port
+from linkflow.local.process import LocalStackProcess, ProcessConfig, free_port, pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMER_TIMEOUT_S = 2
@@ -166,16 +165,8 @@ def test_stop_leaves_no_worker_process_behind(small):
     """Last in this module: it stops the module's stack (SIGTERM, as `linkflow local down` does)."""
     pids = [w["pid"] for w in small.admin.workers()["data"]]
     assert pids, "the tests before ran handlers in workers"
-    assert all(_alive(pid) for pid in pids)
+    assert all(pid_alive(pid) for pid in pids)
     small.stop()
-    assert not [pid for pid in pids if _alive(pid)], "every worker stopped with the stack"
+    assert not [pid for pid in pids if pid_alive(pid)], "every worker stopped with the stack"
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "\nState:\tZ" in status.read_text())
 

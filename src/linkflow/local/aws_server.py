@@ -17,7 +17,18 @@ import traceback
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from botocore.exceptions import ClientError
+from flask import Response
+from moto.core.request import normalize_request
+from moto.core.utils import convert_to_flask_response
+from moto.moto_api import recorder
+from moto.moto_server.werkzeug_app import (
+    BackendRequest,
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import cognito_keys
@@ -228,12 +239,6 @@ class JsonDirect:
             view = self._views[id(app)] = _root_view(app)
         if view is None:
             return None
-        from botocore.exceptions import ClientError
-        from flask import Response
-        from moto.core.request import normalize_request
-        from moto.moto_api import recorder
-        from moto.moto_server.werkzeug_app import BackendRequest
-
         request = normalize_request(BackendRequest(environ))
         recorder._record_request(request)
         try:
@@ -250,8 +255,6 @@ _UNSET: Any = object()
 
 def _root_view(app: Any) -> Any:
     """The plain moto view serving ``POST /`` in ``app``, or None."""
-    from moto.core.utils import convert_to_flask_response
-    from werkzeug.exceptions import HTTPException
 
     try:
         endpoint, _args = app.url_map.bind("localhost").match("/", method="POST")
