@@ -27,6 +27,9 @@ PAYMENT_BEHAVIORS = ("allow_incomplete", "default_incomplete", "error_if_incompl
 MISSING_PM_BEHAVIORS = ("cancel", "create_invoice", "pause")
 PAUSE_BEHAVIORS = ("keep_as_draft", "mark_uncollectible", "void")
 LIVE_STATUSES = ("active", "past_due", "unpaid", "trialing", "incomplete", "paused")
+# GET /v1/subscriptions?status=: the values Stripe accepts (any other is a 400, not an empty list).
+LIST_STATUSES = ("active", "all", "canceled", "ended", "incomplete", "incomplete_expired", "past_due", "paused",
+                 "trialing", "unpaid")
 
 
 def _render_items(state: EmulatorState, sub: dict[str, Any]) -> list[dict[str, Any]]:
@@ -412,6 +415,9 @@ def resume(call: Call, sub_id: str) -> dict[str, Any]:
 def list_subscriptions(call: Call) -> dict[str, Any]:
     params = call.params
     status = params.get("status")
+    if status not in (None, "") and status not in LIST_STATUSES:
+        raise invalid_request(f"Invalid status: must be one of {', '.join(LIST_STATUSES[:-1])}, or {LIST_STATUSES[-1]}",
+                              param="status")
     created = created_filter(call)
     price = params.get("price")
 
