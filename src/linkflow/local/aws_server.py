@@ -29,6 +29,7 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import cognito_keys
@@ -229,6 +230,7 @@ class JsonDirect:
     def __init__(self, dispatcher: DomainDispatcherApplication) -> None:
         self.dispatcher = dispatcher
         self._views: dict[int, Any] = {}  # id(Flask app) -> its view for POST /, or None
+        self._urls: dict[tuple[Any, ...], str] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes] | None:
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != "/" or "HTTP_ORIGIN" in environ:
@@ -242,12 +244,68 @@ class JsonDirect:
         request = normalize_request(BackendRequest(environ))
         recorder._record_request(request)
         try:
-            result = view.callback(request, request.raw_url, dict(request.headers))
+            result = view.callback(request, self._raw_url(request, environ), dict(request.headers))
         except ClientError as exc:
             result = 400, {}, exc.response["Error"]["Message"]
         status, headers, content = result if len(result) == 3 else (200, {}, result)
+        plain = _plain_answer(status, headers, content, environ)
+        if plain is not None:
+            start_response(plain[0], plain[1])
+            return [plain[2]]
         answer: Iterable[bytes] = Response(response=content, status=status, headers=headers)(environ, start_response)
         return answer
+
+    def _raw_url(self, request: Any, environ: dict[str, Any]) -> str:
+        """``request.raw_url`` (werkzeug's host and URL-root rules: ~30 µs a call), remembered by
+        the environ values it is made of: the SDKs call a few addresses only."""
+        key = tuple(environ.get(k) for k in _URL_ENVIRON)
+        url = self._urls.get(key)
+        if url is None:
+            url = request.raw_url
+            if len(self._urls) < _URL_CACHE_SIZE:
+                self._urls[key] = url
+        return url
+
+
+# What werkzeug's url_root and moto's raw_path / raw_url read from the environ.
+_URL_ENVIRON = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME", "PATH_INFO",
+                "RAW_URI", "REQUEST_URI", "QUERY_STRING", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO")
+_URL_CACHE_SIZE = 256
+_SET_BY_RESPONSE = frozenset({"content-length", "location", "content-location", "transfer-encoding"})
+
+
+PlainAnswer = tuple[str, list[tuple[str, str]], bytes]
+
+
+def _plain_answer(status: Any, headers: Any, content: Any, environ: dict[str, Any]) -> PlainAnswer | None:
+    """What ``flask.Response(content, status, headers)(environ, start_response)`` answers, for the
+    plain case moto's JSON views produce (an int status werkzeug knows, a dict of str headers, a
+    str or bytes body, not HEAD): the headers in order, Flask's default ``Content-Type`` when none
+    is given, ``Content-Length``. Anything else: None (werkzeug's Response builds it)."""
+    if type(status) is not int or status not in HTTP_STATUS_CODES or status < 200 or status in (204, 304, 412):
+        return None
+    if type(headers) is not dict or environ.get("REQUEST_METHOD") == "HEAD":
+        return None
+    if isinstance(content, str):
+        payload = content.encode()
+    elif isinstance(content, bytes):
+        payload = content
+    else:
+        return None
+    listed: list[tuple[str, str]] = []
+    typed = False
+    for name, value in headers.items():
+        if type(name) is not str or type(value) is not str or "\n" in value or "\r" in value:
+            return None
+        lowered = name.lower()
+        if lowered in _SET_BY_RESPONSE:
+            return None
+        typed = typed or lowered == "content-type"
+        listed.append((name, value))
+    if not typed:
+        listed.append(("Content-Type", "text/html; charset=utf-8"))
+    listed.append(("Content-Length", str(len(payload))))
+    return f"{status} {HTTP_STATUS_CODES[status].upper()}", listed, payload
 
 
 _UNSET: Any = object()

@@ -23,6 +23,7 @@ from . import (
     definition_cache,
     dynamodb_json,
     dynamodb_speed,
+    http_speed,
     lambda_runtime,
     sfn_api,
     wait_scale,
@@ -166,6 +167,7 @@ class LocalStack(StackHandle):
         cognito.install(self.runtime.invoke)
         dynamodb_json.install()
         dynamodb_speed.install()
+        http_speed.install()
         sfn_api.install()
         definition_cache.install()
         wait_scale.install(self.config.wait_time_scale)
