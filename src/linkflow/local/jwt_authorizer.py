@@ -28,7 +28,9 @@ import functools
 import json
 import re
 import threading
+import time
 import urllib.request
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +44,7 @@ UNAUTHORIZED = {"message": "Unauthorized"}
 FORBIDDEN = {"message": "Forbidden"}
 RSA_ALGORITHMS = ["RS256", "RS384", "RS512"]
 KEY_CACHE_SECONDS = 2 * 3600  # API Gateway caches an issuer's keys for two hours
+VERIFIED_TOKENS = 1024  # tokens whose signature is remembered, the least recently used dropped first
 _COGNITO_ISSUER = re.compile(r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/(?P<pool>[\w-]+_[0-9A-Za-z]+)$")
 
 
@@ -156,22 +159,72 @@ def _kid(token: str) -> str:
     return _kid_of_header(token.split(".", 1)[0])
 
 
-class JwtVerifier:
-    """Verifies tokens for every route; keys are fetched once per issuer and kept two hours."""
+@dataclass(frozen=True)
+class _Verified:
+    """A token whose signature, issuer and format passed, with the key that checked it."""
 
-    def __init__(self, jwks_url: Callable[[str], str]):
+    key: jwt.PyJWK
+    claims: dict[str, Any]
+    texts: dict[str, str]  # the claims as the integration gets them
+    expires: int  # exp
+    not_before: int | None  # the later of nbf and iat
+
+    @classmethod
+    def of(cls, key: jwt.PyJWK, claims: dict[str, Any]) -> _Verified:
+        starts = [int(claims[name]) for name in ("nbf", "iat") if name in claims]  # as PyJWT reads them
+        return cls(key, claims, {k: _claim_text(v) for k, v in claims.items()}, int(claims["exp"]),
+                   max(starts) if starts else None)
+
+    def current(self, now: float) -> bool:
+        """``exp`` still ahead, ``nbf`` and ``iat`` not (PyJWT's comparisons, no leeway)."""
+        return self.expires > now and (self.not_before is None or self.not_before <= now)
+
+
+class JwtVerifier:
+    """Verifies tokens for every route; keys are fetched once per issuer and kept two hours.
+
+    A token's signature is checked once while the issuer's key that checked it stays the one its
+    ``kid`` names: a key set fetched again (rotated, or a key removed) checks the token again.
+    The time claims are checked on every request, against the clock.
+    """
+
+    def __init__(self, jwks_url: Callable[[str], str], *, key_lifespan: float = KEY_CACHE_SECONDS,
+                 verified_tokens: int = VERIFIED_TOKENS):
         self._jwks_url = jwks_url
+        self._key_lifespan = key_lifespan
         self._clients: dict[str, jwt.PyJWKClient] = {}
         self._lock = threading.Lock()
+        self._verified: OrderedDict[tuple[str, str], _Verified] = OrderedDict()  # by (issuer, token)
+        self._verified_max = verified_tokens
 
     def _client(self, issuer: str) -> jwt.PyJWKClient:
         with self._lock:
             client = self._clients.get(issuer)
             if client is None:
-                client = jwt.PyJWKClient(self._jwks_url(issuer), cache_keys=True, lifespan=KEY_CACHE_SECONDS,
-                                         timeout=10)
+                client = jwt.PyJWKClient(self._jwks_url(issuer), lifespan=self._key_lifespan, timeout=10)
                 self._clients[issuer] = client
             return client
+
+    def _verify(self, token: str, issuer: str) -> _Verified:
+        """The token checked with its issuer's current key; raises what ``jwt.decode`` raises."""
+        key = self._client(issuer).get_signing_key(_kid(token))  # the cached key set, refetched every two hours
+        cached = (issuer, token)
+        with self._lock:
+            verified = self._verified.get(cached)
+            if verified is not None and verified.key is key:
+                self._verified.move_to_end(cached)
+                return verified
+        claims: dict[str, Any] = jwt.decode(  # the whole token parsed and checked once, here
+            token, key.key, algorithms=RSA_ALGORITHMS, issuer=issuer, leeway=0,
+            options={"verify_aud": False, "require": ["exp", "iss"]},
+        )
+        verified = _Verified.of(key, claims)
+        with self._lock:
+            self._verified[cached] = verified
+            self._verified.move_to_end(cached)
+            while len(self._verified) > self._verified_max:
+                self._verified.popitem(last=False)
+        return verified
 
     def authorize(self, headers: Mapping[str, str], auth: RouteAuth) -> Granted | Refused:
         authorizer = auth.authorizer
@@ -180,14 +233,13 @@ class JwtVerifier:
         if not token:
             return Refused(401, UNAUTHORIZED, _challenge())
         try:
-            key = self._client(authorizer.issuer).get_signing_key(_kid(token))  # cached per kid
-            claims: dict[str, Any] = jwt.decode(  # the whole token parsed and checked once, here
-                token, key.key, algorithms=RSA_ALGORITHMS, issuer=authorizer.issuer, leeway=0,
-                options={"verify_aud": False, "require": ["exp", "iss"]},
-            )
+            verified = self._verify(token, authorizer.issuer)
         except (jwt.PyJWTError, OSError, KeyError, ValueError, TypeError, AttributeError):
             # OSError: the issuer's keys could not be fetched; API Gateway refuses the token then too
             return Refused(401, UNAUTHORIZED, _challenge())
+        if not verified.current(time.time()):  # checked by jwt.decode too, but a verified token ages
+            return Refused(401, UNAUTHORIZED, _challenge())
+        claims = verified.claims
         audience = claims["aud"] if "aud" in claims else claims.get("client_id")
         audiences = audience if isinstance(audience, list) else [audience]
         if not any(str(a) in authorizer.audience for a in audiences if a is not None):
@@ -195,7 +247,7 @@ class JwtVerifier:
         scopes = _token_scopes(claims)
         if auth.scopes and not set(auth.scopes) & set(scopes or []):
             return Refused(403, FORBIDDEN, {})
-        return Granted(claims={k: _claim_text(v) for k, v in claims.items()}, scopes=scopes)
+        return Granted(claims=dict(verified.texts), scopes=scopes)  # a copy: the event is the handler's
 
 
 def local_jwks_url(aws_url: str) -> Callable[[str], str]:
