@@ -157,6 +157,19 @@ def test_the_init_limit_bounds_a_cold_start_only(runtime, tmp_path):
     assert not errored and second["pid"] == first["pid"]
 
 
+def test_a_cold_starts_first_invocation_times_out_at_its_own_deadline_not_the_init_limit(tmp_path):
+    rt = ProcessRuntime(tmp_path / "logs", init_timeout=20.0)
+    try:
+        spec = registered(rt, function(tmp_path, "cold_hang", timeout=1))
+        started = time.monotonic()
+        error, errored = rt.invoke(spec.name, {"action": "hang"})
+        assert errored and error["errorType"] == "Sandbox.Timedout"
+        # the init (well under 20 s) plus the 1 s timeout; waiting for the init limit would take 20 s
+        assert time.monotonic() - started < 12
+    finally:
+        rt.close()
+
+
 def test_an_init_that_hangs_is_stopped_at_the_init_limit(tmp_path):
     rt = ProcessRuntime(tmp_path / "logs", init_timeout=0.5)
     try:

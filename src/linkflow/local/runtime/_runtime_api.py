@@ -42,6 +42,7 @@ class Invocation:
     handed_at: float | None = None  # time.monotonic() when the worker took it
     deadline: float | None = None
     outcome: Outcome | None = None
+    waits_for_init: bool = False  # the invoking thread waits until the init deadline
 
 
 def _trace_id() -> str:
@@ -89,6 +90,7 @@ class RuntimeApi:
                     limit, end = invocation.deadline, "timeout"
                 elif self.ready_at is None:  # still in its init phase
                     limit, end = init_deadline, "init_timeout"
+                    invocation.waits_for_init = True
                 else:  # warm: about to take it (a worker spawned long ago is no init timeout)
                     limit, end = invocation.submitted_at + invocation.timeout, "timeout"
                 left = limit - time.monotonic()
@@ -125,7 +127,9 @@ class RuntimeApi:
             invocation.handed_at = time.monotonic()
             invocation.deadline = invocation.handed_at + invocation.timeout
             self._current = invocation
-            self._cond.notify_all()  # the invoking thread now waits for the deadline
+            if invocation.waits_for_init:  # now until the deadline instead
+                self._cond.notify_all()
+            # else it waits until submitted_at + timeout, before the deadline: no wake-up needed
         self._on_handover(invocation)  # before the answer: START precedes the handler's output
         return invocation
 

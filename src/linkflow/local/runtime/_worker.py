@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..lambda_runtime import FunctionSpec
-from ._logs import FunctionLog, max_memory_used_mb, monotonic_ms
+from ._logs import FunctionLog, PeakMemory, monotonic_ms
 from ._runtime_api import Invocation, RuntimeApi
 
 Result = tuple[Any, bool]
@@ -63,6 +63,7 @@ class Worker:
                                               log_stream=stream, credentials=credentials)
         self._python = python
         self._proc: subprocess.Popen[bytes] | None = None
+        self._memory: PeakMemory | None = None
         self._spawned_at = 0.0
         self._init_reported = False
         self._killed = False
@@ -84,6 +85,7 @@ class Worker:
             start_new_session=True,  # its own process group: a kill takes whatever the handler started
         )
         proc = self._proc
+        self._memory = PeakMemory(proc.pid)
         threading.Thread(target=lambda: self.api.exited(proc.wait()), name=f"worker-{proc.pid}", daemon=True).start()
 
     def invoke(self, request_id: str, payload: bytes, init_timeout: float) -> Result:
@@ -137,7 +139,7 @@ class Worker:
         return monotonic_ms(self._spawned_at, self.api.ready_at)
 
     def _max_memory(self) -> int | None:
-        return max_memory_used_mb(self._proc.pid) if self._proc else None
+        return self._memory.mb() if self._memory is not None else None
 
     def _report(self, invocation: Invocation, duration_ms: float, init_ms: float | None, *,
                 memory: int | None = None, status: str | None = None, error_type: str | None = None) -> None:
@@ -156,6 +158,8 @@ class Worker:
             except ProcessLookupError:
                 pass  # already gone, with its group
             self._proc.wait()
+        if self._memory is not None:
+            self._memory.close()
         self.api.close()
 
 
