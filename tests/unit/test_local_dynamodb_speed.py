@@ -20,27 +20,29 @@ from moto import mock_aws
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
-from linkflow.local import dynamodb_json, dynamodb_speed
+from linkflow.local import dynamodb_json, dynamodb_speed, dynamodb_update
 
 MOTO, FAST = "us-east-1", "eu-west-1"
 
 
 @contextmanager
 def speed_patches() -> Iterator[None]:
-    """dynamodb_speed's patches for the block only, with an empty parse cache."""
+    """dynamodb_speed's patches (dynamodb_update's among them) for the block only, with empty caches."""
     with pytest.MonkeyPatch.context() as patch:
         for owner, name, replacement in dynamodb_speed.patches():
             patch.setattr(owner, name, replacement)
         patch.setattr(dynamodb_speed, "_parsed", {})
+        for cache in ("_plans", "_conditions"):
+            patch.setattr(dynamodb_update, cache, {})
         yield
 
 
 def moto_functions() -> list[tuple[Any, str, Any]]:
     """(owner, attribute, moto's own function) for each patch."""
     patched = dynamodb_speed.patches()
-    own = dynamodb_speed._moto
-    return [(owner, name, own[key]) for (owner, name, _), key in zip(patched, ["make", "validator_init", "query"],
-                                                                     strict=True)]
+    own = {**dynamodb_speed._moto, "update_item": dynamodb_update._moto["update_item"]}
+    keys = ["make", "validator_init", "query", "update_item"]
+    return [(owner, name, own[key]) for (owner, name, _), key in zip(patched, keys, strict=True)]
 
 
 @contextmanager

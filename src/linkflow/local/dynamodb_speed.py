@@ -16,6 +16,10 @@ tree is unchanged after updates that rewrite their copy); an expression that fai
 cached, so it raises the same error every time. Handing out copies cost a third of the remaining
 UpdateItem time (two copies per call).
 
+Since then, ``dynamodb_update`` (its patch is among ``patches()``) answers plain UpdateItems
+itself, without the validator: the parse cache and the copy below now serve the updates it hands
+back to moto (nested paths, ``list_append``, sets, ``Expected``, errors ...).
+
 Query on an index: ``Table.query`` reads every item (``all_items``, which sorts the whole table)
 and compares each one's index hash attribute with ``DynamoType.__ne__`` (a ``Decimal`` or string
 cast on both sides). Here the items whose hash attributes can match are picked first by comparing
@@ -40,7 +44,7 @@ import threading
 from copy import deepcopy
 from typing import Any
 
-from linkflow.local import dynamodb_json
+from linkflow.local import dynamodb_json, dynamodb_update
 
 PARSE_CACHE_SIZE = 512
 _SHARED = (str, int, bool, type(None))  # immutable: deepcopy hands back the same object
@@ -236,6 +240,7 @@ def patches() -> list[tuple[Any, str, Any]]:
         (UpdateExpressionParser, "make", classmethod(make)),
         (Validator, "__init__", validator_init),
         (Table, "query", query),
+        *dynamodb_update.patches(),
     ]
 
 
