@@ -36,7 +36,13 @@ def _same(block: bytes) -> None:
     assert fast.items() == slow.items()
     assert fast.get_payload() == slow.get_payload()
     assert [type(d) for d in fast.defects] == [type(d) for d in slow.defects]
-    assert str(fast) == str(slow)
+    try:
+        printed = str(slow)
+    except Exception as exc:  # the email package refuses to print some values: so must the fast one
+        with pytest.raises(type(exc)):
+            str(fast)
+    else:
+        assert str(fast) == printed
 
 
 @pytest.mark.parametrize("block", [
@@ -48,6 +54,8 @@ def _same(block: bytes) -> None:
     b": nameless\r\nB: 2\r\n\r\n",
     b"Latin: caf\xe9\r\n\r\n",
     b"Bare-LF: 1\nNext: 2\n\n",
+    b"Form-Feed: a\x0cb: c\r\nDouble-CR: x\r\r\nAfter: 1\r\n\r\n",  # lines the email parser splits itself
+    b"Nul: a\x00b\r\n\r\n",
     b"\r\n",
     b"",
 ])
@@ -55,13 +63,13 @@ def test_header_blocks_parse_as_the_stdlib_parses_them(block: bytes) -> None:
     _same(block)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.text(st.characters(min_codepoint=32, max_codepoint=126, blacklist_characters=":"),
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(st.characters(min_codepoint=0, max_codepoint=255, blacklist_characters=":\n"),
                                   min_size=1, max_size=12),
-                          st.text(st.characters(min_codepoint=9, max_codepoint=126, blacklist_characters="\r\n"),
+                          st.text(st.characters(min_codepoint=0, max_codepoint=255, blacklist_characters="\n"),
                                   max_size=30)), max_size=8))
 def test_any_printable_header_block_parses_the_same(pairs: list[tuple[str, str]]) -> None:
-    _same(b"".join(f"{k}:{v}\r\n".encode() for k, v in pairs) + b"\r\n")
+    _same(b"".join(f"{k}:{v}\r\n".encode("latin-1") for k, v in pairs) + b"\r\n")
 
 
 def test_the_stdlib_limits_still_apply() -> None:

@@ -7,7 +7,7 @@ exchange with a worker is an HTTP request parsed in the stack's process, on its 
   with ``http.client.parse_headers``, which runs the whole ``email`` feed parser (about 40 µs for a
   botocore request's dozen headers). Here the header block is read by the same
   ``http.client._read_headers`` (same line and count limits, same exceptions) and, when every line
-  is a plain ``Name: value`` (no folded continuation, no line without a colon, nothing but ASCII),
+  is a plain ``Name: value`` (no folded continuation, no line without a colon, only printable ASCII and tabs),
   the message is built as the parser's compat32 policy builds it (the name as sent, the value with
   leading blanks and the line end stripped, in order, duplicates kept): the same ``HTTPMessage``.
   Any other block goes through the ``email`` parser as before. The stack's process only (patched
@@ -23,12 +23,14 @@ Measured (this machine, one thread, ``timeit``): a botocore request's headers 42
 from __future__ import annotations
 
 import http.client
+import re
 import string
 from email.message import Message
 from typing import Any
 
 from moto.moto_api._internal import mock_random
 
+_PLAIN_LINE = re.compile(rb"[\x20-\x7e\t]*")  # printable ASCII and tabs: no control character to interpret
 _POOL = string.ascii_letters + string.digits  # moto's get_random_string(include_digits=True)
 REQUEST_ID_LENGTH = 52
 _original: dict[str, Any] = {}
@@ -50,12 +52,13 @@ def parse_headers(fp: Any, _class: type[Message] = http.client.HTTPMessage) -> M
     for raw in lines:
         if raw in (b"\r\n", b"\n", b""):
             continue
-        if raw[:1] in (b" ", b"\t") or not raw.isascii():
+        text = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
+        if raw[:1] in (b" ", b"\t") or not _PLAIN_LINE.fullmatch(text):
             return _parse_slowly(lines, _class)
-        name, colon, value = raw.decode("ascii").partition(":")
+        name, colon, value = text.decode("ascii").partition(":")
         if not colon or not name or not all("!" <= c <= "~" for c in name):  # email's header line pattern
             return _parse_slowly(lines, _class)
-        pairs.append((name, value.lstrip(" \t").rstrip("\r\n")))
+        pairs.append((name, value.lstrip(" \t")))
     message = _class()
     message._headers = pairs  # type: ignore[attr-defined]  # what compat32's header_source_parse stores
     message.set_payload("")
