@@ -16,11 +16,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import ThreadingHTTPServer
+from socketserver import StreamRequestHandler
 from typing import Any, Literal
 
 PREFIX = "/2018-06-01/runtime"
 _RESULT_PATH = re.compile(rf"{PREFIX}/invocation/([^/]+)/(response|error)")
+_MAX_LINE = 65536  # http.server's limits: a longer line or more headers is refused
+_MAX_HEADERS = 100
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 WaitEnd = Literal["done", "timeout", "init_error", "init_timeout", "exited"]
 
@@ -157,47 +163,85 @@ class _Server(ThreadingHTTPServer):
         pass  # a worker killed mid-request (timeout, reaping) leaves a broken connection: expected
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+class _Handler(StreamRequestHandler):
+    """The HTTP/1.1 a runtime client speaks: a request line, plain ``Name: value`` headers, a body
+    by ``Content-Length`` or chunked, the connection kept open. Read and answered here directly:
+    ``http.server``'s request parsing and its header-by-header answers cost a fifth of the stack's
+    share of an invocation."""
+
+    disable_nagle_algorithm = True
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+    def handle(self) -> None:
+        while self._handle_one():
+            pass
 
-    def do_GET(self) -> None:
-        if self.path != f"{PREFIX}/invocation/next":
-            return self._reply(404, {"errorType": "NotFound", "errorMessage": self.path})
+    def _handle_one(self) -> bool:
+        """Answer one request; False: the connection ends."""
+        line = self.rfile.readline(_MAX_LINE + 1)
+        if not line:
+            return False
+        parts = line.split()
+        if len(line) > _MAX_LINE:
+            return self._reply(414, {"errorType": "BadRequest", "errorMessage": "request line too long"}, close=True)
+        headers = self._headers()
+        if isinstance(headers, int):
+            return self._reply(headers, {"errorType": "BadRequest", "errorMessage": "malformed headers"}, close=True)
+        if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
+            return self._reply(400, {"errorType": "BadRequest", "errorMessage": "malformed request"}, close=True)
+        method, path = parts[0].decode("latin-1"), parts[1].decode("latin-1")
+        connection = headers.get("connection", "").lower()
+        close = connection == "close" or (parts[2] == b"HTTP/1.0" and connection != "keep-alive")
+        if headers.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if method == "GET":
+            return self._next(path, close)
+        if method == "POST":
+            return self._post(path, self._body(headers), close)
+        return self._reply(501, {"errorType": "NotImplemented", "errorMessage": method}, close=True)
+
+    def _headers(self) -> dict[str, str] | int:
+        """The header block, names lowercased; else the status refusing it (http.server's)."""
+        headers: dict[str, str] = {}
+        for _ in range(_MAX_HEADERS + 1):
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if line in (b"\r\n", b"\n", b""):
+                return headers
+            if len(line) > _MAX_LINE:
+                return 431
+            name, colon, value = line.partition(b":")
+            if not colon or not name.strip():
+                return 400
+            headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+        return 431  # more than 100
+
+    def _next(self, path: str, close: bool) -> bool:
+        if path != f"{PREFIX}/invocation/next":
+            return self._reply(404, {"errorType": "NotFound", "errorMessage": path}, close)
         invocation = self.server.api.next_invocation()
         if invocation is None:  # the worker is being stopped
-            self.close_connection = True
-            return self._reply(500, {"errorType": "Runtime.Stopped", "errorMessage": "worker stopped"})
+            return self._reply(500, {"errorType": "Runtime.Stopped", "errorMessage": "worker stopped"}, close=True)
         assert invocation.deadline is not None
         deadline_ms = int((time.time() + (invocation.deadline - time.monotonic())) * 1000)
-        self.send_response(200)
-        self.send_header("Lambda-Runtime-Aws-Request-Id", invocation.request_id)
-        self.send_header("Lambda-Runtime-Deadline-Ms", str(deadline_ms))
-        self.send_header("Lambda-Runtime-Invoked-Function-Arn", invocation.function_arn)
-        self.send_header("Lambda-Runtime-Trace-Id", _trace_id())
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(invocation.payload)))
-        self.end_headers()
-        self.wfile.write(invocation.payload)
+        return self._send(200, invocation.payload, close, (
+            f"Lambda-Runtime-Aws-Request-Id: {invocation.request_id}\r\n"
+            f"Lambda-Runtime-Deadline-Ms: {deadline_ms}\r\n"
+            f"Lambda-Runtime-Invoked-Function-Arn: {invocation.function_arn}\r\n"
+            f"Lambda-Runtime-Trace-Id: {_trace_id()}\r\n"))
 
-    def do_POST(self) -> None:
-        body = self._body()
-        if self.path == f"{PREFIX}/init/error":
+    def _post(self, path: str, body: bytes, close: bool) -> bool:
+        if path == f"{PREFIX}/init/error":
             self.server.api.fail_init(body)
-            return self._reply(202, {"status": "OK"})
-        match = _RESULT_PATH.fullmatch(self.path)
+            return self._reply(202, {"status": "OK"}, close)
+        match = _RESULT_PATH.fullmatch(path)
         if match is None:
-            return self._reply(404, {"errorType": "NotFound", "errorMessage": self.path})
+            return self._reply(404, {"errorType": "NotFound", "errorMessage": path}, close)
         if not self.server.api.answer(match[1], body, errored=match[2] == "error"):
-            return self._reply(400, {"errorType": "InvalidRequestID", "errorMessage": "unknown request id"})
-        self._reply(202, {"status": "OK"})
+            return self._reply(400, {"errorType": "InvalidRequestID", "errorMessage": "unknown request id"}, close)
+        return self._reply(202, {"status": "OK"}, close)
 
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+    def _body(self, headers: dict[str, str]) -> bytes:
+        if headers.get("transfer-encoding", "").lower() == "chunked":
             chunks = []
             while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
                 chunks.append(self.rfile.read(size))
@@ -205,12 +249,16 @@ class _Handler(BaseHTTPRequestHandler):
             while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                 pass  # trailers
             return b"".join(chunks)
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        return self.rfile.read(int(headers.get("content-length") or 0))
 
-    def _reply(self, status: int, body: dict[str, str]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def _reply(self, status: int, body: dict[str, str], close: bool = False) -> bool:
+        return self._send(status, json.dumps(body).encode(), close)
+
+    def _send(self, status: int, body: bytes, close: bool, headers: str = "") -> bool:
+        """The status line, ``headers`` (each ending in CRLF) and the body, in one write; False
+        when the connection ends with it."""
+        closing = "Connection: close\r\n" if close else ""
+        head = (f"HTTP/1.1 {status} {_REASONS[status]}\r\n{headers}Date: {formatdate(usegmt=True)}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{closing}\r\n")
+        self.wfile.write(head.encode("latin-1") + body)
+        return not close
