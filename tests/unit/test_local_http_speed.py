@@ -167,3 +167,47 @@ def test_raw_urls_are_remembered_per_address() -> None:
     assert seen == ["http://127.0.0.1:4566/", "http://localhost:4566/?a=1", "http://127.0.0.1:4566/",
                     "http://127.0.0.1:4566/?b=2"]
     assert len(direct._urls) == 3
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("application/x-amz-json-1.0", b'{"TableName": "t", "Key": {"k": {"S": "a=b&c"}}}'),
+    ("application/x-amz-json-1.1", b"{}"),
+    ("application/json", b'{"a": 1}'),
+    ("", b"x=1&y=2"),
+    ("application/x-www-form-urlencoded", b"Action=ListQueues&x=%20y"),  # a form: werkzeug parses it
+    ("multipart/form-data; boundary=b", b"--b\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n--b--\r\n"),
+    ("application/x-amz-json-1.0", b""),
+])
+def test_requests_read_as_werkzeug_reads_them(content_type: str, body: bytes) -> None:
+    from moto.moto_server.werkzeug_app import BackendRequest
+
+    from linkflow.local.aws_server import _parsed_as_werkzeug_would
+
+    def request() -> tuple[Any, dict[str, Any]]:
+        environ = {"REQUEST_METHOD": "POST", "wsgi.url_scheme": "http", "SERVER_NAME": "127.0.0.1",
+                   "SERVER_PORT": "4566", "HTTP_HOST": "127.0.0.1:4566", "PATH_INFO": "/", "QUERY_STRING": "q=1",
+                   "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
+        return BackendRequest(environ), environ
+
+    plain, _ = request()
+    fast, environ = request()
+    _parsed_as_werkzeug_would(fast)
+    for name in ("data", "form", "files", "values", "args"):
+        assert getattr(fast, name) == getattr(plain, name), name
+        assert type(getattr(fast, name)) is type(getattr(plain, name)), name
+    assert fast.get_data() == plain.get_data()
+    assert fast.stream.read() == plain.stream.read()
+
+
+def test_a_body_cut_short_fails_as_werkzeug_fails() -> None:
+    from moto.moto_server.werkzeug_app import BackendRequest
+    from werkzeug.exceptions import ClientDisconnected
+
+    from linkflow.local.aws_server import _parsed_as_werkzeug_would
+
+    environ = {"REQUEST_METHOD": "POST", "wsgi.url_scheme": "http", "SERVER_NAME": "h", "SERVER_PORT": "1",
+               "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "20", "wsgi.input": io.BytesIO(b'{"a": 1}')}
+    with pytest.raises(ClientDisconnected):
+        BackendRequest(dict(environ, **{"wsgi.input": io.BytesIO(b'{"a": 1}')})).get_data(parse_form_data=True)
+    with pytest.raises(ClientDisconnected):
+        _parsed_as_werkzeug_would(BackendRequest(environ))
