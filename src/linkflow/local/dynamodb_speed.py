@@ -44,7 +44,7 @@ import threading
 from copy import deepcopy
 from typing import Any
 
-from linkflow.local import dynamodb_json, dynamodb_update
+from linkflow.local import dynamodb_index, dynamodb_json, dynamodb_update
 
 PARSE_CACHE_SIZE = 512
 _SHARED = (str, int, bool, type(None))  # immutable: deepcopy hands back the same object
@@ -177,6 +177,12 @@ def _candidates(table: Any, conditions: list[tuple[str, Any]]) -> list[Any] | No
     if "all_items" in vars(table) or not (listing is dynamodb_json.all_items or _is_moto_all_items(listing)):
         return None
     checks = _hash_checks(conditions)
+    key = dynamodb_json._key if listing is dynamodb_json.all_items else _moto_listing_key
+    if len(checks) == 1 and checks[0][2] is not _ANY_VALUE and dynamodb_index.tracking():
+        try:
+            return dynamodb_index.candidates(table, *checks[0], key)
+        except TypeError:  # a raw value that is no dict key: read the table
+            pass
     found: list[Any] = []
     for hash_set in table.items.values():
         for item in hash_set.values() if table.range_key_attr else (hash_set,):
@@ -190,7 +196,7 @@ def _candidates(table: Any, conditions: list[tuple[str, Any]]) -> list[Any] | No
             else:
                 found.append(item)
     # Both listings sort the whole table, stably: sorted by the same key, the matches keep its order.
-    found.sort(key=dynamodb_json._key if listing is dynamodb_json.all_items else _moto_listing_key)
+    found.sort(key=key)
     return found
 
 

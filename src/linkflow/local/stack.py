@@ -21,6 +21,7 @@ from . import (
     catalog,
     cognito,
     definition_cache,
+    dynamodb_index,
     dynamodb_json,
     dynamodb_speed,
     http_speed,
@@ -167,6 +168,7 @@ class LocalStack(StackHandle):
         cognito.install(self.runtime.invoke)
         dynamodb_json.install()
         dynamodb_speed.install()
+        dynamodb_index.install()  # after dynamodb_speed: its index Query reads these maps
         http_speed.install()
         sfn_api.install()
         definition_cache.install()
