@@ -4,7 +4,6 @@ read through a descriptor opened once per worker, as fresh as reading ``/proc/<p
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import sys
 import textwrap
@@ -35,17 +34,25 @@ def _peak_by_path(pid: int) -> int:
 
 
 def test_the_peak_is_read_afresh_each_time_and_not_once_closed() -> None:
-    memory = PeakMemory(os.getpid())
+    grower = subprocess.Popen(  # keeps what it is told to allocate, so its peak is what it holds
+        [sys.executable, "-c", "import sys\nkept = []\nfor line in sys.stdin:\n"
+         "    kept.append(b'x' * (int(line) * 1024 * 1024))\n    print('ok', flush=True)\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert grower.stdin is not None and grower.stdout is not None
+    memory = PeakMemory(grower.pid)
     try:
         before = memory.mb()
-        assert before == _peak_by_path(os.getpid())
-        grown = b"y" * (64 * MB)
+        assert before == _peak_by_path(grower.pid)
+        grower.stdin.write("64\n")
+        grower.stdin.flush()
+        assert grower.stdout.readline() == "ok\n"
         after = memory.mb()
         assert after is not None and before is not None and after >= before + 64
-        assert after == _peak_by_path(os.getpid())
-        del grown
+        assert after == _peak_by_path(grower.pid)
     finally:
         memory.close()
+        grower.kill()
+        grower.wait()
     assert memory.mb() is None
     memory.close()  # idempotent
 
