@@ -181,3 +181,42 @@ def test_the_least_recently_used_token_is_forgotten_first(jwks: Jwks, keys: list
     assert decodes == [first, second, third]
     assert isinstance(_check(verifier, first), Granted) and decodes == [first, second, third]
     assert isinstance(_check(verifier, second), Granted) and decodes == [first, second, third, second]
+
+
+def test_authorize_remembered_answers_only_without_a_signature_check_or_a_key_fetch(
+        jwks: Jwks, keys: list[Any], decodes: list[str]) -> None:
+    verifier = _verifier(jwks)
+    token = _token(keys[0])
+    assert verifier.authorize_remembered({"authorization": f"Bearer {token}"}, ROUTE) is None  # never verified
+    assert verifier.authorize_remembered({}, ROUTE) == REFUSED  # no token: nothing to check
+    granted = _check(verifier, token)
+    assert verifier.authorize_remembered({"authorization": f"Bearer {token}"}, ROUTE) == granted
+    other_scope = RouteAuth(ROUTE.authorizer, scopes=("admin",))
+    assert verifier.authorize_remembered({"authorization": token}, other_scope) == Refused(403, FORBIDDEN, {})
+    assert decodes == [token] and jwks.fetches == 1
+    fetched = time.time()
+    _sleep_until(fetched + KEY_LIFESPAN + 0.1)  # the key set held has expired: answering needs a fetch
+    assert verifier.authorize_remembered({"authorization": token}, ROUTE) is None and jwks.fetches == 1
+    assert isinstance(_check(verifier, token), Granted) and jwks.fetches == 2
+    assert verifier.authorize_remembered({"authorization": token}, ROUTE) == granted
+
+
+def test_authorize_remembered_refuses_an_expired_token(jwks: Jwks, keys: list[Any]) -> None:
+    verifier = _verifier(jwks)
+    expires = int(time.time()) + 1
+    token = _token(keys[0], exp=expires)
+    assert isinstance(_check(verifier, token), Granted)
+    _sleep_until(expires)
+    assert verifier.authorize_remembered({"authorization": f"Bearer {token}"}, ROUTE) == REFUSED
+
+
+def test_authorize_remembered_does_not_answer_for_a_rotated_key(jwks: Jwks, keys: list[Any]) -> None:
+    verifier = _verifier(jwks)
+    token = _token(keys[0], kid="k1")
+    assert isinstance(_check(verifier, token), Granted)
+    fetched = time.time()
+    jwks.keys["k1"] = keys[2]
+    _sleep_until(fetched + KEY_LIFESPAN + 0.1)
+    assert _check(verifier, _token(keys[1], kid="k2")) is not None  # another token fetches the new key set
+    assert verifier.authorize_remembered({"authorization": token}, ROUTE) is None
+    assert _check(verifier, token) == REFUSED

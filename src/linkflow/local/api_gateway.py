@@ -13,7 +13,7 @@ import base64
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from .jwt_authorizer import Granted, JwtVerifier, Refused, RouteAuth, route_auth
 from .lambda_runtime import is_throttle
 
 Invoker = Callable[[str, dict[str, Any]], tuple[Any, bool]]
+WarmInvoker = Callable[[str, dict[str, Any]], Awaitable[tuple[Any, bool]] | None]
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,29 @@ def _call(route: HttpRoute, invoke: Invoker, verifier: JwtVerifier | None, reque
         if isinstance(decision, Refused):
             return JSONResponse(decision.body, status_code=decision.status, headers=decision.headers)
         granted = decision
-    result, errored = invoke(route.function, _event(request, route, body, granted))
+    return _answer(*invoke(route.function, _event(request, route, body, granted)))
+
+
+async def _call_warm(route: HttpRoute, warm: WarmInvoker, verifier: JwtVerifier | None, request: Request,
+                     body: bytes) -> Response | None:
+    """``_call`` on the event loop, when nothing in it can block: a remembered token (or no
+    authorizer) and an idle warm worker. None: ``_call`` it on a thread."""
+    granted = None
+    if route.auth is not None:
+        assert verifier is not None
+        decision = verifier.authorize_remembered(request.headers, route.auth)
+        if decision is None:
+            return None
+        if isinstance(decision, Refused):
+            return JSONResponse(decision.body, status_code=decision.status, headers=decision.headers)
+        granted = decision
+    pending = warm(route.function, _event(request, route, body, granted))
+    if pending is None:
+        return None
+    return _answer(*await pending)
+
+
+def _answer(result: Any, errored: bool) -> Response:
     if is_throttle(result, errored):
         # Lambda refused the call (reserved concurrency): an HTTP API answers 503, no handler ran.
         return JSONResponse({"message": "Service Unavailable"}, status_code=503)
@@ -163,12 +186,18 @@ def build_app(routes: list[HttpRoute], invoke: Invoker, verifier: JwtVerifier | 
     if verifier is None and any(r.auth is not None for r in routes):
         raise ValueError("routes guarded by a JWT authorizer need a JwtVerifier")
 
+    # A runtime that can run an invocation on the event loop (ProcessRuntime.invoke_warm) spares
+    # each request two thread hand-offs (~0.1 ms of the stack's CPU), all else still on a thread.
+    warm: WarmInvoker | None = getattr(getattr(invoke, "__self__", None), "invoke_warm", None)
+
     def endpoint_for(route: HttpRoute) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             import anyio.to_thread
 
             body = await request.body()
-            answer = await anyio.to_thread.run_sync(_call, route, invoke, verifier, request, body)
+            answer = await _call_warm(route, warm, verifier, request, body) if warm is not None else None
+            if answer is None:
+                answer = await anyio.to_thread.run_sync(_call, route, invoke, verifier, request, body)
             if route.cors is not None:
                 answer.headers.update(route.cors.headers(request.headers.get("origin", "")))
             return answer

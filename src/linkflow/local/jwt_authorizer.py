@@ -226,17 +226,47 @@ class JwtVerifier:
                 self._verified.popitem(last=False)
         return verified
 
+    def _remembered(self, token: str, issuer: str) -> _Verified | None:
+        """The token as verified before, if the issuer's key set held now (not fetched: never
+        waiting on the network) still names the key that checked it."""
+        with self._lock:
+            client = self._clients.get(issuer)
+            verified = self._verified.get((issuer, token))
+            if verified is not None:
+                self._verified.move_to_end((issuer, token))
+        if client is None or verified is None or client.jwk_set_cache is None:
+            return None
+        jwk_set = client.jwk_set_cache.get()  # None once expired: to be fetched again
+        kid = verified.key.key_id
+        if jwk_set is None:
+            return None
+        current = next((key for key in jwk_set.keys if key.key_id == kid and key.public_key_use in ("sig", None)),
+                       None)  # what PyJWKClient.get_signing_key answers from the held set
+        return verified if current is verified.key else None
+
     def authorize(self, headers: Mapping[str, str], auth: RouteAuth) -> Granted | Refused:
-        authorizer = auth.authorizer
-        raw = headers.get(authorizer.header, "").strip()
-        token = raw[len("bearer "):].strip() if raw.lower().startswith("bearer ") else raw
+        token = _token(headers, auth.authorizer)
         if not token:
             return Refused(401, UNAUTHORIZED, _challenge())
         try:
-            verified = self._verify(token, authorizer.issuer)
+            verified = self._verify(token, auth.authorizer.issuer)
         except (jwt.PyJWTError, OSError, KeyError, ValueError, TypeError, AttributeError):
             # OSError: the issuer's keys could not be fetched; API Gateway refuses the token then too
             return Refused(401, UNAUTHORIZED, _challenge())
+        return self._decide(verified, auth)
+
+    def authorize_remembered(self, headers: Mapping[str, str], auth: RouteAuth) -> Granted | Refused | None:
+        """``authorize`` when it needs no signature check and no key fetch (a token verified
+        before, its key still held): cheap and never blocking. None: call ``authorize``."""
+        token = _token(headers, auth.authorizer)
+        if not token:
+            return Refused(401, UNAUTHORIZED, _challenge())
+        verified = self._remembered(token, auth.authorizer.issuer)
+        return None if verified is None else self._decide(verified, auth)
+
+    def _decide(self, verified: _Verified, auth: RouteAuth) -> Granted | Refused:
+        """The checks made on every request, remembered token or not."""
+        authorizer = auth.authorizer
         if not verified.current(time.time()):  # checked by jwt.decode too, but a verified token ages
             return Refused(401, UNAUTHORIZED, _challenge())
         claims = verified.claims
@@ -248,6 +278,12 @@ class JwtVerifier:
         if auth.scopes and not set(auth.scopes) & set(scopes or []):
             return Refused(403, FORBIDDEN, {})
         return Granted(claims=dict(verified.texts), scopes=scopes)  # a copy: the event is the handler's
+
+
+def _token(headers: Mapping[str, str], authorizer: JwtAuthorizer) -> str:
+    """The identity source's token, alone or after ``Bearer``; empty when there is none."""
+    raw = headers.get(authorizer.header, "").strip()
+    return raw[len("bearer "):].strip() if raw.lower().startswith("bearer ") else raw
 
 
 def local_jwks_url(aws_url: str) -> Callable[[str], str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -9,7 +10,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,31 @@ class ProcessRuntime:
         try:
             payload = json.dumps(event, default=str).encode()
             return worker.invoke(str(uuid.uuid4()), payload, self.init_timeout)
+        finally:
+            self._release(worker)
+
+    def invoke_warm(self, name_or_arn: str, event: Any) -> Awaitable[Result] | None:
+        """``invoke`` on an idle warm worker, to await on an event loop (no thread waits for the
+        worker); None when there is none free right now, or a fault or a throttle to answer, or the
+        runtime is stopping: then ``invoke`` it (on a thread)."""
+        spec = self.find(name_or_arn)
+        name = spec.name
+        with self._lock:
+            reserved = reserved_concurrency(spec)
+            idle = self._idle.get(name)
+            if (self._stop.is_set() or name in self.faults or not idle or not idle[-1].alive
+                    or (reserved is not None and self._busy.get(name, 0) >= reserved)):
+                return None
+            worker = idle.pop()
+            self._busy[name] = self._busy.get(name, 0) + 1
+            self.invocations[name] = self.invocations.get(name, 0) + 1
+        # its own task: a caller that stops waiting does not free the worker while it still runs
+        return asyncio.shield(asyncio.ensure_future(self._invoke_async(worker, event)))
+
+    async def _invoke_async(self, worker: Worker, event: Any) -> Result:
+        try:
+            payload = json.dumps(event, default=str).encode()
+            return await worker.invoke_async(str(uuid.uuid4()), payload, self.init_timeout)
         finally:
             self._release(worker)
 

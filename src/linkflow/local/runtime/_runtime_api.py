@@ -9,6 +9,8 @@ and the process exits. The ``next`` answer must carry every header below: withou
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import re
 import secrets
@@ -55,6 +57,11 @@ def _trace_id() -> str:
     return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0"
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class RuntimeApi:
     """Hands one invocation at a time to one worker and collects what it answers."""
 
@@ -63,6 +70,7 @@ class RuntimeApi:
         self._cond = threading.Condition()
         self._pending: Invocation | None = None
         self._current: Invocation | None = None
+        self._watcher: Callable[[], object] | None = None  # wakes an invocation awaited on an event loop
         self._closed = False
         self.ready_at: float | None = None  # the first `next`: the end of the worker's init
         self.init_error: bytes | None = None
@@ -85,34 +93,65 @@ class RuntimeApi:
         """Block until the invocation is answered or cannot be (timeout, init error, exit)."""
         with self._cond:
             while True:
-                if invocation.outcome is not None:
-                    return "done"
-                if self.init_error is not None:
-                    return "init_error"
-                if self.exit_code is not None:
-                    return "exited"
-                end: WaitEnd
-                if invocation.deadline is not None:
-                    limit, end = invocation.deadline, "timeout"
-                elif self.ready_at is None:  # still in its init phase
-                    limit, end = init_deadline, "init_timeout"
-                    invocation.waits_for_init = True
-                else:  # warm: about to take it (a worker spawned long ago is no init timeout)
-                    limit, end = invocation.submitted_at + invocation.timeout, "timeout"
-                left = limit - time.monotonic()
+                end, left = self._state(invocation, init_deadline)
                 if left <= 0:
                     return end
                 self._cond.wait(left)
 
+    async def wait_async(self, invocation: Invocation, init_deadline: float) -> WaitEnd:
+        """``wait`` on an event loop: woken by the thread that answers, not waited for by one."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                changed = loop.create_future()
+                with self._cond:
+                    end, left = self._state(invocation, init_deadline)
+                    if left <= 0:
+                        return end
+                    self._watcher = functools.partial(loop.call_soon_threadsafe, _resolve, changed)
+                timer = loop.call_later(left, _resolve, changed)
+                await changed
+                timer.cancel()
+        finally:
+            with self._cond:
+                self._watcher = None
+
+    def _state(self, invocation: Invocation, init_deadline: float) -> tuple[WaitEnd, float]:
+        """How the wait ends, and the seconds until it does (0: it has). Called with the lock held."""
+        if invocation.outcome is not None:
+            return "done", 0.0
+        if self.init_error is not None:
+            return "init_error", 0.0
+        if self.exit_code is not None:
+            return "exited", 0.0
+        end: WaitEnd
+        if invocation.deadline is not None:
+            limit, end = invocation.deadline, "timeout"
+        elif self.ready_at is None:  # still in its init phase
+            limit, end = init_deadline, "init_timeout"
+            invocation.waits_for_init = True
+        else:  # warm: about to take it (a worker spawned long ago is no init timeout)
+            limit, end = invocation.submitted_at + invocation.timeout, "timeout"
+        return end, limit - time.monotonic()
+
+    def _changed(self) -> None:
+        """Wake whoever waits for the invocation (called with the lock held)."""
+        self._cond.notify_all()
+        if self._watcher is not None:
+            try:
+                self._watcher()
+            except RuntimeError:  # its event loop is closed (the API server stopped): nobody to wake
+                self._watcher = None
+
     def exited(self, code: int) -> None:
         with self._cond:
             self.exit_code = code
-            self._cond.notify_all()
+            self._changed()
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
-            self._cond.notify_all()
+            self._changed()
         # shutdown() waits for the serve loop's next poll: not on the invoking thread's time
         threading.Thread(target=self._shut_down, name=f"{self._thread.name}-close", daemon=True).start()
 
@@ -134,7 +173,7 @@ class RuntimeApi:
             invocation.deadline = invocation.handed_at + invocation.timeout
             self._current = invocation
             if invocation.waits_for_init:  # now until the deadline instead
-                self._cond.notify_all()
+                self._changed()
             # else it waits until submitted_at + timeout, before the deadline: no wake-up needed
         self._on_handover(invocation)  # before the answer: START precedes the handler's output
         return invocation
@@ -146,13 +185,13 @@ class RuntimeApi:
                 return False
             current.outcome = Outcome(body, errored, time.monotonic())
             self._current = None
-            self._cond.notify_all()
+            self._changed()
             return True
 
     def fail_init(self, body: bytes) -> None:
         with self._cond:
             self.init_error = body
-            self._cond.notify_all()
+            self._changed()
 
 
 class _Server(ThreadingHTTPServer):

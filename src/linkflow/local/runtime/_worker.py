@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from typing import Any
 
 from ..lambda_runtime import FunctionSpec
 from ._logs import FunctionLog, PeakMemory, monotonic_ms
-from ._runtime_api import Invocation, RuntimeApi
+from ._runtime_api import Invocation, RuntimeApi, WaitEnd
 
 Result = tuple[Any, bool]
 
@@ -89,10 +90,22 @@ class Worker:
         threading.Thread(target=lambda: self.api.exited(proc.wait()), name=f"worker-{proc.pid}", daemon=True).start()
 
     def invoke(self, request_id: str, payload: bytes, init_timeout: float) -> Result:
-        spec = self.spec
-        invocation = Invocation(request_id, payload, float(spec.timeout), spec.arn)
+        invocation = Invocation(request_id, payload, float(self.spec.timeout), self.spec.arn)
         self.api.submit(invocation)
-        end = self.api.wait(invocation, init_deadline=self._spawned_at + init_timeout)
+        return self._ended(invocation, self.api.wait(invocation, init_deadline=self._spawned_at + init_timeout))
+
+    async def invoke_async(self, request_id: str, payload: bytes, init_timeout: float) -> Result:
+        """``invoke`` awaited on an event loop; what follows a timeout or an exit (killing the
+        worker) runs on a thread."""
+        invocation = Invocation(request_id, payload, float(self.spec.timeout), self.spec.arn)
+        self.api.submit(invocation)
+        end = await self.api.wait_async(invocation, init_deadline=self._spawned_at + init_timeout)
+        if end == "done":
+            return self._ended(invocation, end)
+        return await asyncio.get_running_loop().run_in_executor(None, self._ended, invocation, end)
+
+    def _ended(self, invocation: Invocation, end: WaitEnd) -> Result:
+        spec, request_id = self.spec, invocation.request_id
         init_ms = self._init_ms()
         if end == "done":
             assert invocation.outcome is not None and invocation.handed_at is not None
