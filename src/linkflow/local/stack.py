@@ -25,6 +25,7 @@ from . import (
     dynamodb_json,
     dynamodb_speed,
     http_speed,
+    json_answers,
     lambda_runtime,
     sfn_api,
     wait_scale,
@@ -167,6 +168,7 @@ class LocalStack(StackHandle):
         lambda_runtime.install(self.runtime)
         cognito.install(self.runtime.invoke)
         dynamodb_json.install()
+        json_answers.install()  # after dynamodb_json: DynamoDB keeps moto's serializer for its other answers
         dynamodb_speed.install()
         dynamodb_index.install()  # after dynamodb_speed: its index Query reads these maps
         http_speed.install()
