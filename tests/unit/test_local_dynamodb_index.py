@@ -58,7 +58,8 @@ def table(clients: dict[str, Any]) -> str:
             TableName=name, BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "cus")],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[{"IndexName": "byCustomer", "KeySchema": [{"AttributeName": "cus", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[{"IndexName": "byCustomer",
+                                     "KeySchema": [{"AttributeName": "cus", "KeyType": "HASH"}],
                                      "Projection": {"ProjectionType": "ALL"}}])
     return name
 
