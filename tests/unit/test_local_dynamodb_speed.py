@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import random
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,11 +39,13 @@ def speed_patches() -> Iterator[None]:
 
 
 def moto_functions() -> list[tuple[Any, str, Any]]:
-    """(owner, attribute, moto's own function) for each patch."""
-    patched = dynamodb_speed.patches()
-    own = {**dynamodb_speed._moto, "update_item": dynamodb_update._moto["update_item"]}
-    keys = ["make", "validator_init", "query", "update_item"]
-    return [(owner, name, own[key]) for (owner, name, _), key in zip(patched, keys, strict=True)]
+    """(owner, attribute, moto's own function) for each of the stack's DynamoDB patches: the module that
+    patches keeps moto's own under the replacement's name."""
+    functions = []
+    for owner, name, replacement in dynamodb_speed.patches():
+        function = getattr(replacement, "__func__", replacement)  # a classmethod's function
+        functions.append((owner, name, sys.modules[function.__module__]._moto[function.__name__]))
+    return functions
 
 
 @contextmanager

@@ -44,7 +44,7 @@ import threading
 from copy import deepcopy
 from typing import Any
 
-from linkflow.local import dynamodb_index, dynamodb_json, dynamodb_update
+from linkflow.local import dynamodb_index, dynamodb_json, dynamodb_put, dynamodb_update
 
 PARSE_CACHE_SIZE = 512
 _SHARED = (str, int, bool, type(None))  # immutable: deepcopy hands back the same object
@@ -247,6 +247,7 @@ def patches() -> list[tuple[Any, str, Any]]:
         (Validator, "__init__", validator_init),
         (Table, "query", query),
         *dynamodb_update.patches(),
+        *dynamodb_put.patches(),
     ]
 
 
