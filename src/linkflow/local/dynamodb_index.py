@@ -5,7 +5,9 @@ may match; finding them still read every item of the table (``dynamodb_speed._ca
 the sign-ups of a benchmark in the profiles table, ResolveCustomer's one Query by
 ``StripeCustomerIndex`` was ~7% of the stack's CPU per subscription event. Here the candidates of a
 single-attribute string or binary hash condition come from a map (attribute, type) -> raw value ->
-items, built by one pass over the table in the listing's order and kept on the table object.
+items, built by one pass over the table (each value's items sorted as the listing sorts them when
+first asked for) and kept on the table object: a map costs what one scan did, so a table written
+between every Query costs no more than before.
 
 The map is valid while nothing wrote the table: every DynamoDB request that is not a read
 (``READS``) moves the generation of each table it names (``TableName``, ``RequestItems``,
@@ -81,20 +83,22 @@ def candidates(table: Any, name: str, kind: str, value: Any, listing_key: Any) -
         maps = (stamp, listing_key, {})
         table.__dict__[_ATTRIBUTE] = maps
     found = maps[2].get((name, kind))
-    if found is None:
-        items = []
+    if found is None:  # one pass over the table, no sort: a bucket is sorted when it is first asked for
+        found = {}
         for hash_set in list(table.items.values()):
             for item in list(hash_set.values()) if table.range_key_attr else (hash_set,):
-                if isinstance(item, Item):
-                    items.append(item)
-        items.sort(key=listing_key)
-        found = {}
-        for item in items:
-            attribute = item.attrs.get(name)
-            if attribute is not None and attribute.type == kind:
-                found.setdefault(attribute.value, []).append(item)
+                attribute = item.attrs.get(name) if isinstance(item, Item) else None
+                if attribute is not None and attribute.type == kind:
+                    found.setdefault(attribute.value, [False]).append(item)
         maps[2][(name, kind)] = found
-    return list(found.get(value, ()))
+    bucket = found.get(value)
+    if bucket is None:
+        return []
+    if not bucket[0]:
+        bucket[1:] = sorted(bucket[1:], key=listing_key)  # stable, as the listing's sort
+        bucket[0] = True
+    matches: list[Any] = bucket[1:]
+    return matches
 
 
 _moto: dict[str, Any] = {}  # moto's own functions, by patched name
