@@ -6,55 +6,21 @@ from __future__ import annotations
 
 import copy
 import random
-import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from dynamodb_twins import FAST, MOTO, moto_as_is, moto_functions, speed_patches
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
-from linkflow.local import dynamodb_json, dynamodb_speed, dynamodb_update
-
-MOTO, FAST = "us-east-1", "eu-west-1"
-
-
-@contextmanager
-def speed_patches() -> Iterator[None]:
-    """dynamodb_speed's patches (dynamodb_update's among them) for the block only, with empty caches."""
-    with pytest.MonkeyPatch.context() as patch:
-        for owner, name, replacement in dynamodb_speed.patches():
-            patch.setattr(owner, name, replacement)
-        patch.setattr(dynamodb_speed, "_parsed", {})
-        for cache in ("_plans", "_conditions"):
-            patch.setattr(dynamodb_update, cache, {})
-        yield
-
-
-def moto_functions() -> list[tuple[Any, str, Any]]:
-    """(owner, attribute, moto's own function) for each of the stack's DynamoDB patches: the module that
-    patches keeps moto's own under the replacement's name."""
-    functions = []
-    for owner, name, replacement in dynamodb_speed.patches():
-        function = getattr(replacement, "__func__", replacement)  # a classmethod's function
-        functions.append((owner, name, sys.modules[function.__module__]._moto[function.__name__]))
-    return functions
-
-
-@contextmanager
-def moto_as_is() -> Iterator[None]:
-    """moto's own functions for the block, whatever else in this process installed."""
-    with pytest.MonkeyPatch.context() as patch:
-        for owner, name, function in moto_functions():
-            patch.setattr(owner, name, function)
-        yield
+from linkflow.local import dynamodb_json, dynamodb_speed
 
 
 def moto_all_items() -> Any:

@@ -5,84 +5,32 @@ updates linkflow's stores send must be answered by the fast path, not handed bac
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from dynamodb_twins import FAST, MOTO, call_with_status, counting_fast_path, moto_as_is
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from linkflow.local import dynamodb_speed, dynamodb_update
+from linkflow.local import dynamodb_update
 
-MOTO, FAST = "us-east-1", "eu-west-1"
 NOW = {"S": "2026-12-02T10:00:00Z"}
+call = call_with_status
 
 
-def moto_functions() -> list[tuple[Any, str, Any]]:
-    """(owner, attribute, moto's own function) for each of the stack's DynamoDB patches: the module that
-    patches keeps moto's own under the replacement's name."""
-    functions = []
-    for owner, name, replacement in dynamodb_speed.patches():
-        function = getattr(replacement, "__func__", replacement)  # a classmethod's function
-        functions.append((owner, name, sys.modules[function.__module__]._moto[function.__name__]))
-    return functions
-
-
-@contextmanager
-def moto_as_is() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for owner, name, function in moto_functions():
-            patch.setattr(owner, name, function)
-        yield
-
-
-@contextmanager
-def stack_patches(fast_answers: list[bool]) -> Iterator[None]:
-    """The stack's patches with empty caches; ``fast_answers`` gets, per UpdateItem, whether the fast path answered."""
-    fast = dynamodb_update._fast
-
-    def counted(handler: Any) -> Any:
-        try:
-            answer = fast(handler)
-        except Exception:  # the fast path's own ConditionalCheckFailed
-            fast_answers.append(True)
-            raise
-        fast_answers.append(answer is not None)
-        return answer
-
-    with pytest.MonkeyPatch.context() as patch:
-        for owner, name, replacement in dynamodb_speed.patches():
-            patch.setattr(owner, name, replacement)
-        for cache in ("_plans", "_conditions"):
-            patch.setattr(dynamodb_update, cache, {})
-        patch.setattr(dynamodb_speed, "_parsed", {})
-        patch.setattr(dynamodb_update, "_fast", counted)
-        yield
+def stack_patches(fast_answers: list[bool]) -> Any:
+    """The stack's patches; ``fast_answers`` gets, per request, whether dynamodb_update's fast path answered."""
+    return counting_fast_path(dynamodb_update, fast_answers)
 
 
 @pytest.fixture(scope="module")
 def clients() -> Iterator[dict[str, Any]]:
     with mock_aws():
         yield {region: boto3.client("dynamodb", region_name=region) for region in (MOTO, FAST)}
-
-
-def call(client: Any, operation: str, **params: Any) -> dict[str, Any]:
-    try:
-        answer: dict[str, Any] = getattr(client, operation)(**params)
-    except ClientError as error:
-        response = dict(error.response)
-        status = response.pop("ResponseMetadata")["HTTPStatusCode"]
-        return {"Status": status, **response}
-    except Exception as error:  # moto's own bugs (a KeyError for an undefined #name) must stay the same
-        return {"Error": type(error).__name__, "Message": str(error)}
-    answer.pop("ResponseMetadata", None)
-    return answer
 
 
 def update(clients: dict[str, Any], **params: Any) -> tuple[dict[str, Any], bool]:
