@@ -97,6 +97,19 @@ class BenchStack:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def cpu_by_part(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by the stack process, its handler workers (those
+        alive now: one that exited took its count with it), the Stripe emulator and the other
+        children of the stack, and this bench process (the client threads driving the load)."""
+        import os
+
+        workers = {int(w["pid"]) for w in self.local.workers()["data"]}
+        parts = {"stack": self.cpu_seconds(), "workers": 0.0, "emulator": 0.0,
+                 "bench_client": sum(os.times()[:2])}
+        for pid in _children(self.process.pid):
+            parts["workers" if pid in workers else "emulator"] += _cpu_seconds(pid)
+        return parts
+
     def memory_mib(self) -> dict[str, float]:
         """Peak (VmHWM) and current (VmRSS) resident memory of the stack process."""
         status = Path(f"/proc/{self.process.pid}/status").read_text()
@@ -125,6 +138,36 @@ class BenchStack:
         client = self.stripe()
         for endpoint in client.v1.webhook_endpoints.list().data:
             client.v1.webhook_endpoints.update(endpoint.id, params={"disabled": not enabled})
+
+
+def _children(pid: int | None) -> list[int]:
+    """The direct children of ``pid`` (every thread's list in ``/proc``)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    import os
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0  # exited meanwhile
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has been busy since boot (``/proc/stat``: all but idle
+    and iowait)."""
+    import os
+
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager

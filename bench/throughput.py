@@ -20,7 +20,11 @@ however slow the stack is); what was submitted is then waited for (up to the dra
 still runs is stopped, and only completions count. A submission the stack answered with an error
 (a trigger or the ingress timing out on StartExecution) still counts if its execution started
 and succeeded; the errors are reported. ``requested``, ``submitted``, ``completed``, the stack's
-CPU per completion and the errors are in each figure.
+CPU per completion and the errors are in each figure, with where the machine's CPU went over the
+window (``cpu_ms_per_completion``: the stack, its handler workers, the Stripe emulator, this bench
+process's client threads) and the cores busy on average (``machine_busy_cores``): the stack's CPU
+per completion short of the wall time per completion while the cores are all busy says the
+processes beside it hold it back, not its own GIL.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import httpx
 from . import users
 from .context import Run
 from .results import Figure, missing, value
-from .stack import EVENTS_TASKS, ONBOARDING_TASKS, BenchStack
+from .stack import EVENTS_TASKS, ONBOARDING_TASKS, BenchStack, machine_busy_seconds
 from .stripe_events import signed, subscribed_customers
 
 TARGET_RATIO = 0.5  # issue #15: sign-up and events floor ratios >= 0.5
@@ -55,6 +59,8 @@ class Outcome:
     succeeded: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     stack_cpu_s: float = 0.0
+    cpu_s: dict[str, float] = field(default_factory=dict)  # by part (BenchStack.cpu_by_part) over the window
+    busy_cores: float | None = None  # the machine's cores busy on average over the window
     drained: bool = True
 
     def per_minute(self, completed: int) -> float | None:
@@ -65,6 +71,11 @@ class Outcome:
                 "elapsed_s": round(self.elapsed_s, 2), "submit_budget_s": self.budget_s, "drained": self.drained,
                 "stack_cpu_s": round(self.stack_cpu_s, 2),
                 "stack_cpu_ms_per_completion": round(self.stack_cpu_s / completed * 1000, 1) if completed else None,
+                # where the machine's CPU went: a stack short of one core while the machine's cores are
+                # all busy is held back by the processes beside it, not by its own GIL
+                "cpu_ms_per_completion": {part: round(s / completed * 1000, 1) for part, s in self.cpu_s.items()}
+                if completed else None,
+                "machine_busy_cores": self.busy_cores,
                 "execution_statuses": dict(self.statuses), "submit_errors": dict(self.errors.most_common(5))}
 
 
@@ -120,6 +131,7 @@ def drive(run: Run, items: Iterable[Any], requested: int, submit: Submit, machin
                     out.errors[error[:160]] += 1
 
     start_wall, start_cpu = time.time(), run.stack.cpu_seconds()
+    start_parts, start_busy, start_mono = run.stack.cpu_by_part(), machine_busy_seconds(), time.monotonic()
     threads = [threading.Thread(target=worker, name=f"bench-worker-{i}") for i in range(run.sizes.workers)]
     watcher = threading.Thread(target=monitor, name="bench-in-flight", daemon=True)
     watcher.start()
@@ -133,6 +145,9 @@ def drive(run: Run, items: Iterable[Any], requested: int, submit: Submit, machin
         time.sleep(0.25)
     out.drained = _stop_leftovers(run.stack, machine_arn) == 0
     out.stack_cpu_s = run.stack.cpu_seconds() - start_cpu
+    end_parts = run.stack.cpu_by_part()
+    out.cpu_s = {part: end_parts[part] - start_parts[part] for part in end_parts}
+    out.busy_cores = round((machine_busy_seconds() - start_busy) / (time.monotonic() - start_mono), 2)
     stops = _collect(run.stack, machine_arn, set(out.names), out)
     out.elapsed_s = (max(stops) if stops else time.time()) - start_wall
     return out

@@ -46,3 +46,18 @@ def test_quick_bench_reports_every_figure_with_its_unit(tmp_path):
             assert fig["value"] is not None, (name, fig)
         if "target" in fig:
             assert isinstance(fig["pass"], bool), (name, fig)
+
+    # where the machine's CPU went during each throughput run: every part used some, the stack's
+    # own share is its stack_cpu figure, and the busy cores are within what the machine has
+    for name in ("signups_per_minute", "engine_floor_signups_per_minute", "events_per_minute",
+                 "engine_floor_events_per_minute"):
+        fig = figures[name]
+        if fig.get("missing"):
+            continue
+        split = fig["cpu_ms_per_completion"]
+        assert set(split) == {"stack", "workers", "emulator", "bench_client"}, (name, split)
+        assert split["stack"] > 0 and split["workers"] > 0 and split["bench_client"] > 0, (name, split)
+        assert abs(split["stack"] - fig["stack_cpu_ms_per_completion"]) <= 0.05 * split["stack"] + 0.2, (name, fig)
+        assert 0 < fig["machine_busy_cores"] <= machine["cores"] + 0.1, (name, fig)
+    # the sign-ups create Stripe customers: the emulator worked; the no-op floor never calls it
+    assert figures["signups_per_minute"]["cpu_ms_per_completion"]["emulator"] > 0
