@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_runs_every_scenario_and_exits_zero():
-    result = subprocess.run([sys.executable, "-m", "linkflow.cli", "demo"], cwd=ROOT, capture_output=True,
+def test_demo_runs_every_scenario_and_exits_zero(tmp_path):
+    # from tmp_path: the demo draws its run into ./.linkflow, which demo --keep's test also writes
+    result = subprocess.run([sys.executable, "-m", "linkflow.cli", "demo"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=300, env=None)
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
