@@ -102,7 +102,7 @@ def _check(verifier: JwtVerifier, token: str, route: RouteAuth = ROUTE) -> Grant
 
 
 def _verifier(jwks: Jwks, **options: Any) -> JwtVerifier:
-    return JwtVerifier(lambda issuer: jwks.url, key_lifespan=KEY_LIFESPAN, **options)
+    return JwtVerifier(lambda issuer: jwks.url, **{"key_lifespan": KEY_LIFESPAN, **options})
 
 
 def _sleep_until(moment: float) -> None:
@@ -124,8 +124,10 @@ def test_a_token_is_verified_once_and_granted_with_the_same_claims(
 
 
 def test_a_verified_token_is_refused_once_it_expires(jwks: Jwks, keys: list[Any], decodes: list[str]) -> None:
-    verifier = _verifier(jwks)
-    expires = int(time.time()) + 1
+    # exp more than a second ahead (+ 1 could be a few ms, gone before the first check), and the key
+    # set held longer than that: the token must be refused for its exp, not for a key set to fetch
+    verifier = _verifier(jwks, key_lifespan=60)
+    expires = int(time.time()) + 2
     token = _token(keys[0], exp=expires)
     assert isinstance(_check(verifier, token), Granted)
     _sleep_until(expires)
@@ -202,8 +204,10 @@ def test_authorize_remembered_answers_only_without_a_signature_check_or_a_key_fe
 
 
 def test_authorize_remembered_refuses_an_expired_token(jwks: Jwks, keys: list[Any]) -> None:
-    verifier = _verifier(jwks)
-    expires = int(time.time()) + 1
+    # exp more than a second ahead (+ 1 could be a few ms, gone before the first check), and the key
+    # set held longer than that: the token must be refused for its exp, not for a key set to fetch
+    verifier = _verifier(jwks, key_lifespan=60)
+    expires = int(time.time()) + 2
     token = _token(keys[0], exp=expires)
     assert isinstance(_check(verifier, token), Granted)
     _sleep_until(expires)
