@@ -97,18 +97,17 @@ class BenchStack:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def cpu_by_part(self) -> dict[str, float]:
-        """CPU seconds (user + system) used so far by the stack process, its handler workers (those
-        alive now: one that exited took its count with it), the Stripe emulator and the other
-        children of the stack, and this bench process (the client threads driving the load)."""
+    def cpu_by_process(self) -> dict[str, tuple[str, float]]:
+        """CPU seconds (user + system) used so far, by process: the stack process, each of its
+        children (its handler workers, the Stripe emulator), this bench process (the client threads
+        driving the load); each with its part ("stack", "workers", "emulator", "bench_client")."""
         import os
 
         workers = {int(w["pid"]) for w in self.local.workers()["data"]}
-        parts = {"stack": self.cpu_seconds(), "workers": 0.0, "emulator": 0.0,
-                 "bench_client": sum(os.times()[:2])}
+        found = {"stack": ("stack", self.cpu_seconds()), "bench_client": ("bench_client", sum(os.times()[:2]))}
         for pid in _children(self.process.pid):
-            parts["workers" if pid in workers else "emulator"] += _cpu_seconds(pid)
-        return parts
+            found[str(pid)] = ("workers" if pid in workers else "emulator", _cpu_seconds(pid))
+        return found
 
     def memory_mib(self) -> dict[str, float]:
         """Peak (VmHWM) and current (VmRSS) resident memory of the stack process."""

@@ -59,7 +59,7 @@ class Outcome:
     succeeded: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
     stack_cpu_s: float = 0.0
-    cpu_s: dict[str, float] = field(default_factory=dict)  # by part (BenchStack.cpu_by_part) over the window
+    cpu_s: dict[str, float] = field(default_factory=dict)  # by part (BenchStack.cpu_by_process) over the window
     busy_cores: float | None = None  # the machine's cores busy on average over the window
     drained: bool = True
 
@@ -131,7 +131,7 @@ def drive(run: Run, items: Iterable[Any], requested: int, submit: Submit, machin
                     out.errors[error[:160]] += 1
 
     start_wall, start_cpu = time.time(), run.stack.cpu_seconds()
-    start_parts, start_busy, start_mono = run.stack.cpu_by_part(), machine_busy_seconds(), time.monotonic()
+    start_cpus, start_busy, start_mono = run.stack.cpu_by_process(), machine_busy_seconds(), time.monotonic()
     threads = [threading.Thread(target=worker, name=f"bench-worker-{i}") for i in range(run.sizes.workers)]
     watcher = threading.Thread(target=monitor, name="bench-in-flight", daemon=True)
     watcher.start()
@@ -145,12 +145,21 @@ def drive(run: Run, items: Iterable[Any], requested: int, submit: Submit, machin
         time.sleep(0.25)
     out.drained = _stop_leftovers(run.stack, machine_arn) == 0
     out.stack_cpu_s = run.stack.cpu_seconds() - start_cpu
-    end_parts = run.stack.cpu_by_part()
-    out.cpu_s = {part: end_parts[part] - start_parts[part] for part in end_parts}
+    out.cpu_s = _cpu_used(start_cpus, run.stack.cpu_by_process())
     out.busy_cores = round((machine_busy_seconds() - start_busy) / (time.monotonic() - start_mono), 2)
     stops = _collect(run.stack, machine_arn, set(out.names), out)
     out.elapsed_s = (max(stops) if stops else time.time()) - start_wall
     return out
+
+
+def _cpu_used(before: dict[str, tuple[str, float]], after: dict[str, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds used between two ``cpu_by_process`` samples, by part: each process counted under
+    the part it has at the end (a worker still starting is no worker yet at the start); one started
+    meanwhile counts whole, one that exited meanwhile is gone with its count."""
+    used = dict.fromkeys(("stack", "workers", "emulator", "bench_client"), 0.0)
+    for key, (part, seconds) in after.items():
+        used[part] += seconds - before.get(key, (part, 0.0))[1]
+    return used
 
 
 def warm_up(run: Run, items: Iterable[Any], submit: Submit, machine_arn: str) -> None:

@@ -56,8 +56,9 @@ def test_quick_bench_reports_every_figure_with_its_unit(tmp_path):
             continue
         split = fig["cpu_ms_per_completion"]
         assert set(split) == {"stack", "workers", "emulator", "bench_client"}, (name, split)
-        assert split["stack"] > 0 and split["workers"] > 0 and split["bench_client"] > 0, (name, split)
+        assert split["stack"] > 0 and split["bench_client"] > 0, (name, split)
+        assert min(split.values()) >= 0, (name, split)  # no-op workers may use less than a clock tick (10 ms)
         assert abs(split["stack"] - fig["stack_cpu_ms_per_completion"]) <= 0.05 * split["stack"] + 0.2, (name, fig)
         assert 0 < fig["machine_busy_cores"] <= machine["cores"] + 0.1, (name, fig)
-    # the sign-ups create Stripe customers: the emulator worked; the no-op floor never calls it
-    assert figures["signups_per_minute"]["cpu_ms_per_completion"]["emulator"] > 0
+    # the sign-ups' handlers call Cognito, DynamoDB and Stripe: their workers worked (tens of ms each)
+    assert figures["signups_per_minute"]["cpu_ms_per_completion"]["workers"] > 0
