@@ -19,8 +19,11 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/linkflow demo
 
+# Two pytest processes (pytest-xdist), each test file whole on one of them (its module fixtures, such
+# as the aws-sam-cli install, never run twice at once): most tests wait on a local stack, so two
+# overlap on CI's 2 cores. `pytest tests/...` alone still runs in one process.
 test: setup lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # The tests that need no local stack (unit and contract): a minute, for the edit-test loop.
 test-fast: setup
