@@ -7,7 +7,8 @@ Runs when an execution is redriven. The local stack replaces three of its method
 - ``DistributedIterationComponent._eval_body``: a Map Run keeps one child per item (name, input,
   status, output, error, dates, redrive count). When the failed children exceed the tolerated
   threshold (``ToleratedFailureCount`` / ``ToleratedFailurePercentage``, none declared: one failure)
-  no further child starts and the Map Run fails with ``States.ExceededToleratedFailureThreshold``.
+  no further child starts (those started at once, as many as ``MaxConcurrency`` allows, all run,
+  whichever fails first) and the Map Run fails with ``States.ExceededToleratedFailureThreshold``.
   In a redrive (``redrive.py`` arms the failed Map Runs) the same Map Run (same ARN) runs again
   only its children that did not succeed; the succeeded children's outputs are kept.
 - ``DistributedItemProcessorWorker._eval_job``: runs one child and records its outcome.
@@ -126,6 +127,9 @@ class LocalMapRun:
     redrive_date: datetime.datetime | None = None
     armed: bool = False  # a redrive of the execution will run the unsuccessful children again
     halted: bool = False  # the threshold was exceeded: no further child starts
+    # the children started at once when the Map Run began (as many as MaxConcurrency allows): a
+    # failure among them cannot keep the others from starting, as on AWS, whichever thread is first
+    started_together: frozenset[int] = frozenset()
     results_written: int = 0
     item_inputs: dict[int, Any] = field(default_factory=dict)  # the child's input after ItemSelector
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -271,6 +275,7 @@ def _run_children(self: Any, env: Any, eval_input: Any, run: LocalMapRun) -> Non
         job.job_index = pending[job.job_index].index  # type: ignore[misc]  # $$.Map.Item.Index: the item's own
     max_concurrency = run.record.max_concurrency
     workers = len(pending) if max_concurrency == DEFAULT_MAX_CONCURRENCY_VALUE else max_concurrency
+    run.started_together = frozenset(c.index for c in pending[:max(workers, 1)])  # the jobs are taken in order
     for _ in range(max(workers, 1) if pending else 0):
         self._launch_worker(env=env, eval_input=eval_input, job_pool=job_pool)
     job_pool.await_jobs()
@@ -285,7 +290,8 @@ def _eval_job(self: Any, env: Any, job: Any) -> None:
     assert run is not None, "every local Map Run has its children"
     child = run.children[job.job_index]
     with run.lock:
-        if run.halted:  # AWS starts no child once the Map Run is failing: it stays PENDING
+        if run.halted and child.index not in run.started_together:
+            # AWS starts no further child once the Map Run is failing: it stays PENDING
             job.job_output = None
             return
         child.status, child.start, child.output = "RUNNING", _now(), None
