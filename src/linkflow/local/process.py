@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -38,11 +39,48 @@ class ProcessConfig:
     schedules: bool = False  # `--schedules`: the template's schedules fire on their own
 
 
+_FIRST_PORT = 20000  # free_port draws from here to just below the ephemeral range
+_handed_out: set[int] = set()  # this process's picks: three for one stack are three ports
+_handed_lock = threading.Lock()
+
+
 def free_port() -> int:
-    """A TCP port nothing listens on now (for a stack of its own)."""
+    """A TCP port nothing listens on now (for a stack of its own).
+
+    Drawn at random below the kernel's ephemeral range (``ip_local_port_range``), where outgoing
+    connections take their local ports: the kernel's own pick (a bind to port 0) comes from that
+    range, so any connection made before the stack binds it (another test process's clients, the
+    stack's own) could take it first, and the stack would fail with "port in use". Not twice the
+    same in one process. Where the range is unknown or leaves no room below it: the kernel's pick.
+    """
+    low = _ephemeral_low()
+    if low is not None and low - 1 > _FIRST_PORT:
+        for _ in range(100):
+            port = random.randint(_FIRST_PORT, low - 1)
+            with _handed_lock:
+                if port in _handed_out or not _bindable(port):
+                    continue
+                _handed_out.add(port)
+            return port
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return int(sock.getsockname()[1])
+
+
+def _ephemeral_low(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
 
 
 class LocalStackProcess(StackHandle):
