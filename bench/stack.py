@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -92,17 +93,12 @@ class BenchStack:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the stack process has used so far."""
-        import os
-
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _stat_cpu(self.process.pid)
 
     def cpu_by_process(self) -> dict[str, tuple[str, float]]:
         """CPU seconds (user + system) used so far, by process: the stack process, each of its
         children (its handler workers, the Stripe emulator), this bench process (the client threads
         driving the load); each with its part ("stack", "workers", "emulator", "bench_client")."""
-        import os
-
         workers = {int(w["pid"]) for w in self.local.workers()["data"]}
         found = {"stack": ("stack", self.cpu_seconds()), "bench_client": ("bench_client", sum(os.times()[:2]))}
         for pid in _children(self.process.pid):
@@ -150,21 +146,22 @@ def _children(pid: int | None) -> list[int]:
     return found
 
 
-def _cpu_seconds(pid: int) -> float:
-    import os
+def _stat_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+
+def _cpu_seconds(pid: int) -> float:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return _stat_cpu(pid)
     except OSError:
         return 0.0  # exited meanwhile
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy_seconds() -> float:
     """CPU seconds every core of the machine has been busy since boot (``/proc/stat``: all but idle
     and iowait)."""
-    import os
-
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 

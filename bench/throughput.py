@@ -130,7 +130,7 @@ def drive(run: Run, items: Iterable[Any], requested: int, submit: Submit, machin
                 if error:
                     out.errors[error[:160]] += 1
 
-    start_wall, start_cpu = time.time(), run.stack.cpu_seconds()
+    start_wall = time.time()
     start_cpus, start_busy, start_mono = run.stack.cpu_by_process(), machine_busy_seconds(), time.monotonic()
     threads = [threading.Thread(target=worker, name=f"bench-worker-{i}") for i in range(run.sizes.workers)]
     watcher = threading.Thread(target=monitor, name="bench-in-flight", daemon=True)
@@ -144,8 +144,8 @@ def drive(run: Run, items: Iterable[Any], requested: int, submit: Submit, machin
     while run.stack.running(machine_arn) and time.monotonic() < deadline:
         time.sleep(0.25)
     out.drained = _stop_leftovers(run.stack, machine_arn) == 0
-    out.stack_cpu_s = run.stack.cpu_seconds() - start_cpu
     out.cpu_s = _cpu_used(start_cpus, run.stack.cpu_by_process())
+    out.stack_cpu_s = out.cpu_s["stack"]
     out.busy_cores = round((machine_busy_seconds() - start_busy) / (time.monotonic() - start_mono), 2)
     stops = _collect(run.stack, machine_arn, set(out.names), out)
     out.elapsed_s = (max(stops) if stops else time.time()) - start_wall
