@@ -58,10 +58,13 @@ class Outcome:
     statuses: Counter[str] = field(default_factory=Counter)
     succeeded: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
-    stack_cpu_s: float = 0.0
     cpu_s: dict[str, float] = field(default_factory=dict)  # by part (BenchStack.cpu_by_process) over the window
     busy_cores: float | None = None  # the machine's cores busy on average over the window
     drained: bool = True
+
+    @property
+    def stack_cpu_s(self) -> float:
+        return self.cpu_s.get("stack", 0.0)
 
     def per_minute(self, completed: int) -> float | None:
         return completed / self.elapsed_s * 60 if completed and self.elapsed_s > 0 else None
@@ -145,7 +148,6 @@ def drive(run: Run, items: Iterable[Any], requested: int, submit: Submit, machin
         time.sleep(0.25)
     out.drained = _stop_leftovers(run.stack, machine_arn) == 0
     out.cpu_s = _cpu_used(start_cpus, run.stack.cpu_by_process())
-    out.stack_cpu_s = out.cpu_s["stack"]
     out.busy_cores = round((machine_busy_seconds() - start_busy) / (time.monotonic() - start_mono), 2)
     stops = _collect(run.stack, machine_arn, set(out.names), out)
     out.elapsed_s = (max(stops) if stops else time.time()) - start_wall
